@@ -1,0 +1,238 @@
+# cython: cdivision=True, boundscheck=False, wraparound=False, initializedcheck=False
+"""Backward pass: exact spike-time gradients from the tape (see eventsim/gradients.py).
+
+Per example, the tape's delivery batches are swept in reverse time order.  An
+arrival ``a = t_pre + d_k`` at neuron ``j`` was causal exactly when ``t_j > a``
+(the forward pass ignores arrivals at or after a neuron's spike), so the sweep
+needs no per-synapse record.  When the sweep reaches a batch, every target's
+adjoint ``g_j = dL/dt_j`` is final: all of ``j``'s consumers receive its spike at
+``>= t_j > a`` and were swept before.
+
+Determinism: examples are grouped in fixed chunks of ``CHUNK`` (independent of the
+thread count); each chunk sums its examples in order into its own buffer, and the
+buffers are added to the total in chunk order.  Only the rows (presynaptic
+neurons) a chunk touched are added and cleared, so the cost follows the work.
+"""
+
+import numpy as np
+from cython.parallel cimport prange
+from libc.stdlib cimport calloc, free
+from libc.stdint cimport int64_t, int32_t, int8_t
+
+from eventsim._lambertw cimport exp, INFINITY
+
+cdef enum:
+    KIND_INPUT = 0
+    KIND_PULSE = 1
+    KIND_ALPHA = 2
+    CHUNK = 8
+
+
+cdef struct Buffers:
+    double* gw           # per synapse
+    double* gd           # per synapse
+    double* gtheta       # per population
+    double* gpulse       # per pulse
+    double* gt           # adjoint dL/dt per neuron (one example at a time)
+    double* inv_vdot     # 1 / V'(t_j) per spiking neuron (one example at a time)
+    int8_t* touched      # per presynaptic neuron: row used in this chunk
+    int64_t* touched_list
+    int64_t n_touched
+
+
+cdef Buffers* buf_new(int64_t n_syn, int64_t n_pops, int64_t n_pulses, int64_t n) noexcept nogil:
+    cdef Buffers* b = <Buffers*> calloc(1, sizeof(Buffers))
+    if b == NULL:
+        return NULL
+    b.gw = <double*> calloc(n_syn + 1, sizeof(double))
+    b.gd = <double*> calloc(n_syn + 1, sizeof(double))
+    b.gtheta = <double*> calloc(n_pops + 1, sizeof(double))
+    b.gpulse = <double*> calloc(n_pulses + 1, sizeof(double))
+    b.gt = <double*> calloc(n + 1, sizeof(double))
+    b.inv_vdot = <double*> calloc(n + 1, sizeof(double))
+    b.touched = <int8_t*> calloc(n + 1, sizeof(int8_t))
+    b.touched_list = <int64_t*> calloc(n + 1, sizeof(int64_t))
+    if (b.gw == NULL or b.gd == NULL or b.gtheta == NULL or b.gpulse == NULL or b.gt == NULL
+            or b.inv_vdot == NULL or b.touched == NULL or b.touched_list == NULL):
+        buf_free(b)
+        return NULL
+    return b
+
+
+cdef void buf_free(Buffers* b) noexcept nogil:
+    if b == NULL:
+        return
+    free(b.gw); free(b.gd); free(b.gtheta); free(b.gpulse); free(b.gt); free(b.inv_vdot)
+    free(b.touched); free(b.touched_list)
+    free(b)
+
+
+cdef inline double clipd(double x, double c) noexcept nogil:
+    if x > c:
+        return c
+    if x < -c:
+        return -c
+    return x
+
+
+cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
+                       const int64_t* order, const int32_t* post, const double* weights,
+                       const double* delays, const int8_t* kind, const int32_t* source_index,
+                       const int32_t* pop, const double* tau, const double* theta,
+                       const double* times, const double* q, const int64_t* deliveries,
+                       int64_t r_begin, int64_t r_end, const double* g, double clip,
+                       double* ginput_row) noexcept nogil:
+    cdef int64_t j, r, p, pos, k, end
+    cdef int32_t pp
+    cdef double tp, tj, gj, a, s, ex, dw, da, acc, ta, qj
+    for j in range(n):
+        b.gt[j] = g[j]
+        qj = q[j]
+        if kind[j] == KIND_ALPHA and qj > 0.0:
+            pp = pop[j]
+            # 1 / V'(t_j) = -W / (tau theta (1 + W)), with q = 1 + W (MATH.md A.4).
+            b.inv_vdot[j] = (1.0 - qj) / (tau[pp] * theta[pp] * qj)
+        else:
+            b.inv_vdot[j] = 0.0
+    r = r_end - 1
+    while r >= r_begin:
+        p = deliveries[3 * r]
+        pos = deliveries[3 * r + 1]
+        end = deliveries[3 * r + 2]
+        r -= 1
+        tp = times[p]
+        acc = 0.0
+        if not b.touched[p]:
+            b.touched[p] = 1
+            b.touched_list[b.n_touched] = p
+            b.n_touched += 1
+        while pos < end:
+            k = order[pos]
+            pos += 1
+            j = post[k]
+            gj = b.gt[j]
+            if gj == 0.0:
+                continue
+            tj = times[j]
+            a = tp + delays[k]
+            if not tj > a:
+                continue
+            ta = tau[pop[j]]
+            s = tj - a
+            ex = exp(-ta * s) * b.inv_vdot[j]
+            dw = clipd(-s * ex, clip)                          # dt_j / dw_k
+            da = clipd(weights[k] * (1.0 - ta * s) * ex, clip)  # dt_j / da_k
+            b.gw[k] += gj * dw
+            b.gd[k] += gj * da
+            acc = acc + gj * da
+        b.gt[p] += acc
+    for j in range(n):
+        gj = b.gt[j]
+        if gj == 0.0 or not times[j] < INFINITY:
+            continue
+        if kind[j] == KIND_ALPHA:
+            b.gtheta[pop[j]] += gj * b.inv_vdot[j]
+        elif kind[j] == KIND_PULSE:
+            b.gpulse[source_index[j]] += gj
+        else:
+            ginput_row[source_index[j]] = gj
+
+
+def backward_batch(const int64_t[::1] indptr, const int64_t[::1] order,
+                   const int32_t[::1] pre, const int32_t[::1] post,
+                   const double[::1] weights, const double[::1] delays,
+                   const int8_t[::1] kind, const int32_t[::1] source_index,
+                   const int32_t[::1] pop, const double[::1] tau, const double[::1] theta,
+                   int64_t n_inputs, int64_t n_pulses,
+                   const int64_t[::1] in_indptr, const int64_t[::1] in_syn,
+                   const double[:, ::1] times, const double[:, ::1] q,
+                   const int64_t[:, ::1] deliveries, const int64_t[::1] offsets,
+                   const double[:, ::1] g, double clip, double penalty, int n_threads):
+    """Gradients for a batch (see eventsim.backward).
+
+    Returns ``(weights, delays, theta, pulse_times, input_times)`` gradients.
+    """
+    cdef int64_t n_ex = times.shape[0], n = times.shape[1], n_syn = post.shape[0]
+    cdef int64_t n_pops = tau.shape[0], n_chunks = (n_ex + CHUNK - 1) // CHUNK
+    cdef int64_t nt = n_threads if n_threads > 0 else 1
+    cdef int64_t wave, c, slot, n_slots, e, e_end, i, p, k, j, cnt
+    if nt > n_chunks:
+        nt = n_chunks if n_chunks > 0 else 1
+    gw = np.zeros(n_syn, dtype=np.float64)
+    gd = np.zeros(n_syn, dtype=np.float64)
+    gth = np.zeros(n_pops, dtype=np.float64)
+    gpl = np.zeros(n_pulses, dtype=np.float64)
+    gin = np.zeros((n_ex, n_inputs), dtype=np.float64)
+    cdef double[::1] gwv = gw, gdv = gd, gthv = gth, gplv = gpl
+    cdef double[:, ::1] ginv = gin
+    cdef Buffers** bufs = <Buffers**> calloc(nt, sizeof(Buffers*))
+    cdef Buffers* b
+    cdef double dummy = 0.0
+    cdef const int64_t* dptr = &deliveries[0, 0] if deliveries.shape[0] else NULL
+    cdef const int64_t* order_p = &order[0] if n_syn else NULL
+    cdef const int32_t* post_p = &post[0] if n_syn else NULL
+    cdef const double* w_p = &weights[0] if n_syn else NULL
+    cdef const double* d_p = &delays[0] if n_syn else NULL
+    cdef const double* tau_p = &tau[0] if n_pops else NULL
+    cdef const double* theta_p = &theta[0] if n_pops else NULL
+    if bufs == NULL:
+        raise MemoryError()
+    try:
+        for i in range(nt):
+            bufs[i] = buf_new(n_syn, n_pops, n_pulses, n)
+            if bufs[i] == NULL:
+                raise MemoryError()
+        if n == 0:
+            return gw, gd, gth, gpl, gin
+        for wave in range(0, n_chunks, nt):
+            n_slots = n_chunks - wave
+            if n_slots > nt:
+                n_slots = nt
+            for slot in prange(n_slots, nogil=True, num_threads=nt, schedule='static', chunksize=1):
+                e = (wave + slot) * CHUNK
+                e_end = e + CHUNK
+                if e_end > n_ex:
+                    e_end = n_ex
+                while e < e_end:
+                    backward_one(bufs[slot], e, n, &indptr[0], order_p, post_p, w_p, d_p,
+                                 &kind[0], &source_index[0], &pop[0], tau_p, theta_p,
+                                 &times[e, 0], &q[e, 0], dptr, offsets[e], offsets[e + 1],
+                                 &g[e, 0], clip, &ginv[e, 0] if n_inputs else &dummy)
+                    e = e + 1
+            # Add the chunks' sums in chunk order: the result does not depend on nt.
+            with nogil:
+                for slot in range(n_slots):
+                    b = bufs[slot]
+                    for i in range(b.n_touched):
+                        p = b.touched_list[i]
+                        b.touched[p] = 0
+                        for k in range(indptr[p], indptr[p + 1]):
+                            gwv[k] += b.gw[k]
+                            gdv[k] += b.gd[k]
+                            b.gw[k] = 0.0
+                            b.gd[k] = 0.0
+                    b.n_touched = 0
+                    for i in range(n_pops):
+                        gthv[i] += b.gtheta[i]
+                        b.gtheta[i] = 0.0
+                    for i in range(n_pulses):
+                        gplv[i] += b.gpulse[i]
+                        b.gpulse[i] = 0.0
+        if penalty != 0.0:
+            # Silent neurons: every incoming weight gets -penalty per example (Comsa et al.).
+            with nogil:
+                for j in range(n):
+                    if kind[j] != KIND_ALPHA:
+                        continue
+                    cnt = 0
+                    for e in range(n_ex):
+                        if not times[e, j] < INFINITY:
+                            cnt += 1
+                    if cnt:
+                        for i in range(in_indptr[j], in_indptr[j + 1]):
+                            gwv[in_syn[i]] -= penalty * cnt
+    finally:
+        for i in range(nt):
+            buf_free(bufs[i])
+        free(bufs)
+    return gw, gd, gth, gpl, gin

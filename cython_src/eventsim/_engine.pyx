@@ -1,0 +1,617 @@
+# cython: cdivision=True, boundscheck=False, wraparound=False, initializedcheck=False
+"""The event loop: exact, event-driven forward pass of a batch of examples.
+
+How one example runs
+====================
+* Source spikes (inputs, pulses) and delayed deliveries live in a binary heap of
+  small C structs ordered by ``(time, seq)``; ``seq`` is an insertion counter, so
+  ties are broken deterministically.
+* Every alpha neuron has at most one *pending action* in a separate min-structure
+  (:c:type:`ActionTree`): either ``FIRE`` at its exact predicted spike time, or
+  ``CHECK`` at a cheap lower bound of it.  Writing a new action overwrites the old
+  one, so nothing stale is ever popped (no version counters are needed).
+* All events with the same time form one batch.  Deliveries in a batch update the
+  targets' state ``A, B`` (MATH.md A.1/A.3, relative to a global reference time
+  ``R``) and mark them dirty; after the batch each dirty neuron's prediction is
+  refreshed once, so coincident inputs (MNIST pixels sit on a 1/256 grid) cost one
+  refresh, not one per input.
+* Refresh is cheap and exact-by-construction: while the membrane rises, ``V`` is
+  concave up to its peak (it is concave before ``t_peak + 1/tau``), so the tangent
+  at the current time reaches ``theta`` no later than ``V`` does.  That tangent
+  crossing is a lower bound of the spike time; it needs no exp/log and no Lambert
+  W.  Only when the bound is reached (``CHECK`` pops) with no input in between is
+  the exact crossing computed (Lambert W0, ``_lambertw.pxd``).  Most predictions
+  are superseded by the next input long before, which is where the reference
+  implementation spends half of its time.
+* An inhibitory input can only delay a crossing, so a pending ``CHECK`` stays a
+  valid lower bound and the neuron is not refreshed; a pending ``FIRE`` is.
+* A neuron that fired (or whose ``FIRE`` time is not after an arrival) ignores the
+  arrival: single-spike model.  The tape records, per batch of synapses delivered
+  together, ``(pre, begin, end)``; the backward pass knows an arrival was causal
+  exactly when the target's spike time is later than the arrival time.
+"""
+
+import numpy as np
+from cython.parallel cimport parallel, prange, threadid
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memset
+from libc.stdint cimport int64_t, int32_t, int8_t
+
+from eventsim._lambertw cimport lambertw0_q, exp, log, INFINITY
+
+
+cdef enum:
+    KIND_INPUT = 0
+    KIND_PULSE = 1
+    KIND_ALPHA = 2
+
+cdef enum:
+    EV_SOURCE = 0      # a source neuron spikes
+    EV_DELIVER = 1     # deliver the delayed synapses of a spike, from a position on
+
+cdef enum:
+    ACT_NONE = 0
+    ACT_CHECK = 1      # time is a lower bound of the crossing: compute it exactly then
+    ACT_FIRE = 2       # time is the exact spike time
+
+# Re-reference A, B when tau * (t - R) exceeds this, so that exp() stays far from
+# overflow; only the log-domain cancellation grows with it (MATH.md A.3).
+cdef double REBASE = 30.0
+cdef enum:
+    LEAF = 32          # neurons per leaf (and leaves per group) of the action tree
+
+# ==============================================================================
+# Event heap
+# ==============================================================================
+cdef struct EventRecord:
+    double time
+    int64_t seq          # insertion counter: deterministic tie-break
+    int32_t neuron
+    int32_t kind
+    int64_t pos          # EV_DELIVER: next position in delay_order
+
+
+cdef inline bint _ev_less(EventRecord* a, EventRecord* b) noexcept nogil:
+    return a.time < b.time or (a.time == b.time and a.seq < b.seq)
+
+
+cdef struct Heap:
+    EventRecord* data
+    int64_t n
+    int64_t capacity
+    int64_t seq
+
+
+cdef int heap_push(Heap* h, double time, int32_t neuron, int32_t kind, int64_t pos) noexcept nogil:
+    cdef int64_t i, parent
+    cdef EventRecord ev
+    cdef EventRecord* grown
+    if h.n == h.capacity:
+        grown = <EventRecord*> realloc(h.data, 2 * h.capacity * sizeof(EventRecord))
+        if grown == NULL:
+            return -1
+        h.data = grown
+        h.capacity *= 2
+    ev.time = time
+    ev.seq = h.seq
+    ev.neuron = neuron
+    ev.kind = kind
+    ev.pos = pos
+    h.seq += 1
+    i = h.n
+    h.n += 1
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _ev_less(&ev, &h.data[parent]):
+            h.data[i] = h.data[parent]
+            i = parent
+        else:
+            break
+    h.data[i] = ev
+    return 0
+
+
+cdef void heap_pop(Heap* h, EventRecord* out) noexcept nogil:
+    cdef int64_t i = 0, child, n
+    cdef EventRecord last
+    out[0] = h.data[0]
+    h.n -= 1
+    n = h.n
+    if n == 0:
+        return
+    last = h.data[n]
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        if child + 1 < n and _ev_less(&h.data[child + 1], &h.data[child]):
+            child += 1
+        if _ev_less(&h.data[child], &last):
+            h.data[i] = h.data[child]
+            i = child
+        else:
+            break
+    h.data[i] = last
+
+
+# ==============================================================================
+# Action tree: min over per-neuron pending-action times
+# ==============================================================================
+# Two levels of minima over leaves of LEAF neurons.  Lowering a time is O(1);
+# raising the current minimum of a leaf rescans that leaf (LEAF entries) and the
+# summary; finding the global minimum scans the summary.  Ties go to the lowest
+# neuron id, so the order is deterministic.  For the networks this engine targets
+# (hundreds to tens of thousands of neurons) this beats a heap with decrease-key:
+# most updates only lower a time or leave it alone.
+cdef struct ActionTree:
+    double* t            # per neuron: pending action time (inf: none)
+    double* leaf_min     # per leaf
+    double* top_min      # per group of LEAF leaves
+    int64_t n_leaves
+    int64_t n_tops
+
+
+cdef inline void _tree_fix_top(ActionTree* a, int64_t leaf) noexcept nogil:
+    cdef int64_t g = leaf // LEAF, i, end = (g + 1) * LEAF
+    cdef double m = INFINITY
+    if end > a.n_leaves:
+        end = a.n_leaves
+    for i in range(g * LEAF, end):
+        if a.leaf_min[i] < m:
+            m = a.leaf_min[i]
+    a.top_min[g] = m
+
+
+cdef inline void tree_set(ActionTree* a, int64_t n, int64_t n_neurons, double t) noexcept nogil:
+    cdef double old = a.t[n], m
+    cdef int64_t leaf = n // LEAF, i, end
+    a.t[n] = t
+    if t < a.leaf_min[leaf]:
+        a.leaf_min[leaf] = t
+        if t < a.top_min[leaf // LEAF]:
+            a.top_min[leaf // LEAF] = t
+    elif old == a.leaf_min[leaf] and t > old:
+        end = (leaf + 1) * LEAF
+        if end > n_neurons:
+            end = n_neurons
+        m = INFINITY
+        for i in range(leaf * LEAF, end):
+            if a.t[i] < m:
+                m = a.t[i]
+        a.leaf_min[leaf] = m
+        _tree_fix_top(a, leaf)
+
+
+cdef inline int64_t tree_argmin(ActionTree* a, int64_t n_neurons, double* tmin) noexcept nogil:
+    """Neuron with the earliest pending action (-1 if none)."""
+    cdef int64_t g, best_g = -1, leaf, best_leaf = -1, i, end, best = -1
+    cdef double m = INFINITY
+    for g in range(a.n_tops):
+        if a.top_min[g] < m:
+            m = a.top_min[g]
+            best_g = g
+    tmin[0] = m
+    if best_g < 0:
+        return -1
+    end = (best_g + 1) * LEAF
+    if end > a.n_leaves:
+        end = a.n_leaves
+    for leaf in range(best_g * LEAF, end):
+        if a.leaf_min[leaf] == m:
+            best_leaf = leaf
+            break
+    end = (best_leaf + 1) * LEAF
+    if end > n_neurons:
+        end = n_neurons
+    for i in range(best_leaf * LEAF, end):
+        if a.t[i] == m:
+            best = i
+            break
+    return best
+
+
+# ==============================================================================
+# Per-thread workspace
+# ==============================================================================
+cdef struct Workspace:
+    Heap heap
+    ActionTree tree
+    double* A            # sum w e^{tau (a - R)}
+    double* B            # sum w (a - R) e^{tau (a - R)}
+    double* tbar         # exact pending FIRE time or emitted spike time; inf otherwise
+    double* last_in      # latest arrival applied to the neuron
+    double* qpend        # 1 + W of the pending FIRE
+    int8_t* act          # ACT_* of the pending action
+    int8_t* dirty
+    int32_t* dirty_list
+    int64_t n_dirty
+    double* pop_t        # per population: time for which pop_ex is cached
+    double* pop_ex       # e^{tau (pop_t - R)}
+    double* pop_inv      # its inverse
+    int64_t* tape        # (pre, begin, end) triples of this thread's examples
+    int64_t tape_n       # used triples
+    int64_t tape_cap
+
+
+cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops) noexcept nogil:
+    cdef Workspace* ws = <Workspace*> malloc(sizeof(Workspace))
+    cdef int64_t n = n_neurons if n_neurons > 0 else 1
+    cdef int64_t n_leaves = (n + LEAF - 1) // LEAF
+    cdef int64_t p = n_pops if n_pops > 0 else 1
+    if ws == NULL:
+        return NULL
+    memset(ws, 0, sizeof(Workspace))
+    ws.heap.capacity = 64
+    ws.heap.data = <EventRecord*> malloc(64 * sizeof(EventRecord))
+    ws.tree.n_leaves = n_leaves
+    ws.tree.n_tops = (n_leaves + LEAF - 1) // LEAF
+    ws.tree.t = <double*> malloc(n * sizeof(double))
+    ws.tree.leaf_min = <double*> malloc(n_leaves * sizeof(double))
+    ws.tree.top_min = <double*> malloc(ws.tree.n_tops * sizeof(double))
+    ws.A = <double*> malloc(n * sizeof(double))
+    ws.B = <double*> malloc(n * sizeof(double))
+    ws.tbar = <double*> malloc(n * sizeof(double))
+    ws.last_in = <double*> malloc(n * sizeof(double))
+    ws.qpend = <double*> malloc(n * sizeof(double))
+    ws.act = <int8_t*> malloc(n * sizeof(int8_t))
+    ws.dirty = <int8_t*> malloc(n * sizeof(int8_t))
+    ws.dirty_list = <int32_t*> malloc(n * sizeof(int32_t))
+    ws.pop_t = <double*> malloc(p * sizeof(double))
+    ws.pop_ex = <double*> malloc(p * sizeof(double))
+    ws.pop_inv = <double*> malloc(p * sizeof(double))
+    ws.tape_cap = 1024
+    ws.tape = <int64_t*> malloc(3 * ws.tape_cap * sizeof(int64_t))
+    if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
+            or ws.tree.top_min == NULL or ws.A == NULL or ws.B == NULL or ws.tbar == NULL
+            or ws.last_in == NULL or ws.qpend == NULL or ws.act == NULL or ws.dirty == NULL
+            or ws.dirty_list == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
+            or ws.pop_inv == NULL or ws.tape == NULL):
+        ws_free(ws)
+        return NULL
+    return ws
+
+
+cdef void ws_free(Workspace* ws) noexcept nogil:
+    if ws == NULL:
+        return
+    free(ws.heap.data); free(ws.tree.t); free(ws.tree.leaf_min); free(ws.tree.top_min)
+    free(ws.A); free(ws.B); free(ws.tbar); free(ws.last_in); free(ws.qpend); free(ws.act)
+    free(ws.dirty); free(ws.dirty_list); free(ws.pop_t); free(ws.pop_ex); free(ws.pop_inv)
+    free(ws.tape)
+    free(ws)
+
+
+cdef int tape_append(Workspace* ws, int64_t pre, int64_t begin, int64_t end) noexcept nogil:
+    cdef int64_t* grown
+    if ws.tape_n == ws.tape_cap:
+        grown = <int64_t*> realloc(ws.tape, 6 * ws.tape_cap * sizeof(int64_t))
+        if grown == NULL:
+            return -1
+        ws.tape = grown
+        ws.tape_cap *= 2
+    ws.tape[3 * ws.tape_n] = pre
+    ws.tape[3 * ws.tape_n + 1] = begin
+    ws.tape[3 * ws.tape_n + 2] = end
+    ws.tape_n += 1
+    return 0
+
+
+# ==============================================================================
+# The network, as flat read-only arrays
+# ==============================================================================
+cdef struct Net:
+    int64_t n_neurons
+    int64_t n_pops
+    const int64_t* indptr
+    const int64_t* order     # synapse ids by (pre, delay)
+    const int32_t* post
+    const double* weights
+    const double* delays
+    const int8_t* kind
+    const int32_t* source_index
+    const int32_t* pop
+    const double* tau
+    const double* theta
+    double tau_max
+
+
+# ==============================================================================
+# One example
+# ==============================================================================
+cdef inline void set_action(Workspace* ws, Net* net, int64_t j, int act, double t) noexcept nogil:
+    ws.act[j] = act
+    ws.tbar[j] = t if act == ACT_FIRE else INFINITY
+    tree_set(&ws.tree, j, net.n_neurons, t if act != ACT_NONE else INFINITY)
+
+
+cdef inline void pop_factor(Workspace* ws, Net* net, int32_t p, double t, double R) noexcept nogil:
+    if ws.pop_t[p] != t:
+        ws.pop_t[p] = t
+        ws.pop_ex[p] = exp(net.tau[p] * (t - R))
+        ws.pop_inv[p] = 1.0 / ws.pop_ex[p]
+
+
+cdef int deliver(Workspace* ws, Net* net, int64_t pre, int64_t pos, double t_spike, double t,
+                 double R, bint record) noexcept nogil:
+    """Deliver the synapses of ``pre`` due at time ``t``, starting at ``pos``; schedule
+    the rest.  Returns 0, or -1 on allocation failure."""
+    cdef int64_t end = net.indptr[pre + 1], begin = pos, k
+    cdef int32_t j, p
+    cdef double a, w, ex
+    while pos < end:
+        k = net.order[pos]
+        a = t_spike + net.delays[k]
+        if a != t:
+            if heap_push(&ws.heap, a, <int32_t> pre, EV_DELIVER, pos) < 0:
+                return -1
+            break
+        j = net.post[k]
+        pos += 1
+        if ws.tbar[j] <= t:          # already fired, or fires now: not causal
+            continue
+        w = net.weights[k]
+        if w == 0.0:
+            continue
+        p = net.pop[j]
+        pop_factor(ws, net, p, t, R)
+        ex = w * ws.pop_ex[p]
+        ws.A[j] += ex
+        ws.B[j] += ex * (t - R)
+        ws.last_in[j] = t
+        # An inhibitory input only delays a crossing: a pending CHECK stays a valid
+        # lower bound, and no pending action stays none.  A pending FIRE must move.
+        if not ws.dirty[j] and (w > 0.0 or ws.act[j] == ACT_FIRE):
+            ws.dirty[j] = 1
+            ws.dirty_list[ws.n_dirty] = j
+            ws.n_dirty += 1
+    if record and pos > begin:
+        if tape_append(ws, pre, begin, pos) < 0:
+            return -1
+    return 0
+
+
+cdef inline void refresh(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
+    """New lower bound (CHECK) of neuron j's crossing after inputs at time t."""
+    cdef int32_t p = net.pop[j]
+    cdef double A = ws.A[j], tau = net.tau[p], U, D, step, to_peak
+    if A <= 0.0:
+        # V = e^{-tau t}(A t - B) with A <= 0 never rises above its value now (< theta).
+        set_action(ws, net, j, ACT_NONE, INFINITY)
+        return
+    pop_factor(ws, net, p, t, R)
+    U = A * (t - R) - ws.B[j]            # V(t) e^{tau (t - R)}
+    D = A - tau * U                      # V'(t) e^{tau (t - R)}
+    if D <= 0.0:
+        # Past the peak: V only falls from here (and V(t) < theta).
+        set_action(ws, net, j, ACT_NONE, INFINITY)
+        return
+    step = (net.theta[p] * ws.pop_ex[p] - U) / D      # tangent reaches theta
+    to_peak = 1.0 / tau - U / A                        # t_peak - t
+    if step > to_peak * (1.0 + 1e-9) + 1e-300:
+        # The tangent overtakes V before the peak only if V stays below theta.
+        set_action(ws, net, j, ACT_NONE, INFINITY)
+        return
+    # Shave a relative 1e-10 so rounding can never put the bound after the crossing.
+    step = step * (1.0 - 1e-10)
+    if step > to_peak:
+        step = to_peak
+    if ws.act[j] == ACT_CHECK and ws.tree.t[j] <= t + step:
+        return                            # the earlier bound is still a valid bound
+    set_action(ws, net, j, ACT_CHECK, t + step)
+
+
+cdef inline void exact(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
+    """CHECK reached: compute the exact crossing (MATH.md A.1-A.3, W0)."""
+    cdef int32_t p = net.pop[j]
+    cdef double A = ws.A[j], B = ws.B[j], tau = net.tau[p], ell, W, q, tc
+    if A <= 0.0:
+        set_action(ws, net, j, ACT_NONE, INFINITY)
+        return
+    ell = log(tau * net.theta[p]) - log(A) + tau * B / A
+    if not ell <= -1.0:
+        set_action(ws, net, j, ACT_NONE, INFINITY)    # the peak stays below theta
+        return
+    q = lambertw0_q(ell, &W)
+    tc = R + B / A - W / tau
+    if tc < ws.last_in[j]:
+        # The closed form crosses before the latest input, yet V there was below
+        # theta: the crossing is spurious (MATH.md A.2).
+        set_action(ws, net, j, ACT_NONE, INFINITY)
+        return
+    if tc < t:
+        tc = t            # rounding of the lower bound, at the ulp level
+    ws.qpend[j] = q
+    set_action(ws, net, j, ACT_FIRE, tc)
+
+
+cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pulse_times,
+                 double t_max, int64_t max_events, bint record,
+                 double* times, double* qrow, int64_t* n_events) noexcept nogil:
+    """Simulate one example.  Returns 0, 1 (event budget exceeded) or -1 (no memory)."""
+    cdef int64_t n = net.n_neurons, j, i, events = 0, nb
+    cdef double R = INFINITY, t, t_src, t_act, ts
+    cdef EventRecord ev
+    cdef int8_t kind
+    ws.heap.n = 0
+    ws.heap.seq = 0
+    ws.n_dirty = 0
+    for j in range(n):
+        times[j] = INFINITY
+        qrow[j] = 0.0
+        ws.A[j] = 0.0
+        ws.B[j] = 0.0
+        ws.tbar[j] = INFINITY
+        ws.last_in[j] = -INFINITY
+        ws.act[j] = ACT_NONE
+        ws.dirty[j] = 0
+        ws.tree.t[j] = INFINITY
+    for j in range(ws.tree.n_leaves):
+        ws.tree.leaf_min[j] = INFINITY
+    for j in range(ws.tree.n_tops):
+        ws.tree.top_min[j] = INFINITY
+    for j in range(net.n_pops):
+        ws.pop_t[j] = -INFINITY
+    # Sources, in neuron-id order (the insertion counter breaks ties the same way).
+    for j in range(n):
+        kind = net.kind[j]
+        if kind == KIND_INPUT:
+            ts = inputs[net.source_index[j]]
+        elif kind == KIND_PULSE:
+            ts = pulse_times[net.source_index[j]]
+        else:
+            continue
+        if ts <= t_max:          # inf never is
+            if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0) < 0:
+                return -1
+            if ts < R:
+                R = ts
+    while True:
+        t_src = ws.heap.data[0].time if ws.heap.n > 0 else INFINITY
+        tree_argmin(&ws.tree, n, &t_act)
+        t = t_src if t_src < t_act else t_act
+        if t == INFINITY or t > t_max:    # nothing left, or past the horizon
+            break
+        if net.tau_max * (t - R) > REBASE:
+            # Move the reference time to now; inputs far in the past underflow to 0.
+            for j in range(n):
+                if net.kind[j] == KIND_ALPHA and (ws.A[j] != 0.0 or ws.B[j] != 0.0):
+                    ts = exp(-net.tau[net.pop[j]] * (t - R))
+                    ws.B[j] = (ws.B[j] - (t - R) * ws.A[j]) * ts
+                    ws.A[j] = ws.A[j] * ts
+            R = t
+            for j in range(net.n_pops):
+                ws.pop_t[j] = -INFINITY
+        # One batch: everything at time t.
+        while True:
+            if ws.heap.n > 0 and ws.heap.data[0].time == t:
+                heap_pop(&ws.heap, &ev)
+                events += 1
+                if ev.kind == EV_SOURCE:
+                    times[ev.neuron] = t
+                    ws.tbar[ev.neuron] = t
+                    if deliver(ws, net, ev.neuron, net.indptr[ev.neuron], t, t, R, record) < 0:
+                        return -1
+                else:
+                    if deliver(ws, net, ev.neuron, ev.pos, times[ev.neuron], t, R, record) < 0:
+                        return -1
+            else:
+                j = tree_argmin(&ws.tree, n, &t_act)
+                if j < 0 or t_act != t:
+                    break
+                events += 1
+                if ws.act[j] == ACT_FIRE:
+                    times[j] = t
+                    qrow[j] = ws.qpend[j]
+                    set_action(ws, net, j, ACT_NONE, INFINITY)
+                    ws.tbar[j] = t
+                    if deliver(ws, net, j, net.indptr[j], t, t, R, record) < 0:
+                        return -1
+                else:
+                    exact(ws, net, j, t, R)
+            if events > max_events:
+                n_events[0] = events
+                return 1
+        nb = ws.n_dirty
+        ws.n_dirty = 0
+        for i in range(nb):
+            j = ws.dirty_list[i]
+            ws.dirty[j] = 0
+            if ws.tbar[j] <= t:
+                continue        # fired in this batch
+            refresh(ws, net, j, t, R)
+    n_events[0] = events
+    return 0
+
+
+# ==============================================================================
+# Batch entry point
+# ==============================================================================
+def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t[::1] post,
+              const double[::1] weights, const double[::1] delays, const int8_t[::1] kind,
+              const int32_t[::1] source_index, const int32_t[::1] pop,
+              const double[::1] tau, const double[::1] theta, const double[::1] pulse_times,
+              const double[:, ::1] inputs, double t_max, int64_t max_events, bint record,
+              int n_threads):
+    """Run every row of ``inputs`` through the network (see eventsim.simulate).
+
+    Returns ``(times, q, n_events, deliveries, offsets, status)``.
+    """
+    cdef Net net
+    cdef int64_t n_ex = inputs.shape[0], n = kind.shape[0], e, i, total, tid, k
+    cdef int64_t n_threads_ = n_threads if n_threads > 0 else 1
+    if n_threads_ > n_ex:
+        n_threads_ = n_ex if n_ex > 0 else 1
+    times = np.empty((n_ex, n), dtype=np.float64)
+    qs = np.empty((n_ex, n), dtype=np.float64)
+    n_events = np.zeros(n_ex, dtype=np.int64)
+    status = np.zeros(n_ex, dtype=np.int32)
+    ex_tid = np.zeros(n_ex, dtype=np.int64)
+    ex_start = np.zeros(n_ex, dtype=np.int64)
+    ex_len = np.zeros(n_ex, dtype=np.int64)
+    cdef double[:, ::1] tv = times, qv = qs
+    cdef int64_t[::1] nev = n_events, etid = ex_tid, estart = ex_start, elen = ex_len
+    cdef int32_t[::1] st = status
+    cdef Workspace** wss = <Workspace**> malloc(n_threads_ * sizeof(Workspace*))
+    cdef Workspace* ws
+    cdef int rc
+    cdef double dummy = 0.0
+    if wss == NULL:
+        raise MemoryError()
+    net.n_neurons = n
+    net.n_pops = tau.shape[0]
+    net.indptr = &indptr[0]
+    net.order = &order[0] if order.shape[0] else NULL
+    net.post = &post[0] if post.shape[0] else NULL
+    net.weights = &weights[0] if weights.shape[0] else NULL
+    net.delays = &delays[0] if delays.shape[0] else NULL
+    net.kind = &kind[0] if n else NULL
+    net.source_index = &source_index[0] if n else NULL
+    net.pop = &pop[0] if n else NULL
+    net.tau = &tau[0] if tau.shape[0] else NULL
+    net.theta = &theta[0] if theta.shape[0] else NULL
+    net.tau_max = 0.0
+    for i in range(tau.shape[0]):
+        if tau[i] > net.tau_max:
+            net.tau_max = tau[i]
+    cdef const double* pulses = &pulse_times[0] if pulse_times.shape[0] else &dummy
+    cdef int64_t n_in = inputs.shape[1]
+    for i in range(n_threads_):
+        wss[i] = ws_new(n, net.n_pops)
+        if wss[i] == NULL:
+            for k in range(i):
+                ws_free(wss[k])
+            free(wss)
+            raise MemoryError()
+    try:
+        if n_ex > 0:
+            with nogil, parallel(num_threads=n_threads_):
+                tid = threadid()
+                ws = wss[tid]
+                for e in prange(n_ex, schedule='dynamic', chunksize=1):
+                    etid[e] = tid
+                    estart[e] = ws.tape_n
+                    rc = run_one(ws, &net, &inputs[e, 0] if n_in else &dummy, pulses, t_max,
+                                 max_events, record, &tv[e, 0] if n else &dummy,
+                                 &qv[e, 0] if n else &dummy, &nev[e])
+                    st[e] = rc
+                    elen[e] = ws.tape_n - estart[e]
+        if (status < 0).any():
+            raise MemoryError("out of memory while simulating")
+        if record:
+            offsets = np.zeros(n_ex + 1, dtype=np.int64)
+            np.cumsum(ex_len, out=offsets[1:])
+            total = offsets[-1]
+            deliveries = np.empty((total, 3), dtype=np.int64)
+            for e in range(n_ex):
+                ws = wss[etid[e]]
+                if elen[e]:
+                    deliveries[offsets[e]:offsets[e + 1]] = np.asarray(
+                        <int64_t[:elen[e] * 3]> (ws.tape + 3 * estart[e])).reshape(-1, 3)
+        else:
+            offsets = np.zeros(n_ex + 1, dtype=np.int64)
+            deliveries = np.empty((0, 3), dtype=np.int64)
+    finally:
+        for i in range(n_threads_):
+            ws_free(wss[i])
+        free(wss)
+    return times, (qs if record else None), n_events, deliveries, offsets, status

@@ -1,0 +1,26 @@
+"""eventsim: event-driven, exact simulation and training of spiking neural networks
+that compute with spike timing.
+
+The pieces, for a newcomer:
+
+* :mod:`eventsim.network` -- the graph: populations, sources, synapses.
+* ``cython_src/eventsim/_engine.pyx`` -- the event loop (forward pass).
+* ``cython_src/eventsim/_alpha.pxd`` -- the alpha-kernel neuron model.
+* ``cython_src/eventsim/_backward.pyx`` -- the backward pass over the tape.
+* :mod:`eventsim.pyengine` -- the same algorithm in plain Python, for reading.
+"""
+
+from .network import ALPHA, INPUT, MODELS, PULSE, Network, Population
+from .simulation import EventBudgetExceeded, SimulationResult, Tape, simulate
+from .gradients import Gradients, backward, value_and_grad
+from .layers import feedforward
+from .potential import membrane_potential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA",
+    "simulate", "SimulationResult", "Tape", "EventBudgetExceeded",
+    "backward", "value_and_grad", "Gradients",
+    "feedforward", "membrane_potential",
+]

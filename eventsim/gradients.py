@@ -1,0 +1,160 @@
+"""Exact gradients of a loss on spike times: the backward pass over the tape.
+
+For a spiking alpha neuron ``j`` with spike time ``t_j`` and causal inputs
+``k`` (arrival ``a_k = t_pre(k) + d_k < t_j``, weight ``w_k``), the implicit
+function theorem gives (MATH.md A.4, stable form, ``q = 1 + W``)
+
+.. math::
+
+    \\dot V_j = \\tau\\theta q / (1 - q), \\quad
+    \\frac{\\partial t_j}{\\partial w_k} = -\\frac{\\varepsilon(t_j - a_k)}{\\dot V_j}, \\quad
+    \\frac{\\partial t_j}{\\partial a_k} = \\frac{w_k \\varepsilon'(t_j - a_k)}{\\dot V_j}, \\quad
+    \\frac{\\partial t_j}{\\partial \\theta} = \\frac{1}{\\dot V_j}
+
+with :math:`\\varepsilon(s) = s e^{-\\tau s}`.  The backward pass sweeps the
+tape's deliveries in reverse time order, so every spike's adjoint ``g_j = dL/dt_j``
+is complete before it is pushed to its causes; arrival-time derivatives go to
+both the delay and the presynaptic spike.  Sources end with the gradients of input
+and pulse times.  The sweep itself is compiled (``eventsim._backward``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .network import Network
+from .simulation import SimulationResult, resolve_threads, simulate
+
+try:
+    from . import _backward
+except ImportError as exc:  # pragma: no cover
+    raise ImportError("eventsim's compiled backward pass (eventsim._backward) is missing; "
+                      "reinstall with `pip install .`") from exc
+
+__all__ = ["Gradients", "backward", "value_and_grad"]
+
+
+@dataclasses.dataclass
+class Gradients:
+    """Gradients of a loss, summed over the examples of a batch.
+
+    Attributes
+    ----------
+    weights, delays : ndarray, shape (n_synapses,)
+        In synapse-id order (``Network.weights``).
+    theta : ndarray, shape (n_populations,)
+        Per neuron population (``Network.theta``).
+    pulse_times : ndarray, shape (n_pulses,)
+    input_times : ndarray, shape (n_examples, n_inputs)
+        Per example (not summed).
+    """
+
+    weights: np.ndarray
+    delays: np.ndarray
+    theta: np.ndarray
+    pulse_times: np.ndarray
+    input_times: np.ndarray
+
+
+def backward(net: Network, result: SimulationResult, dL_dt, *, outputs=None,
+             clip_derivative: float | None = None, penalty_no_spike: float = 0.0,
+             n_threads: int | None = None) -> Gradients:
+    """Exact gradients of a loss given its derivative with respect to spike times.
+
+    Parameters
+    ----------
+    net : Network
+        The network that produced ``result`` (parameters unchanged since).
+    result : SimulationResult
+        From :func:`eventsim.simulate` with ``record_tape=True``.
+    dL_dt : array_like, shape (n_examples, n_neurons) or (n_examples, len(outputs))
+        Derivative of the loss with respect to each neuron's spike time.  Entries
+        for silent neurons are ignored (a silent neuron has no time to move).
+    outputs : array_like of int, optional
+        Neuron ids that the columns of ``dL_dt`` refer to (default: all neurons).
+    clip_derivative : float, optional
+        Clip every local derivative ``dt_j/dw_k`` and ``dt_j/da_k`` to
+        ``[-clip, clip]`` before use (Comsa et al.; ``clip_derivative`` in Table 1).
+    penalty_no_spike : float, default 0
+        For every neuron that stays silent in an example, ``-penalty_no_spike`` is
+        added to the gradient of each of its incoming weights, so that gradient
+        descent raises them (Comsa et al., section 2.5).
+    n_threads : int, optional
+        Worker threads (default all cores); results do not depend on it.
+
+    Returns
+    -------
+    Gradients
+    """
+    if result.tape is None:
+        raise ValueError("the result has no tape: simulate with record_tape=True")
+    times = result.times if result.times.ndim == 2 else result.times[None, :]
+    n_ex, n = times.shape
+    if n != net.n_neurons:
+        raise ValueError(f"result has {n} neurons but the network has {net.n_neurons}")
+    if result.tape.delay_order.shape[0] != net.n_synapses:
+        raise ValueError("the network's synapses changed since the forward run")
+    g = np.asarray(dL_dt, dtype=np.float64)
+    if result.single and g.ndim == 1:
+        g = g[None, :]
+    if outputs is not None:
+        outputs = net._ids(outputs, "output")
+        if g.shape != (n_ex, outputs.size):
+            raise ValueError(f"dL_dt must have shape {(n_ex, outputs.size)}, got {g.shape}")
+        full = np.zeros((n_ex, n))
+        np.add.at(full, (slice(None), outputs), g)
+        g = full
+    elif g.shape != (n_ex, n):
+        raise ValueError(f"dL_dt must have shape {(n_ex, n)}, got {g.shape}")
+    if np.isnan(g).any():
+        raise ValueError("dL_dt contains NaN")
+    g = np.where(np.isfinite(times), g, 0.0)
+    if not np.isfinite(g).all():
+        raise ValueError("dL_dt contains inf for a neuron that spiked")
+    clip = np.inf if clip_derivative is None else float(clip_derivative)
+    if not clip > 0:
+        raise ValueError(f"clip_derivative must be > 0, got {clip_derivative}")
+    penalty = float(penalty_no_spike)
+    if not np.isfinite(penalty):
+        raise ValueError("penalty_no_spike must be finite")
+    in_indptr, in_syn = net.incoming()
+    tape = result.tape
+    gw, gd, gtheta, gpulse, ginput = _backward.backward_batch(
+        net.indptr, tape.delay_order, net.pre, net.post, net.weights, net.delays,
+        net.kind, net.source_index, net.population_index, net.tau, net.theta,
+        net.n_inputs, net.n_pulses, in_indptr, in_syn,
+        np.ascontiguousarray(times), tape.q, tape.deliveries, tape.offsets,
+        np.ascontiguousarray(g), clip, penalty, resolve_threads(n_threads))
+    return Gradients(gw, gd, gtheta, gpulse, ginput)
+
+
+def value_and_grad(net: Network, input_times, loss_fn, *, outputs=None, t_max=np.inf,
+                   clip_derivative=None, penalty_no_spike=0.0, n_threads=None):
+    """Simulate, evaluate a loss on spike times and return its exact gradients.
+
+    Parameters
+    ----------
+    net : Network
+    input_times : array_like, shape (n_examples, n_inputs)
+    loss_fn : callable
+        ``loss_fn(times) -> (loss, dL_dt)`` where ``times`` has shape
+        ``(n_examples, len(outputs))`` (or all neurons when ``outputs`` is None)
+        and ``dL_dt`` has the same shape.
+    outputs : array_like of int, optional
+        Neuron ids given to ``loss_fn``.
+
+    Returns
+    -------
+    loss, Gradients, SimulationResult
+    """
+    res = simulate(net, input_times, record_tape=True, t_max=t_max, n_threads=n_threads)
+    times = res.times if res.times.ndim == 2 else res.times[None, :]
+    ids = None if outputs is None else net._ids(outputs, "output")
+    sel = times if ids is None else times[:, ids]
+    loss, dl = loss_fn(sel)
+    dl = np.asarray(dl, np.float64).reshape(sel.shape)
+    grads = backward(net, res, dl, outputs=ids, clip_derivative=clip_derivative,
+                     penalty_no_spike=penalty_no_spike, n_threads=n_threads)
+    return loss, grads, res

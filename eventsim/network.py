@@ -1,0 +1,522 @@
+"""Networks as directed graphs of populations, sources and synapses.
+
+A :class:`Network` holds
+
+* **populations** of neurons that share a model and its parameters (``"alpha"``:
+  the alpha-kernel spike response model of Comsa et al., with decay rate ``tau``
+  and threshold ``theta``);
+* **sources**: input neurons, whose spike times are given per example, and
+  synchronisation pulses, whose spike times are trainable parameters shared by all
+  examples;
+* **synapses** ``pre -> post`` with a weight and a delay ``>= 0``.
+
+Neuron ids are global integers ``0 .. n_neurons - 1``, assigned block by block in
+the order populations and sources are added.  Synapses are kept sorted by
+presynaptic neuron (CSR: ``indptr``, ``post``, ``weights``, ``delays``); the
+position of a synapse in that order is its *synapse id*, and the weight and delay
+gradients returned by the backward pass use the same order.  Any directed graph
+is allowed: recurrence, self-connections, skip connections and cycles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+
+import numpy as np
+
+__all__ = ["Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA"]
+
+# Neuron kinds as stored in ``Network.kind`` (int8); the Cython engine uses the same codes.
+INPUT = 0
+PULSE = 1
+ALPHA = 2
+
+#: Neuron models a population can have, and their parameters with defaults.
+MODELS = {"alpha": {"tau": 1.0, "theta": 1.0}}
+
+
+@dataclasses.dataclass(frozen=True)
+class Population:
+    """A contiguous block of neuron ids.
+
+    Attributes
+    ----------
+    name : str
+        Unique name within the network.
+    kind : {"input", "pulse", "alpha"}
+        ``"input"`` and ``"pulse"`` are sources; the others are neuron models.
+    start, stop : int
+        The block holds neuron ids ``start .. stop - 1``.
+    index : int
+        Index of the population among the network's neuron populations (the
+        position of its parameters in ``Network.tau`` / ``Network.theta``), or the
+        position of its first source among inputs / pulses for source blocks.
+    """
+
+    name: str
+    kind: str
+    start: int
+    stop: int
+    index: int
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Global neuron ids of this block."""
+        return np.arange(self.start, self.stop)
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def _as_finite(name, values, *, shape=None, allow_inf=False, dtype=np.float64):
+    arr = np.array(values, dtype=dtype, copy=True)
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} contains NaN")
+    if not allow_inf and np.isinf(arr).any():
+        raise ValueError(f"{name} contains inf (must be finite)")
+    return arr
+
+
+class Network:
+    """A spiking network: populations, sources and synapses.
+
+    Examples
+    --------
+    >>> import numpy as np, eventsim
+    >>> net = eventsim.Network()
+    >>> x = net.add_inputs(2, name="x")
+    >>> p = net.add_pulses([0.5], name="pulse")
+    >>> h = net.add_population(3, tau=1.0, theta=1.0, name="hidden")
+    >>> net.connect_dense(x, h, np.full((2, 3), 2.0))
+    >>> net.connect_dense(p, h, np.full((1, 3), 1.0))
+    >>> net.n_neurons, net.n_synapses
+    (6, 9)
+    """
+
+    def __init__(self):
+        self.populations: list[Population] = []
+        self._names: dict[str, Population] = {}
+        self._n_neurons = 0
+        self._n_inputs = 0
+        self._n_pulses = 0
+        self._n_pops = 0
+        self._pulse_times = np.zeros(0)
+        self._tau = np.zeros(0)
+        self._theta = np.zeros(0)
+        # Synapses waiting to be merged into the sorted arrays (lists of arrays).
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pre = np.zeros(0, np.int32)
+        self._post = np.zeros(0, np.int32)
+        self._weights = np.zeros(0)
+        self._delays = np.zeros(0)
+        self._indptr = np.zeros(1, np.int64)
+        self._in_cache = None
+        self._struct_cache = None
+
+    # ------------------------------------------------------------------ building
+    def _add_block(self, kind, size, name, index):
+        if not isinstance(size, numbers.Integral) or size < 0:
+            raise ValueError(f"population size must be a non-negative integer, got {size!r}")
+        if name is None:
+            name = f"{kind}{len(self.populations)}"
+        if name in self._names:
+            raise ValueError(f"a population named {name!r} already exists")
+        pop = Population(name, kind, self._n_neurons, self._n_neurons + int(size), index)
+        self.populations.append(pop)
+        self._names[name] = pop
+        self._n_neurons += int(size)
+        self._struct_cache = None
+        self._in_cache = None
+        return pop
+
+    def add_inputs(self, n, *, name=None) -> Population:
+        """Add ``n`` input neurons, whose spike times are given to :meth:`simulate`.
+
+        Input columns of ``input_times`` follow the order in which inputs were added.
+        """
+        pop = self._add_block("input", n, name, self._n_inputs)
+        self._n_inputs += pop.size
+        return pop
+
+    def add_pulses(self, times, *, name=None) -> Population:
+        """Add synchronisation pulses firing at the given (trainable) times.
+
+        ``inf`` means the pulse never fires.
+        """
+        times = _as_finite("pulse times", np.atleast_1d(times), allow_inf=True)
+        if times.ndim != 1:
+            raise ValueError(f"pulse times must be 1-D, got shape {times.shape}")
+        if np.isneginf(times).any():
+            raise ValueError("pulse times contain -inf")
+        pop = self._add_block("pulse", times.size, name, self._n_pulses)
+        self._n_pulses += pop.size
+        self._pulse_times = np.concatenate([self._pulse_times, times])
+        return pop
+
+    def add_population(self, n, *, model="alpha", name=None, **params) -> Population:
+        """Add ``n`` neurons of ``model`` with the given parameters.
+
+        Parameters
+        ----------
+        n : int
+            Number of neurons.
+        model : str
+            ``"alpha"``: alpha-kernel SRM neuron,
+            :math:`V(t) = \\sum_i w_i (t - a_i) e^{-\\tau (t - a_i)}`, one spike when
+            ``V`` first reaches ``theta``.
+        name : str, optional
+        tau : float
+            Decay rate (> 0) of the alpha kernel; its peak is at ``1 / tau``.
+        theta : float
+            Firing threshold (> 0).
+        """
+        if model not in MODELS:
+            raise ValueError(f"unknown neuron model {model!r}; known models: {sorted(MODELS)}")
+        unknown = set(params) - set(MODELS[model])
+        if unknown:
+            raise ValueError(f"unknown parameters for model {model!r}: {sorted(unknown)}")
+        p = {**MODELS[model], **params}
+        for key, val in p.items():
+            if not np.isfinite(val) or val <= 0:
+                raise ValueError(f"{key} must be finite and > 0, got {val!r}")
+        pop = self._add_block(model, n, name, self._n_pops)
+        self._n_pops += 1
+        self._tau = np.append(self._tau, float(p["tau"]))
+        self._theta = np.append(self._theta, float(p["theta"]))
+        return pop
+
+    def _ids(self, ids, what):
+        if isinstance(ids, Population):
+            return ids.ids
+        if isinstance(ids, str):
+            return self[ids].ids
+        if isinstance(ids, slice):
+            return np.arange(self._n_neurons)[ids]
+        arr = np.asarray(ids)
+        if arr.dtype.kind not in "iu":
+            if arr.size == 0:
+                arr = arr.astype(np.int64)
+            else:
+                raise ValueError(f"{what} neuron ids must be integers, got dtype {arr.dtype}")
+        arr = np.atleast_1d(arr).astype(np.int64)
+        bad = (arr < 0) | (arr >= self._n_neurons)
+        if bad.any():
+            raise ValueError(
+                f"unknown {what} neuron id {arr[bad][0]} (the network has {self._n_neurons} neurons)")
+        return arr
+
+    def connect(self, pre, post, weights, delays=0.0):
+        """Add synapses from an edge list.
+
+        Parameters
+        ----------
+        pre, post : array_like of int
+            Presynaptic and postsynaptic neuron ids (same length, or broadcastable).
+        weights : array_like of float
+            One weight per edge (finite).
+        delays : array_like of float, default 0
+            Transmission delays (finite, >= 0).
+        """
+        pre = self._ids(pre, "presynaptic")
+        post = self._ids(post, "postsynaptic")
+        try:
+            pre, post, w, d = np.broadcast_arrays(pre, post, np.asarray(weights, np.float64),
+                                                  np.asarray(delays, np.float64))
+        except ValueError:
+            raise ValueError(
+                f"pre ({np.shape(pre)}), post ({np.shape(post)}), weights "
+                f"({np.shape(weights)}) and delays ({np.shape(delays)}) do not match") from None
+        if pre.ndim != 1:
+            raise ValueError("edge lists must be 1-D")
+        w = _as_finite("weights", w)
+        d = _as_finite("delays", d)
+        if (d < 0).any():
+            raise ValueError(f"delays must be >= 0, got {d[d < 0][0]}")
+        kinds = self.kind
+        if (kinds[post] != ALPHA).any():
+            bad = post[kinds[post] != ALPHA][0]
+            raise ValueError(f"neuron {bad} is a source (input or pulse) and cannot receive synapses")
+        self._pending.append((pre.astype(np.int32), post.astype(np.int32), w.copy(), d.copy()))
+        self._struct_cache = None
+        self._in_cache = None
+
+    def connect_dense(self, pre, post, weights, delays=0.0):
+        """Connect ``pre`` to ``post`` with a dense ``(len(pre), len(post))`` matrix.
+
+        Entries equal to zero in ``weights`` still create synapses (so they can be
+        trained); use :meth:`connect_sparse` for a sparse pattern.
+        """
+        pre = self._ids(pre, "presynaptic")
+        post = self._ids(post, "postsynaptic")
+        w = np.asarray(weights, np.float64)
+        if w.shape != (pre.size, post.size):
+            raise ValueError(f"weight matrix must have shape {(pre.size, post.size)}, got {w.shape}")
+        d = np.broadcast_to(np.asarray(delays, np.float64), w.shape) if np.ndim(delays) else delays
+        if np.ndim(d) and np.shape(d) != w.shape:
+            raise ValueError(f"delay matrix must have shape {w.shape}, got {np.shape(d)}")
+        P, Q = np.meshgrid(pre, post, indexing="ij")
+        self.connect(P.ravel(), Q.ravel(), w.ravel(), np.ravel(d) if np.ndim(d) else d)
+
+    def connect_sparse(self, pre, post, matrix, delays=None):
+        """Connect using a scipy.sparse matrix of shape ``(len(pre), len(post))``.
+
+        Stored entries (explicit zeros included) become synapses.  ``delays``, if
+        given, is a sparse matrix with the same sparsity pattern, or a scalar.
+        """
+        import scipy.sparse as sp
+
+        pre = self._ids(pre, "presynaptic")
+        post = self._ids(post, "postsynaptic")
+        if not sp.issparse(matrix):
+            raise ValueError("matrix must be a scipy.sparse matrix or array")
+        if matrix.shape != (pre.size, post.size):
+            raise ValueError(f"sparse matrix must have shape {(pre.size, post.size)}, got {matrix.shape}")
+        m = sp.coo_array(matrix)
+        m.sum_duplicates()
+        if delays is None or np.isscalar(delays):
+            d = 0.0 if delays is None else float(delays)
+        else:
+            dm = sp.coo_array(delays)
+            dm.sum_duplicates()
+            if dm.shape != m.shape or not (np.array_equal(dm.row, m.row) and np.array_equal(dm.col, m.col)):
+                raise ValueError("delays must have the same sparsity pattern as the weight matrix")
+            d = dm.data
+        self.connect(pre[m.row], post[m.col], m.data, d)
+
+    # ------------------------------------------------------------------ structure
+    def _flush(self):
+        if not self._pending:
+            return
+        pre = np.concatenate([self._pre] + [p[0] for p in self._pending])
+        post = np.concatenate([self._post] + [p[1] for p in self._pending])
+        w = np.concatenate([self._weights] + [p[2] for p in self._pending])
+        d = np.concatenate([self._delays] + [p[3] for p in self._pending])
+        self._pending = []
+        order = np.argsort(pre, kind="stable")
+        self._pre, self._post = pre[order], post[order]
+        self._weights, self._delays = w[order], d[order]
+        self._indptr = np.zeros(self._n_neurons + 1, np.int64)
+        np.cumsum(np.bincount(self._pre, minlength=self._n_neurons), out=self._indptr[1:])
+
+    def _check_size(self):
+        # Neurons added after synapses: extend indptr.
+        if self._indptr.size != self._n_neurons + 1:
+            ind = np.full(self._n_neurons + 1, self._indptr[-1], np.int64)
+            ind[: self._indptr.size] = self._indptr
+            self._indptr = ind
+
+    @property
+    def n_neurons(self) -> int:
+        """Total number of neurons, sources included."""
+        return self._n_neurons
+
+    @property
+    def n_inputs(self) -> int:
+        return self._n_inputs
+
+    @property
+    def n_pulses(self) -> int:
+        return self._n_pulses
+
+    @property
+    def n_synapses(self) -> int:
+        self._flush()
+        return self._pre.size
+
+    @property
+    def n_populations(self) -> int:
+        """Number of neuron (non-source) populations."""
+        return self._n_pops
+
+    def __getitem__(self, name) -> Population:
+        try:
+            return self._names[name]
+        except KeyError:
+            raise KeyError(f"no population named {name!r}; known: {list(self._names)}") from None
+
+    def _structure(self):
+        if self._struct_cache is None:
+            n = self._n_neurons
+            kind = np.full(n, ALPHA, np.int8)
+            source_index = np.full(n, -1, np.int32)
+            pop = np.full(n, -1, np.int32)
+            for p in self.populations:
+                if p.kind == "input":
+                    kind[p.start:p.stop] = INPUT
+                    source_index[p.start:p.stop] = np.arange(p.index, p.index + p.size)
+                elif p.kind == "pulse":
+                    kind[p.start:p.stop] = PULSE
+                    source_index[p.start:p.stop] = np.arange(p.index, p.index + p.size)
+                else:
+                    pop[p.start:p.stop] = p.index
+            self._struct_cache = (kind, source_index, pop)
+        return self._struct_cache
+
+    @property
+    def kind(self) -> np.ndarray:
+        """Per neuron: 0 = input, 1 = pulse, 2 = alpha neuron (int8)."""
+        return self._structure()[0]
+
+    @property
+    def source_index(self) -> np.ndarray:
+        """Per neuron: its column in ``input_times`` (inputs), its index in
+        :attr:`pulse_times` (pulses), or -1."""
+        return self._structure()[1]
+
+    @property
+    def population_index(self) -> np.ndarray:
+        """Per neuron: index of its population in :attr:`tau` / :attr:`theta`, -1 for sources."""
+        return self._structure()[2]
+
+    @property
+    def input_ids(self) -> np.ndarray:
+        """Neuron ids of the inputs, in column order of ``input_times``."""
+        return np.flatnonzero(self.kind == INPUT)
+
+    @property
+    def pulse_ids(self) -> np.ndarray:
+        """Neuron ids of the pulses, in the order of :attr:`pulse_times`."""
+        return np.flatnonzero(self.kind == PULSE)
+
+    @property
+    def indptr(self) -> np.ndarray:
+        """CSR row pointer: synapses of neuron ``n`` are ``indptr[n]:indptr[n+1]``."""
+        self._flush()
+        self._check_size()
+        return self._indptr
+
+    @property
+    def pre(self) -> np.ndarray:
+        self._flush()
+        return self._pre
+
+    @property
+    def post(self) -> np.ndarray:
+        self._flush()
+        return self._post
+
+    def _set_param(self, attr, name, value, *, allow_inf=False, nonneg=False, positive=False):
+        cur = getattr(self, attr)
+        arr = _as_finite(name, value, shape=cur.shape, allow_inf=allow_inf)
+        if nonneg and (arr < 0).any():
+            raise ValueError(f"{name} must be >= 0, got {arr[arr < 0][0]}")
+        if positive and (arr <= 0).any():
+            raise ValueError(f"{name} must be > 0, got {arr[arr <= 0][0]}")
+        if allow_inf and np.isneginf(arr).any():
+            raise ValueError(f"{name} contain -inf")
+        setattr(self, attr, arr)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Synaptic weights in synapse-id (CSR) order."""
+        self._flush()
+        return self._weights
+
+    @weights.setter
+    def weights(self, value):
+        self._flush()
+        self._set_param("_weights", "weights", value)
+
+    @property
+    def delays(self) -> np.ndarray:
+        """Synaptic delays (>= 0) in synapse-id order."""
+        self._flush()
+        return self._delays
+
+    @delays.setter
+    def delays(self, value):
+        self._flush()
+        self._set_param("_delays", "delays", value, nonneg=True)
+
+    @property
+    def pulse_times(self) -> np.ndarray:
+        """Spike times of the synchronisation pulses (``inf``: never fires)."""
+        return self._pulse_times
+
+    @pulse_times.setter
+    def pulse_times(self, value):
+        self._set_param("_pulse_times", "pulse_times", value, allow_inf=True)
+
+    @property
+    def tau(self) -> np.ndarray:
+        """Decay rate of each neuron population."""
+        return self._tau
+
+    @tau.setter
+    def tau(self, value):
+        self._set_param("_tau", "tau", value, positive=True)
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Firing threshold of each neuron population."""
+        return self._theta
+
+    @theta.setter
+    def theta(self, value):
+        self._set_param("_theta", "theta", value, positive=True)
+
+    def incoming(self):
+        """CSC view: ``(in_indptr, in_synapses)``; the synapses into neuron ``n``
+        are ``in_synapses[in_indptr[n]:in_indptr[n+1]]`` (synapse ids)."""
+        if self._in_cache is None:
+            post = self.post
+            order = np.argsort(post, kind="stable").astype(np.int64)
+            ind = np.zeros(self._n_neurons + 1, np.int64)
+            np.cumsum(np.bincount(post, minlength=self._n_neurons), out=ind[1:])
+            self._in_cache = (ind, order)
+        return self._in_cache
+
+    def synapse_ids(self, pre, post) -> np.ndarray:
+        """Synapse ids of all synapses from any of ``pre`` to any of ``post``."""
+        pre = self._ids(pre, "presynaptic")
+        post = self._ids(post, "postsynaptic")
+        mask = np.isin(self.pre, pre) & np.isin(self.post, post)
+        return np.flatnonzero(mask)
+
+    def weight_matrix(self, pre, post) -> np.ndarray:
+        """Dense ``(len(pre), len(post))`` copy of the weights (0 where no synapse;
+        parallel synapses are summed)."""
+        pre = self._ids(pre, "presynaptic")
+        post = self._ids(post, "postsynaptic")
+        rows = np.full(self._n_neurons, -1)
+        rows[pre] = np.arange(pre.size)
+        cols = np.full(self._n_neurons, -1)
+        cols[post] = np.arange(post.size)
+        r, c = rows[self.pre], cols[self.post]
+        m = (r >= 0) & (c >= 0)
+        out = np.zeros((pre.size, post.size))
+        np.add.at(out, (r[m], c[m]), self.weights[m])
+        return out
+
+    def delay_order(self) -> np.ndarray:
+        """Synapse ids sorted by (presynaptic neuron, delay), stable: the order in
+        which an emitted spike reaches its targets."""
+        d = self.delays
+        if not d.any():
+            return np.arange(d.size, dtype=np.int64)
+        return np.lexsort((d, self.pre)).astype(np.int64)
+
+    def copy(self) -> "Network":
+        """A deep copy (parameters are copied, not shared)."""
+        import copy
+
+        self._flush()
+        return copy.deepcopy(self)
+
+    def __repr__(self):
+        pops = ", ".join(f"{p.name}:{p.kind}[{p.size}]" for p in self.populations)
+        return f"Network({pops}; {self.n_synapses} synapses)"
+
+    # ------------------------------------------------------------------ running
+    def simulate(self, input_times, **kwargs):
+        """Run examples through the network; see :func:`eventsim.simulate`."""
+        from .simulation import simulate
+
+        return simulate(self, input_times, **kwargs)

@@ -1,0 +1,53 @@
+"""Membrane potentials after a run, for plots and checks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .network import ALPHA, Network
+
+__all__ = ["membrane_potential"]
+
+
+def membrane_potential(net: Network, times, neuron, t) -> np.ndarray:
+    """Membrane potential of ``neuron`` at times ``t``, given one example's spike times.
+
+    Only the inputs the neuron integrated count: those arriving strictly before
+    its own spike (a single-spike neuron ignores later inputs), so after the spike
+    the trace shows the decay of what drove it.
+
+    Parameters
+    ----------
+    net : Network
+    times : array_like, shape (n_neurons,)
+        Spike times of one example (a row of ``SimulationResult.times``).
+    neuron : int
+        A non-source neuron id.
+    t : array_like
+        Times at which to evaluate.
+
+    Returns
+    -------
+    ndarray, shape of ``t``
+
+    .. math:: V(t) = \\sum_{k:\\, a_k < \\min(t, t_{spike})} w_k (t - a_k) e^{-\\tau (t - a_k)}
+    """
+    times = np.asarray(times, np.float64)
+    if times.shape != (net.n_neurons,):
+        raise ValueError(f"times must have shape ({net.n_neurons},), got {times.shape}")
+    neuron = int(neuron)
+    if not 0 <= neuron < net.n_neurons:
+        raise ValueError(f"unknown neuron id {neuron}")
+    if net.kind[neuron] != ALPHA:
+        raise ValueError(f"neuron {neuron} is a source; it has no membrane potential")
+    tau = net.tau[net.population_index[neuron]]
+    in_indptr, in_syn = net.incoming()
+    syn = in_syn[in_indptr[neuron]:in_indptr[neuron + 1]]
+    arrival = times[net.pre[syn]] + net.delays[syn]
+    keep = np.isfinite(arrival) & (arrival < times[neuron])
+    a, w = arrival[keep], net.weights[syn][keep]
+    t = np.asarray(t, np.float64)
+    s = t[..., None] - a
+    with np.errstate(over="ignore", invalid="ignore"):
+        contrib = np.where(s > 0, w * s * np.exp(-tau * np.where(s > 0, s, 0.0)), 0.0)
+    return contrib.sum(axis=-1)
