@@ -119,6 +119,7 @@ class Network:
         self._indptr = np.zeros(1, np.int64)
         self._in_cache = None
         self._struct_cache = None
+        self._block_cache = None
 
     # ------------------------------------------------------------------ building
     def _add_block(self, kind, size, name, index):
@@ -134,6 +135,7 @@ class Network:
         self._n_neurons += int(size)
         self._struct_cache = None
         self._in_cache = None
+        self._block_cache = None
         return pop
 
     def add_inputs(self, n, *, name=None) -> Population:
@@ -246,6 +248,7 @@ class Network:
         self._pending.append((pre.astype(np.int32), post.astype(np.int32), w.copy(), d.copy()))
         self._struct_cache = None
         self._in_cache = None
+        self._block_cache = None
 
     def connect_dense(self, pre, post, weights, delays=0.0):
         """Connect ``pre`` to ``post`` with a dense ``(len(pre), len(post))`` matrix.
@@ -494,6 +497,40 @@ class Network:
         out = np.zeros((pre.size, post.size))
         np.add.at(out, (r[m], c[m]), self.weights[m])
         return out
+
+    def _delivery_blocks(self):
+        """Neurons whose synapses target consecutive ids of one population, in order.
+
+        Returns ``(block, block_start, block_stop)``: per neuron its block id or -1,
+        and per block its target range.  The engine updates such targets with one
+        vectorised loop (the common case of layers).  Used by the engine.
+        """
+        if self._block_cache is None:
+            ind, post = self.indptr, self.post
+            n = self._n_neurons
+            block = np.full(n, -1, np.int32)
+            starts, stops, ids = [], [], {}
+            pop = self.population_index
+            counts = np.diff(ind)
+            # A synapse continues a run if its target is the previous target + 1.
+            step_ok = np.ones(post.size, bool)
+            step_ok[1:] = np.diff(post) == 1
+            step_ok[ind[:-1][counts > 0]] = True
+            bad_rows = np.zeros(n, bool)
+            rows = np.repeat(np.arange(n), counts)
+            bad_rows[rows[~step_ok]] = True
+            for p in np.flatnonzero((counts > 0) & ~bad_rows):
+                j0, j1 = int(post[ind[p]]), int(post[ind[p + 1] - 1]) + 1
+                if pop[j0] != pop[j1 - 1]:
+                    continue
+                key = (j0, j1)
+                if key not in ids:
+                    ids[key] = len(starts)
+                    starts.append(j0)
+                    stops.append(j1)
+                block[p] = ids[key]
+            self._block_cache = (block, np.array(starts, np.int32), np.array(stops, np.int32))
+        return self._block_cache
 
     def delay_order(self) -> np.ndarray:
         """Synapse ids sorted by (presynaptic neuron, delay), stable: the order in

@@ -174,7 +174,8 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
     times, q, n_events, deliveries, offsets, status = _engine.run_batch(
         net.indptr, order, net.post, net.weights, net.delays,
         net.kind, net.source_index, net.population_index, net.tau, net.theta,
-        net.pulse_times, x, t_max, int(max_events), bool(record_tape), resolve_threads(n_threads))
+        net.pulse_times, x, t_max, int(max_events), bool(record_tape), resolve_threads(n_threads),
+        *net._delivery_blocks())
     bad = np.flatnonzero(status != 0)
     if bad.size:
         e = bad[0]

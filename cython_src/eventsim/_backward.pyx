@@ -35,6 +35,7 @@ cdef struct Buffers:
     double* gpulse       # per pulse
     double* gt           # adjoint dL/dt per neuron (one example at a time)
     double* inv_vdot     # 1 / V'(t_j) per spiking neuron (one example at a time)
+    double* ej           # e^{-tau (t_j - R0)} / V'(t_j): the target's half of the kernel
     int8_t* touched      # per presynaptic neuron: row used in this chunk
     int64_t* touched_list
     int64_t n_touched
@@ -50,10 +51,11 @@ cdef Buffers* buf_new(int64_t n_syn, int64_t n_pops, int64_t n_pulses, int64_t n
     b.gpulse = <double*> calloc(n_pulses + 1, sizeof(double))
     b.gt = <double*> calloc(n + 1, sizeof(double))
     b.inv_vdot = <double*> calloc(n + 1, sizeof(double))
+    b.ej = <double*> calloc(n + 1, sizeof(double))
     b.touched = <int8_t*> calloc(n + 1, sizeof(int8_t))
     b.touched_list = <int64_t*> calloc(n + 1, sizeof(int64_t))
     if (b.gw == NULL or b.gd == NULL or b.gtheta == NULL or b.gpulse == NULL or b.gt == NULL
-            or b.inv_vdot == NULL or b.touched == NULL or b.touched_list == NULL):
+            or b.inv_vdot == NULL or b.ej == NULL or b.touched == NULL or b.touched_list == NULL):
         buf_free(b)
         return NULL
     return b
@@ -62,7 +64,7 @@ cdef Buffers* buf_new(int64_t n_syn, int64_t n_pops, int64_t n_pulses, int64_t n
 cdef void buf_free(Buffers* b) noexcept nogil:
     if b == NULL:
         return
-    free(b.gw); free(b.gd); free(b.gtheta); free(b.gpulse); free(b.gt); free(b.inv_vdot)
+    free(b.gw); free(b.gd); free(b.gtheta); free(b.gpulse); free(b.gt); free(b.inv_vdot); free(b.ej)
     free(b.touched); free(b.touched_list)
     free(b)
 
@@ -83,17 +85,34 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
                        int64_t r_begin, int64_t r_end, const double* g, double clip,
                        double* ginput_row) noexcept nogil:
     cdef int64_t j, r, p, pos, k, end
-    cdef int32_t pp
-    cdef double tp, tj, gj, a, s, ex, dw, da, acc, ta, qj
+    cdef int32_t pp, pprev
+    cdef double tp, tj, gj, a, s, ex, dw, da, acc, ta, qj, R0 = INFINITY, t_last = -INFINITY
+    cdef double fa, tau_max = 0.0
+    cdef bint factored
     for j in range(n):
         b.gt[j] = g[j]
         qj = q[j]
+        if times[j] < INFINITY:
+            if times[j] < R0:
+                R0 = times[j]
+            if times[j] > t_last:
+                t_last = times[j]
         if kind[j] == KIND_ALPHA and qj > 0.0:
             pp = pop[j]
+            if tau[pp] > tau_max:
+                tau_max = tau[pp]
             # 1 / V'(t_j) = -W / (tau theta (1 + W)), with q = 1 + W (MATH.md A.4).
             b.inv_vdot[j] = (1.0 - qj) / (tau[pp] * theta[pp] * qj)
         else:
             b.inv_vdot[j] = 0.0
+    # e^{-tau (t_j - a)} = [e^{-tau (t_j - R0)}] [e^{tau (a - R0)}]: one exp per spike and
+    # one per delivery batch instead of one per synapse, unless the run is so long that
+    # the factors could overflow (then each synapse takes its own exp).
+    factored = tau_max * (t_last - R0) < 600.0
+    if factored:
+        for j in range(n):
+            if b.inv_vdot[j] != 0.0:
+                b.ej[j] = exp(-tau[pop[j]] * (times[j] - R0)) * b.inv_vdot[j]
     r = r_end - 1
     while r >= r_begin:
         p = deliveries[3 * r]
@@ -106,6 +125,9 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
             b.touched[p] = 1
             b.touched_list[b.n_touched] = p
             b.n_touched += 1
+        pprev = -1
+        fa = 0.0
+        a = INFINITY
         while pos < end:
             k = order[pos]
             pos += 1
@@ -114,12 +136,19 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
             if gj == 0.0:
                 continue
             tj = times[j]
-            a = tp + delays[k]
+            if tp + delays[k] != a or pop[j] != pprev:
+                a = tp + delays[k]
+                pprev = pop[j]
+                if factored:
+                    fa = exp(tau[pprev] * (a - R0))
             if not tj > a:
                 continue
-            ta = tau[pop[j]]
+            ta = tau[pprev]
             s = tj - a
-            ex = exp(-ta * s) * b.inv_vdot[j]
+            if factored:
+                ex = b.ej[j] * fa
+            else:
+                ex = exp(-ta * s) * b.inv_vdot[j]
             dw = clipd(-s * ex, clip)                          # dt_j / dw_k
             da = clipd(weights[k] * (1.0 - ta * s) * ex, clip)  # dt_j / da_k
             b.gw[k] += gj * dw

@@ -213,16 +213,27 @@ cdef inline int64_t tree_argmin(ActionTree* a, int64_t n_neurons, double* tmin) 
 # ==============================================================================
 # Per-thread workspace
 # ==============================================================================
+# The state one arrival touches sits in one struct (one cache line), not in
+# parallel arrays: a delivery is a scattered read-modify-write per target.
+# A and B are separate arrays: a spike into a contiguous block of targets updates
+# them with a vectorisable loop.
+cdef struct NeuronState:
+    double tbar          # exact pending FIRE time or emitted spike time; inf otherwise
+    double qpend         # 1 + W of the pending FIRE
+    int32_t pop          # population index (-1: source)
+    int8_t act           # ACT_* of the pending action
+    int8_t dirty
+
+
 cdef struct Workspace:
     Heap heap
     ActionTree tree
+    NeuronState* s
     double* A            # sum w e^{tau (a - R)}
     double* B            # sum w (a - R) e^{tau (a - R)}
-    double* tbar         # exact pending FIRE time or emitted spike time; inf otherwise
-    double* last_in      # latest arrival applied to the neuron
-    double* qpend        # 1 + W of the pending FIRE
-    int8_t* act          # ACT_* of the pending action
-    int8_t* dirty
+    int8_t* block_dirty  # per delivery block: refresh its neurons after the batch
+    int32_t* dirty_blocks
+    int64_t n_dirty_blocks
     int32_t* dirty_list
     int64_t n_dirty
     double* pop_t        # per population: time for which pop_ex is cached
@@ -233,7 +244,7 @@ cdef struct Workspace:
     int64_t tape_cap
 
 
-cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops) noexcept nogil:
+cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noexcept nogil:
     cdef Workspace* ws = <Workspace*> malloc(sizeof(Workspace))
     cdef int64_t n = n_neurons if n_neurons > 0 else 1
     cdef int64_t n_leaves = (n + LEAF - 1) // LEAF
@@ -248,13 +259,11 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops) noexcept nogil:
     ws.tree.t = <double*> malloc(n * sizeof(double))
     ws.tree.leaf_min = <double*> malloc(n_leaves * sizeof(double))
     ws.tree.top_min = <double*> malloc(ws.tree.n_tops * sizeof(double))
+    ws.s = <NeuronState*> malloc(n * sizeof(NeuronState))
     ws.A = <double*> malloc(n * sizeof(double))
     ws.B = <double*> malloc(n * sizeof(double))
-    ws.tbar = <double*> malloc(n * sizeof(double))
-    ws.last_in = <double*> malloc(n * sizeof(double))
-    ws.qpend = <double*> malloc(n * sizeof(double))
-    ws.act = <int8_t*> malloc(n * sizeof(int8_t))
-    ws.dirty = <int8_t*> malloc(n * sizeof(int8_t))
+    ws.block_dirty = <int8_t*> malloc((n_blocks + 1) * sizeof(int8_t))
+    ws.dirty_blocks = <int32_t*> malloc((n_blocks + 1) * sizeof(int32_t))
     ws.dirty_list = <int32_t*> malloc(n * sizeof(int32_t))
     ws.pop_t = <double*> malloc(p * sizeof(double))
     ws.pop_ex = <double*> malloc(p * sizeof(double))
@@ -262,9 +271,8 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops) noexcept nogil:
     ws.tape_cap = 1024
     ws.tape = <int64_t*> malloc(3 * ws.tape_cap * sizeof(int64_t))
     if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
-            or ws.tree.top_min == NULL or ws.A == NULL or ws.B == NULL or ws.tbar == NULL
-            or ws.last_in == NULL or ws.qpend == NULL or ws.act == NULL or ws.dirty == NULL
-            or ws.dirty_list == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
+            or ws.tree.top_min == NULL or ws.s == NULL or ws.dirty_list == NULL
+            or ws.A == NULL or ws.B == NULL or ws.block_dirty == NULL or ws.dirty_blocks == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
             or ws.pop_inv == NULL or ws.tape == NULL):
         ws_free(ws)
         return NULL
@@ -275,8 +283,8 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     if ws == NULL:
         return
     free(ws.heap.data); free(ws.tree.t); free(ws.tree.leaf_min); free(ws.tree.top_min)
-    free(ws.A); free(ws.B); free(ws.tbar); free(ws.last_in); free(ws.qpend); free(ws.act)
-    free(ws.dirty); free(ws.dirty_list); free(ws.pop_t); free(ws.pop_ex); free(ws.pop_inv)
+    free(ws.s); free(ws.dirty_list); free(ws.A); free(ws.B); free(ws.block_dirty)
+    free(ws.dirty_blocks); free(ws.pop_t); free(ws.pop_ex); free(ws.pop_inv)
     free(ws.tape)
     free(ws)
 
@@ -312,15 +320,21 @@ cdef struct Net:
     const int32_t* pop
     const double* tau
     const double* theta
+    const double* log_tau_theta
     double tau_max
+    bint has_delays          # False: synapse ids are already in delivery order
+    const int32_t* block     # per presynaptic neuron: its delivery block, or -1
+    const int32_t* block_start   # per block: first target; targets are consecutive
+    const int32_t* block_stop
+    int64_t n_blocks
 
 
 # ==============================================================================
 # One example
 # ==============================================================================
 cdef inline void set_action(Workspace* ws, Net* net, int64_t j, int act, double t) noexcept nogil:
-    ws.act[j] = act
-    ws.tbar[j] = t if act == ACT_FIRE else INFINITY
+    ws.s[j].act = act
+    ws.s[j].tbar = t if act == ACT_FIRE else INFINITY
     tree_set(&ws.tree, j, net.n_neurons, t if act != ACT_NONE else INFINITY)
 
 
@@ -331,39 +345,80 @@ cdef inline void pop_factor(Workspace* ws, Net* net, int32_t p, double t, double
         ws.pop_inv[p] = 1.0 / ws.pop_ex[p]
 
 
+cdef inline void arrive(Workspace* ws, Net* net, int32_t j, double w, double t, double R) noexcept nogil:
+    """Apply one arrival of weight w at time t to neuron j (not fired by t)."""
+    cdef NeuronState* st = &ws.s[j]
+    cdef int32_t p = st.pop
+    cdef double ex
+    if ws.pop_t[p] != t:
+        pop_factor(ws, net, p, t, R)
+    ex = w * ws.pop_ex[p]
+    ws.A[j] += ex
+    ws.B[j] += ex * (t - R)
+    # An inhibitory input only delays a crossing: a pending CHECK stays a valid
+    # lower bound, and no pending action stays none.  A pending FIRE must move.
+    if not st.dirty and (w > 0.0 or st.act == ACT_FIRE):
+        st.dirty = 1
+        ws.dirty_list[ws.n_dirty] = j
+        ws.n_dirty += 1
+
+
 cdef int deliver(Workspace* ws, Net* net, int64_t pre, int64_t pos, double t_spike, double t,
                  double R, bint record) noexcept nogil:
-    """Deliver the synapses of ``pre`` due at time ``t``, starting at ``pos``; schedule
-    the rest.  Returns 0, or -1 on allocation failure."""
-    cdef int64_t end = net.indptr[pre + 1], begin = pos, k
-    cdef int32_t j, p
-    cdef double a, w, ex
-    while pos < end:
-        k = net.order[pos]
-        a = t_spike + net.delays[k]
-        if a != t:
-            if heap_push(&ws.heap, a, <int32_t> pre, EV_DELIVER, pos) < 0:
-                return -1
-            break
-        j = net.post[k]
-        pos += 1
-        if ws.tbar[j] <= t:          # already fired, or fires now: not causal
-            continue
-        w = net.weights[k]
-        if w == 0.0:
-            continue
-        p = net.pop[j]
-        pop_factor(ws, net, p, t, R)
-        ex = w * ws.pop_ex[p]
-        ws.A[j] += ex
-        ws.B[j] += ex * (t - R)
-        ws.last_in[j] = t
-        # An inhibitory input only delays a crossing: a pending CHECK stays a valid
-        # lower bound, and no pending action stays none.  A pending FIRE must move.
-        if not ws.dirty[j] and (w > 0.0 or ws.act[j] == ACT_FIRE):
-            ws.dirty[j] = 1
-            ws.dirty_list[ws.n_dirty] = j
-            ws.n_dirty += 1
+    """Deliver the synapses of ``pre`` due at time ``t``, starting at position ``pos``
+    of the delivery order; schedule the rest.  Returns 0, or -1 if out of memory."""
+    cdef int64_t end = net.indptr[pre + 1], begin = pos, k, i, m
+    cdef int32_t j, b, p
+    cdef double w, ex, exdt
+    cdef double* A
+    cdef double* B
+    cdef const double* wk
+    if not net.has_delays and net.block[pre] >= 0:
+        # The targets are consecutive neurons of one population.  Arrivals at neurons
+        # that fired (or fire now) are added too: a fired neuron's A, B are never read
+        # again, and the backward pass tests causality by time, so this is harmless and
+        # keeps the loop branch-free.
+        b = net.block[pre]
+        j = net.block_start[b]
+        p = ws.s[j].pop
+        if ws.pop_t[p] != t:
+            pop_factor(ws, net, p, t, R)
+        ex = ws.pop_ex[p]
+        exdt = ex * (t - R)
+        A = ws.A + j
+        B = ws.B + j
+        wk = net.weights + pos
+        m = end - pos
+        for i in range(m):
+            A[i] += wk[i] * ex
+            B[i] += wk[i] * exdt
+        if not ws.block_dirty[b]:
+            ws.block_dirty[b] = 1
+            ws.dirty_blocks[ws.n_dirty_blocks] = b
+            ws.n_dirty_blocks += 1
+        pos = end
+    elif not net.has_delays:
+        # Every synapse is due now, and synapse ids are the delivery order.
+        for k in range(pos, end):
+            j = net.post[k]
+            w = net.weights[k]
+            if ws.s[j].tbar <= t or w == 0.0:     # fired, or fires now: not causal
+                continue
+            arrive(ws, net, j, w, t, R)
+        pos = end
+    else:
+        while pos < end:
+            k = net.order[pos]
+            if t_spike + net.delays[k] != t:
+                if heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos) < 0:
+                    return -1
+                break
+            pos += 1
+            j = net.post[k]
+            w = net.weights[k]
+            if ws.s[j].tbar <= t or w == 0.0:
+                continue
+            arrive(ws, net, j, w, t, R)
     if record and pos > begin:
         if tape_append(ws, pre, begin, pos) < 0:
             return -1
@@ -372,56 +427,98 @@ cdef int deliver(Workspace* ws, Net* net, int64_t pre, int64_t pos, double t_spi
 
 cdef inline void refresh(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
     """New lower bound (CHECK) of neuron j's crossing after inputs at time t."""
-    cdef int32_t p = net.pop[j]
-    cdef double A = ws.A[j], tau = net.tau[p], U, D, step, to_peak
+    cdef NeuronState* st = &ws.s[j]
+    cdef int32_t p = st.pop
+    cdef double A = ws.A[j], tau = net.tau[p], U, D, num, bound
     if A <= 0.0:
         # V = e^{-tau t}(A t - B) with A <= 0 never rises above its value now (< theta).
         set_action(ws, net, j, ACT_NONE, INFINITY)
         return
-    pop_factor(ws, net, p, t, R)
+    if ws.pop_t[p] != t:
+        pop_factor(ws, net, p, t, R)
     U = A * (t - R) - ws.B[j]            # V(t) e^{tau (t - R)}
     D = A - tau * U                      # V'(t) e^{tau (t - R)}
     if D <= 0.0:
         # Past the peak: V only falls from here (and V(t) < theta).
         set_action(ws, net, j, ACT_NONE, INFINITY)
         return
-    step = (net.theta[p] * ws.pop_ex[p] - U) / D      # tangent reaches theta
-    to_peak = 1.0 / tau - U / A                        # t_peak - t
-    if step > to_peak * (1.0 + 1e-9) + 1e-300:
-        # The tangent overtakes V before the peak only if V stays below theta.
+    num = net.theta[p] * ws.pop_ex[p] - U
+    # The tangent reaches theta after num / D; the peak comes after D / (tau A).  If
+    # the tangent (an upper bound of concave V) reaches theta only after the peak,
+    # V stays below theta.  The 1e-9 slack leaves near-tangent cases to exact().
+    if tau * A * num > D * D * (1.0 + 1e-9):
         set_action(ws, net, j, ACT_NONE, INFINITY)
         return
     # Shave a relative 1e-10 so rounding can never put the bound after the crossing.
-    step = step * (1.0 - 1e-10)
-    if step > to_peak:
-        step = to_peak
-    if ws.act[j] == ACT_CHECK and ws.tree.t[j] <= t + step:
+    bound = t + (num / D) * (1.0 - 1e-10)
+    if st.act == ACT_CHECK and ws.tree.t[j] <= bound:
         return                            # the earlier bound is still a valid bound
-    set_action(ws, net, j, ACT_CHECK, t + step)
+    set_action(ws, net, j, ACT_CHECK, bound)
+
+
+cdef void refresh_block(Workspace* ws, Net* net, int64_t j0, int64_t j1, double t,
+                        double R) noexcept nogil:
+    """refresh() for the consecutive neurons j0..j1-1 of one population (hoisted)."""
+    cdef int32_t p = ws.s[j0].pop
+    cdef double tau = net.tau[p], dt = t - R, thex, A, U, D, num, bound
+    cdef int64_t j
+    cdef NeuronState* st
+    if ws.pop_t[p] != t:
+        pop_factor(ws, net, p, t, R)
+    thex = net.theta[p] * ws.pop_ex[p]
+    for j in range(j0, j1):
+        st = &ws.s[j]
+        if st.tbar <= t:
+            continue                      # fired, or fires in this batch
+        A = ws.A[j]
+        U = A * dt - ws.B[j]
+        D = A - tau * U
+        num = thex - U
+        if A <= 0.0 or D <= 0.0 or tau * A * num > D * D * (1.0 + 1e-9):
+            if st.act != ACT_NONE:
+                set_action(ws, net, j, ACT_NONE, INFINITY)
+            continue
+        bound = t + (num / D) * (1.0 - 1e-10)
+        if st.act == ACT_CHECK and ws.tree.t[j] <= bound:
+            continue
+        set_action(ws, net, j, ACT_CHECK, bound)
 
 
 cdef inline void exact(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
     """CHECK reached: compute the exact crossing (MATH.md A.1-A.3, W0)."""
-    cdef int32_t p = net.pop[j]
+    cdef NeuronState* st = &ws.s[j]
+    cdef int32_t p = st.pop
     cdef double A = ws.A[j], B = ws.B[j], tau = net.tau[p], ell, W, q, tc
     if A <= 0.0:
         set_action(ws, net, j, ACT_NONE, INFINITY)
         return
-    ell = log(tau * net.theta[p]) - log(A) + tau * B / A
+    ell = net.log_tau_theta[p] - log(A) + tau * B / A
     if not ell <= -1.0:
         set_action(ws, net, j, ACT_NONE, INFINITY)    # the peak stays below theta
         return
     q = lambertw0_q(ell, &W)
     tc = R + B / A - W / tau
-    if tc < ws.last_in[j]:
-        # The closed form crosses before the latest input, yet V there was below
-        # theta: the crossing is spurious (MATH.md A.2).
-        set_action(ws, net, j, ACT_NONE, INFINITY)
-        return
     if tc < t:
-        tc = t            # rounding of the lower bound, at the ulp level
-    ws.qpend[j] = q
+        # The bound t is below the true crossing (inhibition since only delays it), so
+        # tc < t means either rounding at the ulp level (then V(t) is at theta) or a
+        # spurious root before the latest input, where V was below theta (MATH.md A.2).
+        if ws.pop_t[p] != t:
+            pop_factor(ws, net, p, t, R)
+        if (A * (t - R) - B) * ws.pop_inv[p] < net.theta[p] * (1.0 - 1e-9):
+            set_action(ws, net, j, ACT_NONE, INFINITY)
+            return
+        tc = t
+    st.qpend = q
     set_action(ws, net, j, ACT_FIRE, tc)
+
+
+cdef inline double tree_min(ActionTree* a) noexcept nogil:
+    cdef double m = INFINITY
+    cdef int64_t g
+    for g in range(a.n_tops):
+        if a.top_min[g] < m:
+            m = a.top_min[g]
+    return m
 
 
 cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pulse_times,
@@ -429,21 +526,26 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                  double* times, double* qrow, int64_t* n_events) noexcept nogil:
     """Simulate one example.  Returns 0, 1 (event budget exceeded) or -1 (no memory)."""
     cdef int64_t n = net.n_neurons, j, i, events = 0, nb
-    cdef double R = INFINITY, t, t_src, t_act, ts
+    cdef int32_t b
+    cdef double R = INFINITY, t, t_src, t_act, ts, f
     cdef EventRecord ev
     cdef int8_t kind
+    cdef NeuronState* st
     ws.heap.n = 0
     ws.heap.seq = 0
     ws.n_dirty = 0
     for j in range(n):
         times[j] = INFINITY
-        qrow[j] = 0.0
+        if qrow != NULL:
+            qrow[j] = 0.0
+        st = &ws.s[j]
         ws.A[j] = 0.0
         ws.B[j] = 0.0
-        ws.tbar[j] = INFINITY
-        ws.last_in[j] = -INFINITY
-        ws.act[j] = ACT_NONE
-        ws.dirty[j] = 0
+        st.tbar = INFINITY
+        st.qpend = 0.0
+        st.pop = net.pop[j]
+        st.act = ACT_NONE
+        st.dirty = 0
         ws.tree.t[j] = INFINITY
     for j in range(ws.tree.n_leaves):
         ws.tree.leaf_min[j] = INFINITY
@@ -451,6 +553,9 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
         ws.tree.top_min[j] = INFINITY
     for j in range(net.n_pops):
         ws.pop_t[j] = -INFINITY
+    ws.n_dirty_blocks = 0
+    for j in range(net.n_blocks):
+        ws.block_dirty[j] = 0
     # Sources, in neuron-id order (the insertion counter breaks ties the same way).
     for j in range(n):
         kind = net.kind[j]
@@ -467,17 +572,18 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                 R = ts
     while True:
         t_src = ws.heap.data[0].time if ws.heap.n > 0 else INFINITY
-        tree_argmin(&ws.tree, n, &t_act)
+        t_act = tree_min(&ws.tree)
         t = t_src if t_src < t_act else t_act
         if t == INFINITY or t > t_max:    # nothing left, or past the horizon
             break
         if net.tau_max * (t - R) > REBASE:
             # Move the reference time to now; inputs far in the past underflow to 0.
             for j in range(n):
-                if net.kind[j] == KIND_ALPHA and (ws.A[j] != 0.0 or ws.B[j] != 0.0):
-                    ts = exp(-net.tau[net.pop[j]] * (t - R))
-                    ws.B[j] = (ws.B[j] - (t - R) * ws.A[j]) * ts
-                    ws.A[j] = ws.A[j] * ts
+                st = &ws.s[j]
+                if st.pop >= 0 and (ws.A[j] != 0.0 or ws.B[j] != 0.0):
+                    f = exp(-net.tau[st.pop] * (t - R))
+                    ws.B[j] = (ws.B[j] - (t - R) * ws.A[j]) * f
+                    ws.A[j] = ws.A[j] * f
             R = t
             for j in range(net.n_pops):
                 ws.pop_t[j] = -INFINITY
@@ -488,35 +594,41 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                 events += 1
                 if ev.kind == EV_SOURCE:
                     times[ev.neuron] = t
-                    ws.tbar[ev.neuron] = t
+                    ws.s[ev.neuron].tbar = t
                     if deliver(ws, net, ev.neuron, net.indptr[ev.neuron], t, t, R, record) < 0:
                         return -1
                 else:
                     if deliver(ws, net, ev.neuron, ev.pos, times[ev.neuron], t, R, record) < 0:
                         return -1
-            else:
+            elif tree_min(&ws.tree) == t:
                 j = tree_argmin(&ws.tree, n, &t_act)
-                if j < 0 or t_act != t:
-                    break
                 events += 1
-                if ws.act[j] == ACT_FIRE:
+                if ws.s[j].act == ACT_FIRE:
                     times[j] = t
-                    qrow[j] = ws.qpend[j]
+                    if qrow != NULL:
+                        qrow[j] = ws.s[j].qpend
                     set_action(ws, net, j, ACT_NONE, INFINITY)
-                    ws.tbar[j] = t
+                    ws.s[j].tbar = t
                     if deliver(ws, net, j, net.indptr[j], t, t, R, record) < 0:
                         return -1
                 else:
                     exact(ws, net, j, t, R)
+            else:
+                break
             if events > max_events:
                 n_events[0] = events
                 return 1
+        for i in range(ws.n_dirty_blocks):
+            b = ws.dirty_blocks[i]
+            ws.block_dirty[b] = 0
+            refresh_block(ws, net, net.block_start[b], net.block_stop[b], t, R)
+        ws.n_dirty_blocks = 0
         nb = ws.n_dirty
         ws.n_dirty = 0
         for i in range(nb):
             j = ws.dirty_list[i]
-            ws.dirty[j] = 0
-            if ws.tbar[j] <= t:
+            ws.s[j].dirty = 0
+            if ws.s[j].tbar <= t:
                 continue        # fired in this batch
             refresh(ws, net, j, t, R)
     n_events[0] = events
@@ -531,7 +643,8 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
               const int32_t[::1] source_index, const int32_t[::1] pop,
               const double[::1] tau, const double[::1] theta, const double[::1] pulse_times,
               const double[:, ::1] inputs, double t_max, int64_t max_events, bint record,
-              int n_threads):
+              int n_threads, const int32_t[::1] block, const int32_t[::1] block_start,
+              const int32_t[::1] block_stop):
     """Run every row of ``inputs`` through the network (see eventsim.simulate).
 
     Returns ``(times, q, n_events, deliveries, offsets, status)``.
@@ -542,7 +655,7 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     if n_threads_ > n_ex:
         n_threads_ = n_ex if n_ex > 0 else 1
     times = np.empty((n_ex, n), dtype=np.float64)
-    qs = np.empty((n_ex, n), dtype=np.float64)
+    qs = np.empty((n_ex if record else 1, n if record else 1), dtype=np.float64)
     n_events = np.zeros(n_ex, dtype=np.int64)
     status = np.zeros(n_ex, dtype=np.int32)
     ex_tid = np.zeros(n_ex, dtype=np.int64)
@@ -569,6 +682,18 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     net.pop = &pop[0] if n else NULL
     net.tau = &tau[0] if tau.shape[0] else NULL
     net.theta = &theta[0] if theta.shape[0] else NULL
+    log_tt = np.log(np.asarray(tau) * np.asarray(theta))
+    cdef const double[::1] log_tt_v = log_tt
+    net.log_tau_theta = &log_tt_v[0] if tau.shape[0] else NULL
+    net.block = &block[0] if n else NULL
+    net.n_blocks = block_start.shape[0]
+    net.block_start = &block_start[0] if net.n_blocks else NULL
+    net.block_stop = &block_stop[0] if net.n_blocks else NULL
+    net.has_delays = False
+    for i in range(delays.shape[0]):
+        if delays[i] != 0.0:
+            net.has_delays = True
+            break
     net.tau_max = 0.0
     for i in range(tau.shape[0]):
         if tau[i] > net.tau_max:
@@ -576,7 +701,7 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     cdef const double* pulses = &pulse_times[0] if pulse_times.shape[0] else &dummy
     cdef int64_t n_in = inputs.shape[1]
     for i in range(n_threads_):
-        wss[i] = ws_new(n, net.n_pops)
+        wss[i] = ws_new(n, net.n_pops, net.n_blocks)
         if wss[i] == NULL:
             for k in range(i):
                 ws_free(wss[k])
@@ -592,7 +717,7 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
                     estart[e] = ws.tape_n
                     rc = run_one(ws, &net, &inputs[e, 0] if n_in else &dummy, pulses, t_max,
                                  max_events, record, &tv[e, 0] if n else &dummy,
-                                 &qv[e, 0] if n else &dummy, &nev[e])
+                                 &qv[e, 0] if (n and record) else NULL, &nev[e])
                     st[e] = rc
                     elen[e] = ws.tape_n - estart[e]
         if (status < 0).any():
