@@ -39,6 +39,13 @@ from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport lambertw0_q, exp, log, INFINITY
 
+cdef extern from "_kernels.h" nogil:
+    void es_block_arrive(double* A, double* B, const double* w, int64_t n, double ex,
+                         double exdt)
+    int64_t es_block_refresh(const double* A, const double* B, const double* tbar,
+                             const double* tt, double* newt, int32_t* idx, int64_t n, double t,
+                             double dt, double tau, double thex)
+
 
 cdef enum:
     KIND_INPUT = 0
@@ -58,7 +65,7 @@ cdef enum:
 # overflow; only the log-domain cancellation grows with it (MATH.md A.3).
 cdef double REBASE = 30.0
 cdef enum:
-    LEAF = 32          # neurons per leaf (and leaves per group) of the action tree
+    LEAF = 16          # neurons per leaf (and leaves per group) of the action tree
 
 # ==============================================================================
 # Event heap
@@ -218,7 +225,6 @@ cdef inline int64_t tree_argmin(ActionTree* a, int64_t n_neurons, double* tmin) 
 # A and B are separate arrays: a spike into a contiguous block of targets updates
 # them with a vectorisable loop.
 cdef struct NeuronState:
-    double tbar          # exact pending FIRE time or emitted spike time; inf otherwise
     double qpend         # 1 + W of the pending FIRE
     int32_t pop          # population index (-1: source)
     int8_t act           # ACT_* of the pending action
@@ -231,6 +237,9 @@ cdef struct Workspace:
     NeuronState* s
     double* A            # sum w e^{tau (a - R)}
     double* B            # sum w (a - R) e^{tau (a - R)}
+    double* tbar         # exact pending FIRE time or emitted spike time; inf otherwise
+    double* scratch_t    # refresh_block: new action times
+    int32_t* scratch_i   # refresh_block: which neurons
     int8_t* block_dirty  # per delivery block: refresh its neurons after the batch
     int32_t* dirty_blocks
     int64_t n_dirty_blocks
@@ -262,6 +271,9 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noex
     ws.s = <NeuronState*> malloc(n * sizeof(NeuronState))
     ws.A = <double*> malloc(n * sizeof(double))
     ws.B = <double*> malloc(n * sizeof(double))
+    ws.tbar = <double*> malloc(n * sizeof(double))
+    ws.scratch_t = <double*> malloc(n * sizeof(double))
+    ws.scratch_i = <int32_t*> malloc(n * sizeof(int32_t))
     ws.block_dirty = <int8_t*> malloc((n_blocks + 1) * sizeof(int8_t))
     ws.dirty_blocks = <int32_t*> malloc((n_blocks + 1) * sizeof(int32_t))
     ws.dirty_list = <int32_t*> malloc(n * sizeof(int32_t))
@@ -272,7 +284,8 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noex
     ws.tape = <int64_t*> malloc(3 * ws.tape_cap * sizeof(int64_t))
     if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
             or ws.tree.top_min == NULL or ws.s == NULL or ws.dirty_list == NULL
-            or ws.A == NULL or ws.B == NULL or ws.block_dirty == NULL or ws.dirty_blocks == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
+            or ws.A == NULL or ws.B == NULL or ws.tbar == NULL or ws.scratch_t == NULL
+            or ws.scratch_i == NULL or ws.block_dirty == NULL or ws.dirty_blocks == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
             or ws.pop_inv == NULL or ws.tape == NULL):
         ws_free(ws)
         return NULL
@@ -283,7 +296,8 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     if ws == NULL:
         return
     free(ws.heap.data); free(ws.tree.t); free(ws.tree.leaf_min); free(ws.tree.top_min)
-    free(ws.s); free(ws.dirty_list); free(ws.A); free(ws.B); free(ws.block_dirty)
+    free(ws.s); free(ws.dirty_list); free(ws.A); free(ws.B); free(ws.tbar); free(ws.scratch_t)
+    free(ws.scratch_i); free(ws.block_dirty)
     free(ws.dirty_blocks); free(ws.pop_t); free(ws.pop_ex); free(ws.pop_inv)
     free(ws.tape)
     free(ws)
@@ -334,7 +348,7 @@ cdef struct Net:
 # ==============================================================================
 cdef inline void set_action(Workspace* ws, Net* net, int64_t j, int act, double t) noexcept nogil:
     ws.s[j].act = act
-    ws.s[j].tbar = t if act == ACT_FIRE else INFINITY
+    ws.tbar[j] = t if act == ACT_FIRE else INFINITY
     tree_set(&ws.tree, j, net.n_neurons, t if act != ACT_NONE else INFINITY)
 
 
@@ -385,13 +399,7 @@ cdef int deliver(Workspace* ws, Net* net, int64_t pre, int64_t pos, double t_spi
             pop_factor(ws, net, p, t, R)
         ex = ws.pop_ex[p]
         exdt = ex * (t - R)
-        A = ws.A + j
-        B = ws.B + j
-        wk = net.weights + pos
-        m = end - pos
-        for i in range(m):
-            A[i] += wk[i] * ex
-            B[i] += wk[i] * exdt
+        es_block_arrive(ws.A + j, ws.B + j, net.weights + pos, end - pos, ex, exdt)
         if not ws.block_dirty[b]:
             ws.block_dirty[b] = 1
             ws.dirty_blocks[ws.n_dirty_blocks] = b
@@ -402,7 +410,7 @@ cdef int deliver(Workspace* ws, Net* net, int64_t pre, int64_t pos, double t_spi
         for k in range(pos, end):
             j = net.post[k]
             w = net.weights[k]
-            if ws.s[j].tbar <= t or w == 0.0:     # fired, or fires now: not causal
+            if ws.tbar[j] <= t or w == 0.0:     # fired, or fires now: not causal
                 continue
             arrive(ws, net, j, w, t, R)
         pos = end
@@ -416,7 +424,7 @@ cdef int deliver(Workspace* ws, Net* net, int64_t pre, int64_t pos, double t_spi
             pos += 1
             j = net.post[k]
             w = net.weights[k]
-            if ws.s[j].tbar <= t or w == 0.0:
+            if ws.tbar[j] <= t or w == 0.0:
                 continue
             arrive(ws, net, j, w, t, R)
     if record and pos > begin:
@@ -458,30 +466,21 @@ cdef inline void refresh(Workspace* ws, Net* net, int64_t j, double t, double R)
 
 cdef void refresh_block(Workspace* ws, Net* net, int64_t j0, int64_t j1, double t,
                         double R) noexcept nogil:
-    """refresh() for the consecutive neurons j0..j1-1 of one population (hoisted)."""
+    """refresh() for the consecutive neurons j0..j1-1 of one population: a branch-free
+    kernel finds the neurons whose action changes, then only those are updated."""
     cdef int32_t p = ws.s[j0].pop
-    cdef double tau = net.tau[p], dt = t - R, thex, A, U, D, num, bound
-    cdef int64_t j
-    cdef NeuronState* st
+    cdef int64_t c, cnt, j
     if ws.pop_t[p] != t:
         pop_factor(ws, net, p, t, R)
-    thex = net.theta[p] * ws.pop_ex[p]
-    for j in range(j0, j1):
-        st = &ws.s[j]
-        if st.tbar <= t:
-            continue                      # fired, or fires in this batch
-        A = ws.A[j]
-        U = A * dt - ws.B[j]
-        D = A - tau * U
-        num = thex - U
-        if A <= 0.0 or D <= 0.0 or tau * A * num > D * D * (1.0 + 1e-9):
-            if st.act != ACT_NONE:
-                set_action(ws, net, j, ACT_NONE, INFINITY)
-            continue
-        bound = t + (num / D) * (1.0 - 1e-10)
-        if st.act == ACT_CHECK and ws.tree.t[j] <= bound:
-            continue
-        set_action(ws, net, j, ACT_CHECK, bound)
+    cnt = es_block_refresh(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0, ws.scratch_t,
+                           ws.scratch_i, j1 - j0, t, t - R, net.tau[p],
+                           net.theta[p] * ws.pop_ex[p])
+    for c in range(cnt):
+        j = j0 + ws.scratch_i[c]
+        if ws.scratch_t[c] == INFINITY:
+            set_action(ws, net, j, ACT_NONE, INFINITY)
+        else:
+            set_action(ws, net, j, ACT_CHECK, ws.scratch_t[c])
 
 
 cdef inline void exact(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
@@ -541,7 +540,7 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
         st = &ws.s[j]
         ws.A[j] = 0.0
         ws.B[j] = 0.0
-        st.tbar = INFINITY
+        ws.tbar[j] = INFINITY
         st.qpend = 0.0
         st.pop = net.pop[j]
         st.act = ACT_NONE
@@ -565,7 +564,7 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
             ts = pulse_times[net.source_index[j]]
         else:
             continue
-        if ts <= t_max:          # inf never is
+        if ts < INFINITY and ts <= t_max:
             if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0) < 0:
                 return -1
             if ts < R:
@@ -594,7 +593,7 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                 events += 1
                 if ev.kind == EV_SOURCE:
                     times[ev.neuron] = t
-                    ws.s[ev.neuron].tbar = t
+                    ws.tbar[ev.neuron] = t
                     if deliver(ws, net, ev.neuron, net.indptr[ev.neuron], t, t, R, record) < 0:
                         return -1
                 else:
@@ -608,7 +607,7 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                     if qrow != NULL:
                         qrow[j] = ws.s[j].qpend
                     set_action(ws, net, j, ACT_NONE, INFINITY)
-                    ws.s[j].tbar = t
+                    ws.tbar[j] = t
                     if deliver(ws, net, j, net.indptr[j], t, t, R, record) < 0:
                         return -1
                 else:
@@ -628,7 +627,7 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
         for i in range(nb):
             j = ws.dirty_list[i]
             ws.s[j].dirty = 0
-            if ws.s[j].tbar <= t:
+            if ws.tbar[j] <= t:
                 continue        # fired in this batch
             refresh(ws, net, j, t, R)
     n_events[0] = events
