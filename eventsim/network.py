@@ -120,6 +120,7 @@ class Network:
         self._in_cache = None
         self._struct_cache = None
         self._block_cache = None
+        self._arange_cache = None
 
     # ------------------------------------------------------------------ building
     def _add_block(self, kind, size, name, index):
@@ -501,8 +502,9 @@ class Network:
     def _delivery_blocks(self):
         """Neurons whose synapses target consecutive ids of one population, in order.
 
-        Returns ``(block, block_start, block_stop)``: per neuron its block id or -1,
-        and per block its target range.  The engine updates such targets with one
+        Returns ``(block, block_start, block_stop, alive_start)``: per neuron its
+        block id or -1, per block its target range, and the offsets of the blocks'
+        scratch lists (cumulative sizes).  The engine updates such targets with one
         vectorised loop (the common case of layers).  Used by the engine.
         """
         if self._block_cache is None:
@@ -529,7 +531,10 @@ class Network:
                     starts.append(j0)
                     stops.append(j1)
                 block[p] = ids[key]
-            self._block_cache = (block, np.array(starts, np.int32), np.array(stops, np.int32))
+            starts, stops = np.array(starts, np.int32), np.array(stops, np.int32)
+            alive_start = np.zeros(len(starts) + 1, np.int64)
+            np.cumsum(stops - starts, out=alive_start[1:])
+            self._block_cache = (block, starts, stops, alive_start)
         return self._block_cache
 
     def delay_order(self) -> np.ndarray:
@@ -537,7 +542,9 @@ class Network:
         which an emitted spike reaches its targets."""
         d = self.delays
         if not d.any():
-            return np.arange(d.size, dtype=np.int64)
+            if self._arange_cache is None or self._arange_cache.size != d.size:
+                self._arange_cache = np.arange(d.size, dtype=np.int64)
+            return self._arange_cache
         return np.lexsort((d, self.pre)).astype(np.int64)
 
     def copy(self) -> "Network":

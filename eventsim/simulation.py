@@ -120,15 +120,10 @@ def _input_array(net: Network, input_times) -> tuple[np.ndarray, bool]:
 
 
 def _network_arrays(net: Network):
-    w = net.weights
-    d = net.delays
-    if not np.isfinite(w).all():
-        raise ValueError("weights contain NaN or inf")
-    if not np.isfinite(d).all() or (d < 0).any():
-        raise ValueError("delays must be finite and >= 0")
-    pt = net.pulse_times
-    if np.isnan(pt).any() or np.isneginf(pt).any():
-        raise ValueError("pulse_times contain NaN or -inf")
+    # One compiled pass: users may have edited the parameter arrays in place.
+    problem = _engine.check_parameters(net.weights, net.delays, net.pulse_times)
+    if problem is not None:
+        raise ValueError(problem)
     return net.delay_order()
 
 

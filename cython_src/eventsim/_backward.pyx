@@ -25,7 +25,7 @@ cdef enum:
     KIND_INPUT = 0
     KIND_PULSE = 1
     KIND_ALPHA = 2
-    CHUNK = 8
+    CHUNK = 16
 
 
 cdef struct Buffers:
@@ -39,16 +39,23 @@ cdef struct Buffers:
     int8_t* touched      # per presynaptic neuron: row used in this chunk
     int64_t* touched_list
     int64_t n_touched
+    bint direct          # gw, gd, gtheta, gpulse are the caller's output arrays
 
 
-cdef Buffers* buf_new(int64_t n_syn, int64_t n_pops, int64_t n_pulses, int64_t n) noexcept nogil:
+cdef Buffers* buf_new(int64_t n_syn, int64_t n_pops, int64_t n_pulses, int64_t n,
+                      double* gw, double* gd, double* gtheta, double* gpulse) noexcept nogil:
+    """Per-thread buffers; with output arrays given, accumulate straight into them."""
     cdef Buffers* b = <Buffers*> calloc(1, sizeof(Buffers))
     if b == NULL:
         return NULL
-    b.gw = <double*> calloc(n_syn + 1, sizeof(double))
-    b.gd = <double*> calloc(n_syn + 1, sizeof(double))
-    b.gtheta = <double*> calloc(n_pops + 1, sizeof(double))
-    b.gpulse = <double*> calloc(n_pulses + 1, sizeof(double))
+    b.direct = gw != NULL
+    if b.direct:
+        b.gw, b.gd, b.gtheta, b.gpulse = gw, gd, gtheta, gpulse
+    else:
+        b.gw = <double*> calloc(n_syn + 1, sizeof(double))
+        b.gd = <double*> calloc(n_syn + 1, sizeof(double))
+        b.gtheta = <double*> calloc(n_pops + 1, sizeof(double))
+        b.gpulse = <double*> calloc(n_pulses + 1, sizeof(double))
     b.gt = <double*> calloc(n + 1, sizeof(double))
     b.inv_vdot = <double*> calloc(n + 1, sizeof(double))
     b.ej = <double*> calloc(n + 1, sizeof(double))
@@ -64,7 +71,9 @@ cdef Buffers* buf_new(int64_t n_syn, int64_t n_pops, int64_t n_pulses, int64_t n
 cdef void buf_free(Buffers* b) noexcept nogil:
     if b == NULL:
         return
-    free(b.gw); free(b.gd); free(b.gtheta); free(b.gpulse); free(b.gt); free(b.inv_vdot); free(b.ej)
+    if not b.direct:
+        free(b.gw); free(b.gd); free(b.gtheta); free(b.gpulse)
+    free(b.gt); free(b.inv_vdot); free(b.ej)
     free(b.touched); free(b.touched_list)
     free(b)
 
@@ -206,9 +215,17 @@ def backward_batch(const int64_t[::1] indptr, const int64_t[::1] order,
     cdef const double* theta_p = &theta[0] if n_pops else NULL
     if bufs == NULL:
         raise MemoryError()
+    cdef double dz = 0.0
     try:
+        # One chunk: its sum is the total, so accumulate into the outputs directly
+        # (0 + x == x, bit for bit) and skip the reduction over touched rows.
         for i in range(nt):
-            bufs[i] = buf_new(n_syn, n_pops, n_pulses, n)
+            if n_chunks == 1:
+                bufs[i] = buf_new(n_syn, n_pops, n_pulses, n, &gwv[0] if n_syn else &dz,
+                                  &gdv[0] if n_syn else &dz, &gthv[0] if n_pops else &dz,
+                                  &gplv[0] if n_pulses else &dz)
+            else:
+                bufs[i] = buf_new(n_syn, n_pops, n_pulses, n, NULL, NULL, NULL, NULL)
             if bufs[i] == NULL:
                 raise MemoryError()
         if n == 0:
@@ -232,6 +249,8 @@ def backward_batch(const int64_t[::1] indptr, const int64_t[::1] order,
             with nogil:
                 for slot in range(n_slots):
                     b = bufs[slot]
+                    if b.direct:
+                        break
                     for i in range(b.n_touched):
                         p = b.touched_list[i]
                         b.touched[p] = 0

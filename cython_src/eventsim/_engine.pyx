@@ -43,8 +43,8 @@ cdef extern from "_kernels.h" nogil:
     void es_block_arrive(double* A, double* B, const double* w, int64_t n, double ex,
                          double exdt)
     int64_t es_block_refresh(const double* A, const double* B, const double* tbar,
-                             const double* tt, double* newt, int32_t* idx, int64_t n, double t,
-                             double dt, double tau, double thex)
+                             const double* tt, int32_t* alive, int32_t* n_alive, double* newt,
+                             int32_t* idx, double t, double dt, double tau, double thex)
 
 
 cdef enum:
@@ -240,6 +240,8 @@ cdef struct Workspace:
     double* tbar         # exact pending FIRE time or emitted spike time; inf otherwise
     double* scratch_t    # refresh_block: new action times
     int32_t* scratch_i   # refresh_block: which neurons
+    int32_t* block_alive  # per block, at block_alive_start[b]: its neurons not yet fired
+    int32_t* block_n_alive
     int8_t* block_dirty  # per delivery block: refresh its neurons after the batch
     int32_t* dirty_blocks
     int64_t n_dirty_blocks
@@ -253,7 +255,8 @@ cdef struct Workspace:
     int64_t tape_cap
 
 
-cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noexcept nogil:
+cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks,
+                       int64_t alive_size) noexcept nogil:
     cdef Workspace* ws = <Workspace*> malloc(sizeof(Workspace))
     cdef int64_t n = n_neurons if n_neurons > 0 else 1
     cdef int64_t n_leaves = (n + LEAF - 1) // LEAF
@@ -275,6 +278,8 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noex
     ws.scratch_t = <double*> malloc(n * sizeof(double))
     ws.scratch_i = <int32_t*> malloc(n * sizeof(int32_t))
     ws.block_dirty = <int8_t*> malloc((n_blocks + 1) * sizeof(int8_t))
+    ws.block_alive = <int32_t*> malloc((alive_size + 1) * sizeof(int32_t))
+    ws.block_n_alive = <int32_t*> malloc((n_blocks + 1) * sizeof(int32_t))
     ws.dirty_blocks = <int32_t*> malloc((n_blocks + 1) * sizeof(int32_t))
     ws.dirty_list = <int32_t*> malloc(n * sizeof(int32_t))
     ws.pop_t = <double*> malloc(p * sizeof(double))
@@ -285,7 +290,8 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noex
     if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
             or ws.tree.top_min == NULL or ws.s == NULL or ws.dirty_list == NULL
             or ws.A == NULL or ws.B == NULL or ws.tbar == NULL or ws.scratch_t == NULL
-            or ws.scratch_i == NULL or ws.block_dirty == NULL or ws.dirty_blocks == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
+            or ws.scratch_i == NULL or ws.block_dirty == NULL or ws.block_alive == NULL
+            or ws.block_n_alive == NULL or ws.dirty_blocks == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
             or ws.pop_inv == NULL or ws.tape == NULL):
         ws_free(ws)
         return NULL
@@ -297,7 +303,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
         return
     free(ws.heap.data); free(ws.tree.t); free(ws.tree.leaf_min); free(ws.tree.top_min)
     free(ws.s); free(ws.dirty_list); free(ws.A); free(ws.B); free(ws.tbar); free(ws.scratch_t)
-    free(ws.scratch_i); free(ws.block_dirty)
+    free(ws.scratch_i); free(ws.block_dirty); free(ws.block_alive); free(ws.block_n_alive)
     free(ws.dirty_blocks); free(ws.pop_t); free(ws.pop_ex); free(ws.pop_inv)
     free(ws.tape)
     free(ws)
@@ -340,6 +346,7 @@ cdef struct Net:
     const int32_t* block     # per presynaptic neuron: its delivery block, or -1
     const int32_t* block_start   # per block: first target; targets are consecutive
     const int32_t* block_stop
+    const int64_t* block_alive_start   # per block: offset of its alive list
     int64_t n_blocks
 
 
@@ -464,16 +471,18 @@ cdef inline void refresh(Workspace* ws, Net* net, int64_t j, double t, double R)
     set_action(ws, net, j, ACT_CHECK, bound)
 
 
-cdef void refresh_block(Workspace* ws, Net* net, int64_t j0, int64_t j1, double t,
-                        double R) noexcept nogil:
-    """refresh() for the consecutive neurons j0..j1-1 of one population: a branch-free
-    kernel finds the neurons whose action changes, then only those are updated."""
+cdef void refresh_block(Workspace* ws, Net* net, int32_t b, double t, double R) noexcept nogil:
+    """refresh() for the not-yet-fired neurons of block b (consecutive neurons of one
+    population): a branch-free kernel finds those whose action changes, then only those
+    are updated."""
+    cdef int64_t j0 = net.block_start[b]
     cdef int32_t p = ws.s[j0].pop
     cdef int64_t c, cnt, j
     if ws.pop_t[p] != t:
         pop_factor(ws, net, p, t, R)
-    cnt = es_block_refresh(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0, ws.scratch_t,
-                           ws.scratch_i, j1 - j0, t, t - R, net.tau[p],
+    cnt = es_block_refresh(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0,
+                           ws.block_alive + net.block_alive_start[b], &ws.block_n_alive[b],
+                           ws.scratch_t, ws.scratch_i, t, t - R, net.tau[p],
                            net.theta[p] * ws.pop_ex[p])
     for c in range(cnt):
         j = j0 + ws.scratch_i[c]
@@ -555,6 +564,9 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
     ws.n_dirty_blocks = 0
     for j in range(net.n_blocks):
         ws.block_dirty[j] = 0
+        ws.block_n_alive[j] = net.block_stop[j] - net.block_start[j]
+        for i in range(ws.block_n_alive[j]):
+            ws.block_alive[net.block_alive_start[j] + i] = <int32_t> i
     # Sources, in neuron-id order (the insertion counter breaks ties the same way).
     for j in range(n):
         kind = net.kind[j]
@@ -620,7 +632,7 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
         for i in range(ws.n_dirty_blocks):
             b = ws.dirty_blocks[i]
             ws.block_dirty[b] = 0
-            refresh_block(ws, net, net.block_start[b], net.block_stop[b], t, R)
+            refresh_block(ws, net, b, t, R)
         ws.n_dirty_blocks = 0
         nb = ws.n_dirty
         ws.n_dirty = 0
@@ -635,15 +647,47 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
 
 
 # ==============================================================================
-# Batch entry point
+# Batch entry points
 # ==============================================================================
+def check_parameters(const double[::1] weights, const double[::1] delays,
+                     const double[::1] pulse_times):
+    """One pass over the parameters; returns an error message, or None if they are valid."""
+    cdef Py_ssize_t i, bad = -1
+    cdef int what = 0
+    with nogil:
+        for i in range(weights.shape[0]):
+            if not (weights[i] - weights[i] == 0.0):     # NaN or inf
+                bad = i
+                what = 1
+                break
+        if bad < 0:
+            for i in range(delays.shape[0]):
+                if not (delays[i] >= 0.0 and delays[i] < INFINITY):
+                    bad = i
+                    what = 2
+                    break
+        if bad < 0:
+            for i in range(pulse_times.shape[0]):
+                if not (pulse_times[i] > -INFINITY):      # NaN or -inf; inf = never fires
+                    bad = i
+                    what = 3
+                    break
+    if what == 1:
+        return f"weights[{bad}] is {weights[bad]} (weights must be finite)"
+    if what == 2:
+        return f"delays[{bad}] is {delays[bad]} (delays must be finite and >= 0)"
+    if what == 3:
+        return f"pulse_times[{bad}] is {pulse_times[bad]} (must be a time, or inf for no pulse)"
+    return None
+
+
 def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t[::1] post,
               const double[::1] weights, const double[::1] delays, const int8_t[::1] kind,
               const int32_t[::1] source_index, const int32_t[::1] pop,
               const double[::1] tau, const double[::1] theta, const double[::1] pulse_times,
               const double[:, ::1] inputs, double t_max, int64_t max_events, bint record,
               int n_threads, const int32_t[::1] block, const int32_t[::1] block_start,
-              const int32_t[::1] block_stop):
+              const int32_t[::1] block_stop, const int64_t[::1] alive_start):
     """Run every row of ``inputs`` through the network (see eventsim.simulate).
 
     Returns ``(times, q, n_events, deliveries, offsets, status)``.
@@ -688,6 +732,7 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     net.n_blocks = block_start.shape[0]
     net.block_start = &block_start[0] if net.n_blocks else NULL
     net.block_stop = &block_stop[0] if net.n_blocks else NULL
+    net.block_alive_start = &alive_start[0]
     net.has_delays = False
     for i in range(delays.shape[0]):
         if delays[i] != 0.0:
@@ -700,7 +745,7 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     cdef const double* pulses = &pulse_times[0] if pulse_times.shape[0] else &dummy
     cdef int64_t n_in = inputs.shape[1]
     for i in range(n_threads_):
-        wss[i] = ws_new(n, net.n_pops, net.n_blocks)
+        wss[i] = ws_new(n, net.n_pops, net.n_blocks, alive_start[net.n_blocks])
         if wss[i] == NULL:
             for k in range(i):
                 ws_free(wss[k])

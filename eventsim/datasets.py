@@ -1,0 +1,280 @@
+"""MNIST-style data sets from IDX files, and the temporal encoding of images.
+
+The loaders read the four standard files of MNIST and Fashion-MNIST
+(``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``), gzip-compressed
+(``.gz``) or not, from a folder the caller names.  Nothing is downloaded.
+
+The IDX header is parsed strictly: a file with the wrong magic number, wrong
+dimensions, or a size that does not match its header raises :class:`ValueError`
+naming the file and the problem; a missing file raises
+:class:`FileNotFoundError` naming the file and the folder searched.
+
+:func:`encode_spike_times` turns images into input spike times with the encoding
+of Comsa et al.: a pixel of intensity ``p > 0`` (0..255) spikes at
+``1 - p / 256``; a pixel ``p = 0`` never spikes (``inf``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pathlib
+import zlib
+
+import numpy as np
+
+__all__ = [
+    "load_mnist",
+    "load_fashion_mnist",
+    "load_idx",
+    "parse_idx",
+    "encode_spike_times",
+    "default_mnist_folder",
+    "MNIST_FILES",
+]
+
+#: File stems of the four standard files, per split.
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+# IDX element types: code -> (numpy big-endian dtype).
+_IDX_TYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def parse_idx(data: bytes, *, name: str = "<bytes>", expect_ndim: int | None = None,
+              expect_dtype=None) -> np.ndarray:
+    """Parse the bytes of an IDX file.
+
+    Parameters
+    ----------
+    data : bytes
+        Whole (decompressed) file contents.
+    name : str
+        Name used in error messages (usually the file path).
+    expect_ndim : int, optional
+        Required number of dimensions (3 for images, 1 for labels).
+    expect_dtype : numpy dtype, optional
+        Required element type (``uint8`` for MNIST).
+
+    Returns
+    -------
+    ndarray
+        Array of the shape given in the header, in native byte order.
+
+    Raises
+    ------
+    ValueError
+        If the magic number, the element type, the number of dimensions or the
+        data size is wrong.
+    """
+    if len(data) < 4:
+        raise ValueError(f"{name}: not an IDX file: only {len(data)} bytes, "
+                         "shorter than the 4-byte magic number")
+    if data[0] != 0 or data[1] != 0:
+        raise ValueError(f"{name}: bad IDX magic number 0x{data[:4].hex()} "
+                         "(the first two bytes must be zero)")
+    type_code, ndim = data[2], data[3]
+    if type_code not in _IDX_TYPES:
+        raise ValueError(f"{name}: bad IDX magic number 0x{data[:4].hex()}: unknown "
+                         f"element type code 0x{type_code:02x}")
+    dtype = _IDX_TYPES[type_code]
+    if ndim == 0:
+        raise ValueError(f"{name}: bad IDX magic number 0x{data[:4].hex()}: zero dimensions")
+    if expect_ndim is not None and ndim != expect_ndim:
+        raise ValueError(f"{name}: expected {expect_ndim} dimensions, the IDX header "
+                         f"(magic 0x{data[:4].hex()}) says {ndim}")
+    if expect_dtype is not None and dtype != np.dtype(expect_dtype):
+        raise ValueError(f"{name}: expected element type {np.dtype(expect_dtype)}, "
+                         f"the IDX header says {dtype}")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{name}: truncated IDX header: {len(data)} bytes, the "
+                         f"header of a {ndim}-D file needs {header}")
+    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    actual = len(data) - header
+    if actual < expected:
+        raise ValueError(f"{name}: truncated: the header announces dimensions {dims} "
+                         f"({expected} data bytes) but only {actual} data bytes follow")
+    if actual > expected:
+        raise ValueError(f"{name}: {actual - expected} unexpected trailing bytes after "
+                         f"the {expected} data bytes announced by dimensions {dims}")
+    arr = np.frombuffer(data, dtype, count=expected // dtype.itemsize, offset=header)
+    return arr.astype(dtype.newbyteorder("="), copy=True).reshape(dims)
+
+
+def _read_maybe_gzip(path: pathlib.Path) -> bytes:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from None
+    if path.suffix == ".gz":
+        raise ValueError(f"{path}: named .gz but is not gzip data "
+                         f"(starts with 0x{raw[:2].hex()})")
+    return raw
+
+
+def load_idx(path, *, expect_ndim: int | None = None, expect_dtype=None) -> np.ndarray:
+    """Read one IDX file (gzip-compressed or not).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.  Gzip data is recognised by its magic bytes.
+    expect_ndim, expect_dtype
+        See :func:`parse_idx`.
+
+    Returns
+    -------
+    ndarray
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file is not a well-formed IDX file (see :func:`parse_idx`).
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file {path} not found")
+    return parse_idx(_read_maybe_gzip(path), name=str(path), expect_ndim=expect_ndim,
+                     expect_dtype=expect_dtype)
+
+
+def _find(folder: pathlib.Path, stem: str) -> pathlib.Path:
+    for candidate in (folder / stem, folder / (stem + ".gz")):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"{stem} (or {stem}.gz) not found in folder {folder}"
+        + ("" if folder.is_dir() else " (the folder does not exist)"))
+
+
+def load_mnist(folder=None, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """Load MNIST (or any data set in MNIST's IDX layout) from a folder.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike, optional
+        Folder holding the IDX files (each plain or ``.gz``).  Default:
+        :func:`default_mnist_folder`.
+    split : {"test", "train"}
+        ``"test"`` reads ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``;
+        ``"train"`` reads ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte``.
+
+    Returns
+    -------
+    images : ndarray of uint8, shape (n, 28, 28)
+    labels : ndarray of uint8, shape (n,)
+
+    Raises
+    ------
+    FileNotFoundError
+        If a file is missing (the message names the file and the folder).
+    ValueError
+        If a file is corrupt or truncated, the images are not 28 x 28, or the
+        numbers of images and labels differ.
+
+    Examples
+    --------
+    >>> images, labels = load_mnist("path/to/mnist", split="test")  # doctest: +SKIP
+    >>> images.shape, labels.shape  # doctest: +SKIP
+    ((10000, 28, 28), (10000,))
+    """
+    if split not in MNIST_FILES:
+        raise ValueError(f"split must be one of {sorted(MNIST_FILES)}, got {split!r}")
+    if folder is None:
+        folder = default_mnist_folder()
+        if folder is None:
+            raise FileNotFoundError(
+                "no MNIST folder given, EVENTSIM_MNIST is not set and the default "
+                "folder ../shared/data/mnist does not exist")
+    folder = pathlib.Path(folder)
+    img_stem, lab_stem = MNIST_FILES[split]
+    img_path = _find(folder, img_stem)
+    lab_path = _find(folder, lab_stem)
+    images = load_idx(img_path, expect_ndim=3, expect_dtype=np.uint8)
+    if images.shape[1:] != (28, 28):
+        raise ValueError(f"{img_path}: expected 28 x 28 images, the header says "
+                         f"{images.shape[1]} x {images.shape[2]}")
+    labels = load_idx(lab_path, expect_ndim=1, expect_dtype=np.uint8)
+    if labels.shape[0] != images.shape[0]:
+        raise ValueError(f"{lab_path}: {labels.shape[0]} labels but {img_path} holds "
+                         f"{images.shape[0]} images")
+    return images, labels
+
+
+def load_fashion_mnist(folder, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """Load Fashion-MNIST, which uses MNIST's file names and format.
+
+    See :func:`load_mnist`; ``folder`` is required.
+    """
+    return load_mnist(folder, split)
+
+
+def encode_spike_times(images) -> np.ndarray:
+    """Temporal encoding of Comsa et al.: brighter pixels spike earlier.
+
+    Parameters
+    ----------
+    images : array_like of int, shape (n, 28, 28), (n, 784), (28, 28) or (784,)
+        Pixel intensities 0..255.
+
+    Returns
+    -------
+    ndarray of float64, shape (n, n_pixels) (or (n_pixels,) for one image)
+        ``1 - p / 256`` for pixels ``p > 0``; ``inf`` (no spike) for ``p = 0``.
+
+    Examples
+    --------
+    >>> encode_spike_times(np.array([[0, 128, 255]], np.uint8))
+    array([[       inf, 0.5       , 0.00390625]])
+    """
+    x = np.asarray(images)
+    if x.dtype.kind not in "iu":
+        raise ValueError(f"images must hold integer intensities 0..255, got dtype {x.dtype}")
+    if x.size and (x.min() < 0 or x.max() > 255):
+        raise ValueError(f"pixel intensities must be in 0..255, got range "
+                         f"{x.min()}..{x.max()}")
+    if x.ndim == 2 and x.shape == (28, 28):
+        x = x.reshape(-1)
+    elif x.ndim >= 2:
+        x = x.reshape(x.shape[0], -1)
+    elif x.ndim != 1:
+        raise ValueError(f"images must be 1-D, 2-D or 3-D, got a {x.ndim}-D array")
+    p = x.astype(np.float64)
+    return np.where(p > 0, 1.0 - p / 256.0, np.inf)
+
+
+def default_mnist_folder() -> pathlib.Path | None:
+    """The folder MNIST is read from by default, or ``None`` if there is none.
+
+    Looks, in order, at the environment variable ``EVENTSIM_MNIST`` and at
+    ``../shared/data/mnist`` relative to the repository root (the folder above
+    the ``eventsim`` package).  Neither is required to exist.
+
+    Returns
+    -------
+    pathlib.Path or None
+        ``EVENTSIM_MNIST`` if set (whether or not it exists, so a wrong setting
+        gives a clear error later), else the shared folder if it exists, else None.
+    """
+    env = os.environ.get("EVENTSIM_MNIST")
+    if env:
+        return pathlib.Path(env)
+    root = pathlib.Path(__file__).resolve().parent.parent
+    candidate = root.parent / "shared" / "data" / "mnist"
+    return candidate if candidate.is_dir() else None
