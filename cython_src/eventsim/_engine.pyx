@@ -43,8 +43,9 @@ cdef extern from "_kernels.h" nogil:
     void es_block_arrive(double* A, double* B, const double* w, int64_t n, double ex,
                          double exdt)
     int64_t es_block_refresh(const double* A, const double* B, const double* tbar,
-                             const double* tt, int32_t* alive, int32_t* n_alive, double* newt,
-                             int32_t* idx, double t, double dt, double tau, double thex)
+                             const double* tt, int32_t* alive, int32_t* n_alive, double* num,
+                             double* D, int32_t* idx, double t, double dt, double tau,
+                             double thex)
 
 
 cdef enum:
@@ -238,7 +239,8 @@ cdef struct Workspace:
     double* A            # sum w e^{tau (a - R)}
     double* B            # sum w (a - R) e^{tau (a - R)}
     double* tbar         # exact pending FIRE time or emitted spike time; inf otherwise
-    double* scratch_t    # refresh_block: new action times
+    double* scratch_t    # refresh_block: tangent numerators
+    double* scratch_d    # refresh_block: slopes (0: no crossing)
     int32_t* scratch_i   # refresh_block: which neurons
     int32_t* block_alive  # per block, at block_alive_start[b]: its neurons not yet fired
     int32_t* block_n_alive
@@ -276,6 +278,7 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks,
     ws.B = <double*> malloc(n * sizeof(double))
     ws.tbar = <double*> malloc(n * sizeof(double))
     ws.scratch_t = <double*> malloc(n * sizeof(double))
+    ws.scratch_d = <double*> malloc(n * sizeof(double))
     ws.scratch_i = <int32_t*> malloc(n * sizeof(int32_t))
     ws.block_dirty = <int8_t*> malloc((n_blocks + 1) * sizeof(int8_t))
     ws.block_alive = <int32_t*> malloc((alive_size + 1) * sizeof(int32_t))
@@ -289,7 +292,7 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks,
     ws.tape = <int64_t*> malloc(3 * ws.tape_cap * sizeof(int64_t))
     if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
             or ws.tree.top_min == NULL or ws.s == NULL or ws.dirty_list == NULL
-            or ws.A == NULL or ws.B == NULL or ws.tbar == NULL or ws.scratch_t == NULL
+            or ws.A == NULL or ws.B == NULL or ws.tbar == NULL or ws.scratch_t == NULL or ws.scratch_d == NULL
             or ws.scratch_i == NULL or ws.block_dirty == NULL or ws.block_alive == NULL
             or ws.block_n_alive == NULL or ws.dirty_blocks == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
             or ws.pop_inv == NULL or ws.tape == NULL):
@@ -302,7 +305,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     if ws == NULL:
         return
     free(ws.heap.data); free(ws.tree.t); free(ws.tree.leaf_min); free(ws.tree.top_min)
-    free(ws.s); free(ws.dirty_list); free(ws.A); free(ws.B); free(ws.tbar); free(ws.scratch_t)
+    free(ws.s); free(ws.dirty_list); free(ws.A); free(ws.B); free(ws.tbar); free(ws.scratch_t); free(ws.scratch_d)
     free(ws.scratch_i); free(ws.block_dirty); free(ws.block_alive); free(ws.block_n_alive)
     free(ws.dirty_blocks); free(ws.pop_t); free(ws.pop_ex); free(ws.pop_inv)
     free(ws.tape)
@@ -482,14 +485,16 @@ cdef void refresh_block(Workspace* ws, Net* net, int32_t b, double t, double R) 
         pop_factor(ws, net, p, t, R)
     cnt = es_block_refresh(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0,
                            ws.block_alive + net.block_alive_start[b], &ws.block_n_alive[b],
-                           ws.scratch_t, ws.scratch_i, t, t - R, net.tau[p],
+                           ws.scratch_t, ws.scratch_d, ws.scratch_i, t, t - R, net.tau[p],
                            net.theta[p] * ws.pop_ex[p])
     for c in range(cnt):
         j = j0 + ws.scratch_i[c]
-        if ws.scratch_t[c] == INFINITY:
+        if ws.scratch_d[c] == 0.0:
             set_action(ws, net, j, ACT_NONE, INFINITY)
         else:
-            set_action(ws, net, j, ACT_CHECK, ws.scratch_t[c])
+            # Shave a relative 1e-10 so rounding never puts the bound after the crossing.
+            set_action(ws, net, j, ACT_CHECK,
+                       t + (ws.scratch_t[c] / ws.scratch_d[c]) * (1.0 - 1e-10))
 
 
 cdef inline void exact(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
@@ -784,3 +789,95 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
             ws_free(wss[i])
         free(wss)
     return times, (qs if record else None), n_events, deliveries, offsets, status
+
+
+# ==============================================================================
+# Test hooks
+# ==============================================================================
+cdef class _PyEventHeap:
+    """Used for testing the event heap: push/pop of (time, neuron) with FIFO ties."""
+    cdef Heap h
+
+    def __cinit__(self):
+        self.h.capacity = 4
+        self.h.n = 0
+        self.h.seq = 0
+        self.h.data = <EventRecord*> malloc(4 * sizeof(EventRecord))
+        if self.h.data == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        free(self.h.data)
+
+    def push(self, double time, int neuron):
+        if heap_push(&self.h, time, neuron, EV_SOURCE, 0) < 0:
+            raise MemoryError()
+
+    def pop(self):
+        """Return (time, seq, neuron) of the earliest event."""
+        cdef EventRecord ev
+        if self.h.n == 0:
+            raise IndexError("pop from an empty heap")
+        heap_pop(&self.h, &ev)
+        return ev.time, ev.seq, ev.neuron
+
+    def __len__(self):
+        return self.h.n
+
+    def _check(self):
+        """Heap order holds for every parent/child pair."""
+        cdef int64_t i
+        for i in range(1, self.h.n):
+            assert not _ev_less(&self.h.data[i], &self.h.data[(i - 1) >> 1]), (
+                f"heap order violated at {i}")
+
+
+cdef class _PyActionTree:
+    """Used for testing the action tree: per-neuron times and the argmin."""
+    cdef ActionTree a
+    cdef int64_t n
+
+    def __cinit__(self, int64_t n):
+        cdef int64_t i
+        self.n = n
+        self.a.n_leaves = (n + LEAF - 1) // LEAF if n > 0 else 1
+        self.a.n_tops = (self.a.n_leaves + LEAF - 1) // LEAF
+        self.a.t = <double*> malloc((n + 1) * sizeof(double))
+        self.a.leaf_min = <double*> malloc(self.a.n_leaves * sizeof(double))
+        self.a.top_min = <double*> malloc(self.a.n_tops * sizeof(double))
+        if self.a.t == NULL or self.a.leaf_min == NULL or self.a.top_min == NULL:
+            raise MemoryError()
+        for i in range(n):
+            self.a.t[i] = INFINITY
+        for i in range(self.a.n_leaves):
+            self.a.leaf_min[i] = INFINITY
+        for i in range(self.a.n_tops):
+            self.a.top_min[i] = INFINITY
+
+    def __dealloc__(self):
+        free(self.a.t)
+        free(self.a.leaf_min)
+        free(self.a.top_min)
+
+    def set(self, int64_t neuron, double t):
+        if not 0 <= neuron < self.n:
+            raise IndexError(neuron)
+        tree_set(&self.a, neuron, self.n, t)
+
+    def argmin(self):
+        """(neuron, time) of the earliest pending time; (-1, inf) if none."""
+        cdef double m
+        cdef int64_t j = tree_argmin(&self.a, self.n, &m)
+        return j, m
+
+    def _check(self):
+        """Every leaf and group minimum equals the minimum of what it covers."""
+        cdef int64_t leaf, g, i
+        for leaf in range(self.a.n_leaves):
+            m = min([self.a.t[i] for i in range(leaf * LEAF, min((leaf + 1) * LEAF, self.n))],
+                    default=INFINITY)
+            assert self.a.leaf_min[leaf] == m, f"leaf {leaf}: {self.a.leaf_min[leaf]} != {m}"
+        for g in range(self.a.n_tops):
+            m = min([self.a.leaf_min[i] for i in range(g * LEAF, min((g + 1) * LEAF, self.a.n_leaves))],
+                    default=INFINITY)
+            assert self.a.top_min[g] == m, f"group {g}: {self.a.top_min[g]} != {m}"

@@ -20,13 +20,16 @@ static inline void es_block_arrive(double *restrict A, double *restrict B,
    pending FIRE or emitted spike time (inf otherwise); tt: pending action time (inf: none).
    `alive` lists the block's neurons (offsets) that had not fired at the last refresh; it
    is compacted in place to those that still have not, and *n_alive updated.  Writes the
-   offsets of the neurons whose action changes to idx and their new action time to newt
-   (inf: no crossing possible; else a CHECK lower bound) and returns how many.
+   offsets of the neurons whose action changes to idx, and for each the numerator and
+   slope of its new CHECK bound, t + num/D, to num and D (D = 0: no crossing possible),
+   and returns how many.  The division is left to the caller: most neurons keep their
+   bound.
    Branch-free: which neurons fired or keep their bound is unpredictable. */
 static inline int64_t es_block_refresh(const double *restrict A, const double *restrict B,
                                        const double *restrict tbar, const double *restrict tt,
                                        int32_t *restrict alive, int32_t *restrict n_alive,
-                                       double *restrict newt, int32_t *restrict idx,
+                                       double *restrict num, double *restrict D,
+                                       int32_t *restrict idx,
                                        double t, double dt, double tau, double thex)
 {
     int64_t cnt = 0, na = 0, n = *n_alive;
@@ -46,7 +49,8 @@ static inline int64_t es_block_refresh(const double *restrict A, const double *r
         /* A pending CHECK at `old` stays valid while the tangent is below theta there. */
         int keep = is_check & (nm * (1.0 - 1e-10) >= d * (old - t));
         int need = live & (ok ? !keep : (old < INFINITY));
-        newt[cnt] = ok ? t + (nm / d) * (1.0 - 1e-10) : INFINITY;
+        num[cnt] = nm;
+        D[cnt] = ok ? d : 0.0;
         idx[cnt] = i;
         cnt += need;
         /* A neuron that fires at t (FIRE pending at t) has been processed before the
