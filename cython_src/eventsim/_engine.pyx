@@ -774,7 +774,7 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
         if record:
             offsets = np.zeros(n_ex + 1, dtype=np.int64)
             np.cumsum(ex_len, out=offsets[1:])
-            total = offsets[-1]
+            total = offsets[n_ex]
             deliveries = np.empty((total, 3), dtype=np.int64)
             for e in range(n_ex):
                 ws = wss[etid[e]]
