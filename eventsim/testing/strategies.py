@@ -125,6 +125,24 @@ def _net_class():
     return Network
 
 
+
+def _check_common(max_delay, resolution, density, tau, theta, weights, pulse_range):
+    """Validate the arguments that the network strategies share."""
+    max_delay = _check_float("max_delay", max_delay, nonneg=True)
+    resolution = _check_float("resolution", resolution, positive=True)
+    dens = _check_range("density", density)
+    if not (0 <= dens[0] and dens[1] <= 1):
+        raise ValueError(f"density must lie in [0, 1], got {density!r}")
+    return (max_delay, resolution, dens, _check_range("tau", tau, positive=True),
+            _check_range("theta", theta, positive=True), _check_range("weights", weights),
+            _check_range("pulse_range", pulse_range))
+
+
+def _check_flags(**flags):
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
+
 def _delay_strategy(max_delay, resolution):
     if max_delay == 0:
         return st.just(0.0)
@@ -273,20 +291,10 @@ def networks(*, min_neurons=1, max_neurons=8, min_inputs=1, max_inputs=4, min_pu
     min_inputs, max_inputs = _check_bounds("min_inputs", min_inputs, "max_inputs", max_inputs)
     min_pulses, max_pulses = _check_bounds("min_pulses", min_pulses, "max_pulses", max_pulses)
     max_populations = _check_int("max_populations", max_populations, 1)
-    max_delay = _check_float("max_delay", max_delay, nonneg=True)
-    resolution = _check_float("resolution", resolution, positive=True)
-    dens = _check_range("density", density)
-    if not (0 <= dens[0] and dens[1] <= 1):
-        raise ValueError(f"density must lie in [0, 1], got {density!r}")
-    tau_r = _check_range("tau", tau, positive=True)
-    theta_r = _check_range("theta", theta, positive=True)
-    w_r = _check_range("weights", weights)
-    p_r = _check_range("pulse_range", pulse_range)
-    for name, flag in [("recurrent", recurrent), ("self_connections", self_connections),
-                       ("delays", delays), ("multi_synapses", multi_synapses),
-                       ("silent_pulses", silent_pulses)]:
-        if not isinstance(flag, bool):
-            raise ValueError(f"{name} must be True or False, got {flag!r}")
+    max_delay, resolution, dens, tau_r, theta_r, w_r, p_r = _check_common(
+        max_delay, resolution, density, tau, theta, weights, pulse_range)
+    _check_flags(recurrent=recurrent, self_connections=self_connections, delays=delays,
+                 multi_synapses=multi_synapses, silent_pulses=silent_pulses)
     delay_st = _delay_strategy(max_delay if delays else 0.0, resolution)
     w_st, tau_st, theta_st, dens_st = (_floats(*r) for r in (w_r, tau_r, theta_r, dens))
     pulse_st = st.sampled_from(_grid(p_r[0], p_r[1], resolution))
@@ -380,18 +388,9 @@ def feedforward_networks(*, min_layers=1, max_layers=3, min_width=1, max_width=4
     min_width, max_width = _check_bounds("min_width", min_width, "max_width", max_width, 1)
     min_inputs, max_inputs = _check_bounds("min_inputs", min_inputs, "max_inputs", max_inputs, 1)
     max_pulses = _check_int("max_pulses", max_pulses)
-    max_delay = _check_float("max_delay", max_delay, nonneg=True)
-    resolution = _check_float("resolution", resolution, positive=True)
-    dens = _check_range("density", density)
-    if not (0 <= dens[0] and dens[1] <= 1):
-        raise ValueError(f"density must lie in [0, 1], got {density!r}")
-    tau_r = _check_range("tau", tau, positive=True)
-    theta_r = _check_range("theta", theta, positive=True)
-    w_r = _check_range("weights", weights)
-    p_r = _check_range("pulse_range", pulse_range)
-    for name, flag in [("skip_connections", skip_connections), ("delays", delays)]:
-        if not isinstance(flag, bool):
-            raise ValueError(f"{name} must be True or False, got {flag!r}")
+    max_delay, resolution, dens, tau_r, theta_r, w_r, p_r = _check_common(
+        max_delay, resolution, density, tau, theta, weights, pulse_range)
+    _check_flags(skip_connections=skip_connections, delays=delays)
     delay_st = _delay_strategy(max_delay if delays else 0.0, resolution)
     w_st, tau_st, theta_st, dens_st = (_floats(*r) for r in (w_r, tau_r, theta_r, dens))
     pulse_st = st.sampled_from(_grid(p_r[0], p_r[1], resolution))
