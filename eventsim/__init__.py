@@ -10,6 +10,14 @@ The pieces, for a newcomer:
 * :mod:`eventsim.pyengine` -- the same algorithm in plain Python, for reading.
 """
 
+import os as _os
+
+# The engine's OpenMP regions are coarse (each thread runs whole examples), so waiting
+# threads should sleep rather than spin: spinning makes small batches on a busy machine
+# up to 100x slower.  Set before the compiled modules load libgomp; a user's own
+# OMP_WAIT_POLICY wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .network import ALPHA, INPUT, MODELS, PULSE, Network, Population
 from .simulation import EventBudgetExceeded, SimulationResult, Tape, simulate
 from .gradients import Gradients, backward, value_and_grad

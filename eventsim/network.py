@@ -502,9 +502,8 @@ class Network:
     def _delivery_blocks(self):
         """Neurons whose synapses target consecutive ids of one population, in order.
 
-        Returns ``(block, block_start, block_stop, alive_start)``: per neuron its
-        block id or -1, per block its target range, and the offsets of the blocks'
-        scratch lists (cumulative sizes).  The engine updates such targets with one
+        Returns ``(block, block_start, block_stop)``: per neuron its block id or -1,
+        and per block its target range.  The engine updates such targets with one
         vectorised loop (the common case of layers).  Used by the engine.
         """
         if self._block_cache is None:
@@ -531,10 +530,7 @@ class Network:
                     starts.append(j0)
                     stops.append(j1)
                 block[p] = ids[key]
-            starts, stops = np.array(starts, np.int32), np.array(stops, np.int32)
-            alive_start = np.zeros(len(starts) + 1, np.int64)
-            np.cumsum(stops - starts, out=alive_start[1:])
-            self._block_cache = (block, starts, stops, alive_start)
+            self._block_cache = (block, np.array(starts, np.int32), np.array(stops, np.int32))
         return self._block_cache
 
     def delay_order(self) -> np.ndarray:

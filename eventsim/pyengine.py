@@ -167,7 +167,7 @@ def lambertw0_from_log(ell):
     """
     if not ell <= -1.0:
         raise ValueError(f"lambertw0_from_log needs ell <= -1, got {ell!r}")
-    return _lambertw0(-math.exp(ell), -math.expm1(ell + 1.0))
+    return _lambertw0(-math.exp(ell), 0.0 - math.expm1(ell + 1.0))  # 0.0 - : never -0.0
 
 
 # ---------------------------------------------------------------------------------
@@ -434,6 +434,26 @@ def simulate(net: Network, input_times, *, t_max=np.inf, record_tape=False) -> R
     -------
     Result
         ``times`` has the same meaning and shape as in :func:`eventsim.simulate`.
+
+    Examples
+    --------
+    One input of weight 3 into a neuron with ``tau = theta = 1``: it fires at
+    ``-W0(-1/3) = 0.619...``, where ``q = 1 + W0(-1/3) = 0.381...``.
+
+    >>> import eventsim
+    >>> from eventsim import pyengine
+    >>> net = eventsim.Network()
+    >>> x = net.add_inputs(1)
+    >>> h = net.add_population(1, tau=1.0, theta=1.0)
+    >>> net.connect(x.start, h.start, 3.0)
+    >>> res = pyengine.simulate(net, [0.0], record_tape=True)
+    >>> res.times.round(6).tolist()
+    [0.0, 0.619061]
+    >>> for record in res.tapes[0]:
+    ...     print(record)  # doctest: +ELLIPSIS
+    Spike(time=0.0, neuron=0, q=nan)
+    Delivery(time=0.0, pre=0, synapses=(0,))
+    Spike(time=0.619061286735945..., neuron=1, q=0.380938713264054...)
     """
     x = np.asarray(input_times, dtype=np.float64)
     single = x.ndim == 1

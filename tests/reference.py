@@ -58,7 +58,8 @@ import dataclasses
 import numpy as np
 from scipy.optimize import brentq
 
-__all__ = ["ReferenceResult", "simulate_reference", "first_crossing", "causal_sets",
+__all__ = ["ReferenceResult", "simulate_reference", "first_crossing", "potential_maximum",
+           "causal_sets",
            "assert_times_equal", "network_arrays", "network_from_arrays"]
 
 # Neuron kinds as documented for Network.kind.
@@ -162,6 +163,30 @@ def first_crossing(arrivals, weights, tau, theta):
     return np.inf, peak_gap, np.nan
 
 
+def potential_maximum(arrivals, weights, tau):
+    """Global maximum ``(t*, V(t*))`` of ``V(t) = sum_k w_k (t - a_k) exp(-tau (t - a_k))``
+    over ``t >= min(a)``, with every input counted (no spike)."""
+    a = np.asarray(arrivals, np.float64)
+    w = np.asarray(weights, np.float64)
+    starts = np.unique(a)
+    best_t, best_v = starts[0], 0.0
+    for k, lo in enumerate(starts):
+        hi = starts[k + 1] if k + 1 < starts.size else np.inf
+        causal = a <= lo
+        ac, wc = a[causal], w[causal]
+        e = np.exp(tau * (ac - lo))
+        A = float(np.sum(wc * e))
+        B = float(np.sum(wc * (ac - lo) * e))
+        cands = [lo] if hi == np.inf else [lo, hi]
+        if A > 0 and lo + 1.0 / tau + B / A > lo:
+            cands.append(min(lo + 1.0 / tau + B / A, hi))
+        for t in cands:
+            v = _potential(t, ac, wc, tau) if t < np.inf else 0.0
+            if v > best_v:
+                best_t, best_v = t, v
+    return best_t, best_v
+
+
 def _network_arrays(net):
     return dict(
         kind=np.asarray(net.kind),
@@ -199,7 +224,8 @@ def _simulate_one(arr, x, t_max):
         syn = into[j]
         arrivals = times[pre[syn]] + d[syn]
         p = pop[j]
-        cand[j], peak_gap[j], slope[j] = first_crossing(arrivals, w[syn], arr["tau"][p], arr["theta"][p])
+        cand[j], peak_gap[j], slope[j] = first_crossing(arrivals, w[syn], arr["tau"][p],
+                                                        arr["theta"][p])
 
     next_after = np.inf
     while True:

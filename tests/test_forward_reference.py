@@ -10,7 +10,7 @@ from scipy.special import lambertw
 
 import eventsim
 from eventsim.testing import strategies as es
-from reference import assert_times_equal, first_crossing, simulate_reference
+from reference import assert_times_equal, first_crossing, potential_maximum, simulate_reference
 
 E = math.e
 FAST = settings(max_examples=60, deadline=None)
@@ -105,6 +105,29 @@ def test_split_synapse_equals_sum(data):
     a = eventsim.simulate(net, x).times
     b = eventsim.simulate(split, x).times
     assert_times_equal(b, a, tol=1e-11)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_near_tangent_spike_or_silence(data):
+    """Weights scaled so that the membrane peak is theta (1 +- delta): the engine must
+    fire (close to the reference time) for +delta and stay silent for -delta."""
+    n = data.draw(st.integers(1, 5))
+    a = np.array(data.draw(st.lists(st.sampled_from(np.arange(0, 3.01, 0.25).tolist()),
+                                    min_size=n, max_size=n)))
+    u = np.array(data.draw(st.lists(st.floats(-0.5, 1.0), min_size=n, max_size=n)))
+    tau = data.draw(st.sampled_from([0.5, 1.0, 2.0]))
+    theta = data.draw(st.sampled_from([0.5, 1.0, 1.7]))
+    delta = data.draw(st.sampled_from([1e-6, 1e-5, 1e-4, 1e-3]))
+    _, peak = potential_maximum(a, u, tau)
+    assume(peak > 1e-3 * np.abs(u).sum())  # the peak is not a cancellation residue
+    for sign in (1, -1):
+        w = u * theta * (1 + sign * delta) / peak
+        net, out = one_neuron(w, tau=tau, theta=theta)
+        t = eventsim.simulate(net, a).times[out]
+        want = first_crossing(a, w, tau, theta)[0]
+        assert np.isfinite(want) == (sign == 1)
+        assert_times_equal(t, want, tol=1e-9, what=f"peak theta(1{sign:+d}e{np.log10(delta):.0f})")
 
 
 # --------------------------------------------------------------------------- fixed cases

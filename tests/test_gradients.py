@@ -22,7 +22,8 @@ RTOL = 1e-6
 
 def linear_loss(times, c):
     """Per-example loss sum_n c[e, n] t[e, n] over spiking neurons."""
-    return np.where(np.isfinite(times), c * np.where(np.isfinite(times), times, 0.0), 0.0).sum(axis=1)
+    spiking = np.isfinite(times)
+    return np.where(spiking, c * np.where(spiking, times, 0.0), 0.0).sum(axis=1)
 
 
 class FiniteDifferences:
@@ -30,14 +31,15 @@ class FiniteDifferences:
 
     def __init__(self, net, x, c):
         self.net, self.x, self.c = net, x, c
-        self.times = eventsim.simulate(net, x).times
+        # One thread: these are thousands of tiny runs (threads are tested elsewhere).
+        self.times = eventsim.simulate(net, x, n_threads=1).times
         self.spiking = np.isfinite(self.times)
         self.causal = causal_sets(net, self.times)
         self.skipped = 0
 
     def _loss(self, x=None):
         x = self.x if x is None else x
-        t = eventsim.simulate(self.net, x).times
+        t = eventsim.simulate(self.net, x, n_threads=1).times
         if not (np.array_equal(np.isfinite(t), self.spiking)
                 and np.array_equal(causal_sets(self.net, t), self.causal)):
             return None
@@ -81,7 +83,7 @@ def assert_close(got, want, what, counter=None):
     assert not np.any(bad), f"{what}: backward {got!r} vs finite differences {want!r}"
 
 
-def check_all_gradients(net, x, c, *, t_max=np.inf):
+def check_all_gradients(net, x, c):
     """Every parameter kind against finite differences; returns [#checked, #nonzero]."""
     res = eventsim.simulate(net, x, record_tape=True)
     g = eventsim.backward(net, res, c)
@@ -231,7 +233,8 @@ def test_weight_threshold_scaling_identity(data):
 
 
 def test_silent_entries_of_dL_dt_are_ignored(rng):
-    net = eventsim.feedforward(3, [4], 2, n_pulses=1, theta=0.6, nonpulse_init_multiplier=1.0, rng=5)
+    net = eventsim.feedforward(3, [4], 2, n_pulses=1, theta=0.6, nonpulse_init_multiplier=1.0,
+                               rng=5)
     x = rng.uniform(0, 1, (4, 3))
     x[0, 0] = np.inf
     res = eventsim.simulate(net, x, record_tape=True)
@@ -249,7 +252,8 @@ def test_silent_entries_of_dL_dt_are_ignored(rng):
 
 
 def test_outputs_argument_matches_full_matrix(rng):
-    net = eventsim.feedforward(3, [4], 2, n_pulses=1, theta=0.6, nonpulse_init_multiplier=1.0, rng=5)
+    net = eventsim.feedforward(3, [4], 2, n_pulses=1, theta=0.6, nonpulse_init_multiplier=1.0,
+                               rng=5)
     x = rng.uniform(0, 1, (5, 3))
     res = eventsim.simulate(net, x, record_tape=True)
     out = net["output"].ids
@@ -339,8 +343,10 @@ def test_clip_derivative_one_layer(rng, clip):
     cj = np.where(spk, c, 0.0)[:, net.post]  # c of each synapse's target, per example
     g = eventsim.backward(net, res, c, clip_derivative=clip)
     g0 = eventsim.backward(net, res, c)
-    np.testing.assert_allclose(g.weights, (cj * np.clip(dw, -clip, clip)).sum(0), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(g.delays, (cj * np.clip(da, -clip, clip)).sum(0), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(g.weights, (cj * np.clip(dw, -clip, clip)).sum(0),
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(g.delays, (cj * np.clip(da, -clip, clip)).sum(0),
+                               rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(g.theta, g0.theta, rtol=1e-12)
     # bounded: |dL/dw_k| <= clip * sum_e |c[e, post_k]|
     assert (np.abs(g.weights) <= clip * np.abs(cj).sum(0) * (1 + 1e-12)).all()
@@ -394,7 +400,8 @@ def test_penalty_no_spike_fixed():
     h = net.add_population(2, tau=1.0, theta=1.0)
     # neuron h0 fires for example 0 only; h1 never fires
     net.connect([x.start, x.start + 1, x.start], [h.start, h.start, h.start + 1], [3.0, 3.0, 0.1])
-    res = eventsim.simulate(net, [[0.0, np.inf], [np.inf, np.inf], [np.inf, np.inf]], record_tape=True)
+    x = [[0.0, np.inf], [np.inf, np.inf], [np.inf, np.inf]]
+    res = eventsim.simulate(net, x, record_tape=True)
     assert np.isfinite(res.times[0, h.start]) and np.isinf(res.times[1:, h.start]).all()
     g0 = eventsim.backward(net, res, np.zeros(res.times.shape))
     g = eventsim.backward(net, res, np.zeros(res.times.shape), penalty_no_spike=0.5)

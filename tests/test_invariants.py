@@ -99,7 +99,8 @@ def _run(net, x, c, n_threads):
 def test_thread_count_bit_identical(data):
     net = data.draw(es.networks(max_neurons=8))
     x = data.draw(es.input_times(net, n_examples=data.draw(st.integers(5, 11))))
-    c = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).normal(size=(x.shape[0], net.n_neurons))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    c = rng.normal(size=(x.shape[0], net.n_neurons))
     runs = [_run(net, x, c, k) for k in (1, 2, 3)]
     r1, g1 = runs[0]
     for k, (r, g) in zip((2, 3), runs[1:]):

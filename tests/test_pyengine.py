@@ -207,7 +207,7 @@ def test_branch_point_series_coefficients():
 
 @pytest.mark.parametrize("form", ["log", "z"])
 def test_lambertw0_near_branch_point(form):
-    # 1 + e z from 1e-17 up to the end of the series region (p = 0.3), log-spaced.
+    # 1 + e z from 3e-17 up to the end of the series region (p = 0.3), log-spaced.
     worst_q = worst_w = 0.0
     for delta in np.logspace(-16.5, np.log10(0.045), 400):
         ell = math.log1p(-delta) - 1.0   # d = 1 + e z = delta
@@ -258,7 +258,8 @@ def test_lambertw0_from_log_whole_range():
 
 def test_lambertw0_edges():
     assert pe.lambertw0(-1 / math.e) == (-1.0, 0.0)
-    assert pe.lambertw0_from_log(-1.0)[0] == -1.0
+    w, q = pe.lambertw0_from_log(-1.0)
+    assert w == -1.0 and q == 0.0 and math.copysign(1.0, q) == 1.0  # not -0.0
     w, q = pe.lambertw0(-1e-300)
     assert w == -1e-300 and q == 1.0
     for bad in (0.0, 0.1, -0.37, math.nan):

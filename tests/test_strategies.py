@@ -44,7 +44,8 @@ def test_networks_respect_bounds(net):
     assert (net.theta >= 0.5).all() and (net.theta <= 2.0).all()
     assert (net.delays >= 0).all() and (net.delays <= 2.0).all()
     assert (net.kind[net.post] == eventsim.ALPHA).all()
-    scale = np.e * net.tau[net.population_index[net.post]] * net.theta[net.population_index[net.post]]
+    pop = net.population_index[net.post]
+    scale = np.e * net.tau[pop] * net.theta[pop]
     u = net.weights / scale
     assert (u >= -1.0 - 1e-12).all() and (u <= 2.5 + 1e-12).all()
 

@@ -43,9 +43,8 @@ cdef extern from "_kernels.h" nogil:
     void es_block_arrive(double* A, double* B, const double* w, int64_t n, double ex,
                          double exdt)
     int64_t es_block_refresh(const double* A, const double* B, const double* tbar,
-                             const double* tt, int32_t* alive, int32_t* n_alive, double* num,
-                             double* D, int32_t* idx, double t, double dt, double tau,
-                             double thex)
+                             const double* tt, double* num, double* D, int32_t* idx, int64_t n,
+                             double t, double dt, double tau, double thex)
 
 
 cdef enum:
@@ -242,8 +241,6 @@ cdef struct Workspace:
     double* scratch_t    # refresh_block: tangent numerators
     double* scratch_d    # refresh_block: slopes (0: no crossing)
     int32_t* scratch_i   # refresh_block: which neurons
-    int32_t* block_alive  # per block, at block_alive_start[b]: its neurons not yet fired
-    int32_t* block_n_alive
     int8_t* block_dirty  # per delivery block: refresh its neurons after the batch
     int32_t* dirty_blocks
     int64_t n_dirty_blocks
@@ -257,8 +254,7 @@ cdef struct Workspace:
     int64_t tape_cap
 
 
-cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks,
-                       int64_t alive_size) noexcept nogil:
+cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noexcept nogil:
     cdef Workspace* ws = <Workspace*> malloc(sizeof(Workspace))
     cdef int64_t n = n_neurons if n_neurons > 0 else 1
     cdef int64_t n_leaves = (n + LEAF - 1) // LEAF
@@ -281,8 +277,6 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks,
     ws.scratch_d = <double*> malloc(n * sizeof(double))
     ws.scratch_i = <int32_t*> malloc(n * sizeof(int32_t))
     ws.block_dirty = <int8_t*> malloc((n_blocks + 1) * sizeof(int8_t))
-    ws.block_alive = <int32_t*> malloc((alive_size + 1) * sizeof(int32_t))
-    ws.block_n_alive = <int32_t*> malloc((n_blocks + 1) * sizeof(int32_t))
     ws.dirty_blocks = <int32_t*> malloc((n_blocks + 1) * sizeof(int32_t))
     ws.dirty_list = <int32_t*> malloc(n * sizeof(int32_t))
     ws.pop_t = <double*> malloc(p * sizeof(double))
@@ -293,8 +287,7 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks,
     if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
             or ws.tree.top_min == NULL or ws.s == NULL or ws.dirty_list == NULL
             or ws.A == NULL or ws.B == NULL or ws.tbar == NULL or ws.scratch_t == NULL or ws.scratch_d == NULL
-            or ws.scratch_i == NULL or ws.block_dirty == NULL or ws.block_alive == NULL
-            or ws.block_n_alive == NULL or ws.dirty_blocks == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
+            or ws.scratch_i == NULL or ws.block_dirty == NULL  or ws.dirty_blocks == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
             or ws.pop_inv == NULL or ws.tape == NULL):
         ws_free(ws)
         return NULL
@@ -306,7 +299,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
         return
     free(ws.heap.data); free(ws.tree.t); free(ws.tree.leaf_min); free(ws.tree.top_min)
     free(ws.s); free(ws.dirty_list); free(ws.A); free(ws.B); free(ws.tbar); free(ws.scratch_t); free(ws.scratch_d)
-    free(ws.scratch_i); free(ws.block_dirty); free(ws.block_alive); free(ws.block_n_alive)
+    free(ws.scratch_i); free(ws.block_dirty)
     free(ws.dirty_blocks); free(ws.pop_t); free(ws.pop_ex); free(ws.pop_inv)
     free(ws.tape)
     free(ws)
@@ -349,7 +342,6 @@ cdef struct Net:
     const int32_t* block     # per presynaptic neuron: its delivery block, or -1
     const int32_t* block_start   # per block: first target; targets are consecutive
     const int32_t* block_stop
-    const int64_t* block_alive_start   # per block: offset of its alive list
     int64_t n_blocks
 
 
@@ -475,26 +467,24 @@ cdef inline void refresh(Workspace* ws, Net* net, int64_t j, double t, double R)
 
 
 cdef void refresh_block(Workspace* ws, Net* net, int32_t b, double t, double R) noexcept nogil:
-    """refresh() for the not-yet-fired neurons of block b (consecutive neurons of one
-    population): a branch-free kernel finds those whose action changes, then only those
-    are updated."""
+    """refresh() for block b (consecutive neurons of one population): a vectorised
+    kernel finds the neurons whose action changes, then only those are updated."""
     cdef int64_t j0 = net.block_start[b]
     cdef int32_t p = ws.s[j0].pop
-    cdef int64_t c, cnt, j
+    cdef int64_t c, cnt, i
     if ws.pop_t[p] != t:
         pop_factor(ws, net, p, t, R)
     cnt = es_block_refresh(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0,
-                           ws.block_alive + net.block_alive_start[b], &ws.block_n_alive[b],
-                           ws.scratch_t, ws.scratch_d, ws.scratch_i, t, t - R, net.tau[p],
-                           net.theta[p] * ws.pop_ex[p])
+                           ws.scratch_t, ws.scratch_d, ws.scratch_i, net.block_stop[b] - j0,
+                           t, t - R, net.tau[p], net.theta[p] * ws.pop_ex[p])
     for c in range(cnt):
-        j = j0 + ws.scratch_i[c]
-        if ws.scratch_d[c] == 0.0:
-            set_action(ws, net, j, ACT_NONE, INFINITY)
+        i = ws.scratch_i[c]
+        if ws.scratch_d[i] == 0.0:
+            set_action(ws, net, j0 + i, ACT_NONE, INFINITY)
         else:
             # Shave a relative 1e-10 so rounding never puts the bound after the crossing.
-            set_action(ws, net, j, ACT_CHECK,
-                       t + (ws.scratch_t[c] / ws.scratch_d[c]) * (1.0 - 1e-10))
+            set_action(ws, net, j0 + i, ACT_CHECK,
+                       t + (ws.scratch_t[i] / ws.scratch_d[i]) * (1.0 - 1e-10))
 
 
 cdef inline void exact(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
@@ -569,9 +559,6 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
     ws.n_dirty_blocks = 0
     for j in range(net.n_blocks):
         ws.block_dirty[j] = 0
-        ws.block_n_alive[j] = net.block_stop[j] - net.block_start[j]
-        for i in range(ws.block_n_alive[j]):
-            ws.block_alive[net.block_alive_start[j] + i] = <int32_t> i
     # Sources, in neuron-id order (the insertion counter breaks ties the same way).
     for j in range(n):
         kind = net.kind[j]
@@ -692,7 +679,7 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
               const double[::1] tau, const double[::1] theta, const double[::1] pulse_times,
               const double[:, ::1] inputs, double t_max, int64_t max_events, bint record,
               int n_threads, const int32_t[::1] block, const int32_t[::1] block_start,
-              const int32_t[::1] block_stop, const int64_t[::1] alive_start):
+              const int32_t[::1] block_stop):
     """Run every row of ``inputs`` through the network (see eventsim.simulate).
 
     Returns ``(times, q, n_events, deliveries, offsets, status)``.
@@ -700,8 +687,9 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     cdef Net net
     cdef int64_t n_ex = inputs.shape[0], n = kind.shape[0], e, i, total, tid, k
     cdef int64_t n_threads_ = n_threads if n_threads > 0 else 1
-    if n_threads_ > n_ex:
-        n_threads_ = n_ex if n_ex > 0 else 1
+    # A thread needs a few examples to be worth waking (results do not depend on it).
+    if n_threads_ > n_ex // 4:
+        n_threads_ = n_ex // 4 if n_ex >= 8 else 1
     times = np.empty((n_ex, n), dtype=np.float64)
     qs = np.empty((n_ex if record else 1, n if record else 1), dtype=np.float64)
     n_events = np.zeros(n_ex, dtype=np.int64)
@@ -737,7 +725,6 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     net.n_blocks = block_start.shape[0]
     net.block_start = &block_start[0] if net.n_blocks else NULL
     net.block_stop = &block_stop[0] if net.n_blocks else NULL
-    net.block_alive_start = &alive_start[0]
     net.has_delays = False
     for i in range(delays.shape[0]):
         if delays[i] != 0.0:
@@ -750,7 +737,7 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     cdef const double* pulses = &pulse_times[0] if pulse_times.shape[0] else &dummy
     cdef int64_t n_in = inputs.shape[1]
     for i in range(n_threads_):
-        wss[i] = ws_new(n, net.n_pops, net.n_blocks, alive_start[net.n_blocks])
+        wss[i] = ws_new(n, net.n_pops, net.n_blocks)
         if wss[i] == NULL:
             for k in range(i):
                 ws_free(wss[k])

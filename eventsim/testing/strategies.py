@@ -125,7 +125,6 @@ def _net_class():
     return Network
 
 
-
 def _check_common(max_delay, resolution, density, tau, theta, weights, pulse_range):
     """Validate the arguments that the network strategies share."""
     max_delay = _check_float("max_delay", max_delay, nonneg=True)
@@ -142,6 +141,7 @@ def _check_flags(**flags):
     for name, flag in flags.items():
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be True or False, got {flag!r}")
+
 
 def _delay_strategy(max_delay, resolution):
     if max_delay == 0:
@@ -446,7 +446,10 @@ def input_times(net, *, n_examples=None, min_examples=1, max_examples=4, min_tim
     elem = _time_strategy(t_r[0], t_r[1], resolution, coincident)
     if allow_silent:
         elem = st.one_of(elem, st.just(math.inf))
-    rows = st.just(n_examples) if n_examples is not None else st.integers(min_examples, max_examples)
+    if n_examples is not None:
+        rows = st.just(n_examples)
+    else:
+        rows = st.integers(min_examples, max_examples)
     return _arrays_of(rows, n_inputs, elem)
 
 
