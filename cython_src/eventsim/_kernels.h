@@ -4,8 +4,15 @@
 #include <stdint.h>
 #include <math.h>
 
+/* Wider vectors where the CPU has them, chosen at load time (portable binaries). */
+#if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
+#define ES_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define ES_VECTOR_CLONES
+#endif
+
 /* A[i] += w[i] * ex; B[i] += w[i] * exdt: one spike arriving at a block of targets. */
-static inline void es_block_arrive(double *restrict A, double *restrict B,
+ES_VECTOR_CLONES static void es_block_arrive(double *restrict A, double *restrict B,
                                    const double *restrict w, int64_t n,
                                    double ex, double exdt)
 {
@@ -24,7 +31,7 @@ static inline void es_block_arrive(double *restrict A, double *restrict B,
    the pending bound is still valid).  Pass 2 compacts the offsets of the others into
    idx, branch-free since which neurons change is unpredictable, and returns how many.
    The division is left to the caller: most neurons keep their bound. */
-static inline int64_t es_block_refresh(const double *restrict A, const double *restrict B,
+ES_VECTOR_CLONES static int64_t es_block_refresh(const double *restrict A, const double *restrict B,
                                        const double *restrict tbar, const double *restrict tt,
                                        double *restrict num, double *restrict D,
                                        int32_t *restrict idx, int64_t n,
