@@ -120,8 +120,12 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
     factored = tau_max * (t_last - R0) < 600.0
     if factored:
         for j in range(n):
+            # Zero for sources and for a spike at an exact tangency (q = 0), which
+            # passes no gradient: never a stale value from an earlier example.
             if b.inv_vdot[j] != 0.0:
                 b.ej[j] = exp(-tau[pop[j]] * (times[j] - R0)) * b.inv_vdot[j]
+            else:
+                b.ej[j] = 0.0
     r = r_end - 1
     while r >= r_begin:
         p = deliveries[3 * r]
