@@ -120,7 +120,6 @@ class Network:
         self._in_cache = None
         self._struct_cache = None
         self._block_cache = None
-        self._arange_cache = None
 
     # ------------------------------------------------------------------ building
     def _add_block(self, kind, size, name, index):
@@ -538,9 +537,7 @@ class Network:
         which an emitted spike reaches its targets."""
         d = self.delays
         if not d.any():
-            if self._arange_cache is None or self._arange_cache.size != d.size:
-                self._arange_cache = np.arange(d.size, dtype=np.int64)
-            return self._arange_cache
+            return np.arange(d.size, dtype=np.int64)
         return np.lexsort((d, self.pre)).astype(np.int64)
 
     def copy(self) -> "Network":

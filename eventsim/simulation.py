@@ -120,11 +120,15 @@ def _input_array(net: Network, input_times) -> tuple[np.ndarray, bool]:
 
 
 def _network_arrays(net: Network):
-    # One compiled pass: users may have edited the parameter arrays in place.
-    problem = _engine.check_parameters(net.weights, net.delays, net.pulse_times)
-    if problem is not None:
-        raise ValueError(problem)
-    return net.delay_order()
+    # Users may have edited the parameter arrays in place, so check them on every run:
+    # a vectorised test first, the compiled scan (which names the culprit) on failure.
+    w, d, p = net.weights, net.delays, net.pulse_times
+    any_delay = d.any()
+    if not (np.isfinite(w).all()
+            and (not any_delay or (np.isfinite(d).all() and d.min() >= 0.0))
+            and not np.isnan(p).any() and not np.isneginf(p).any()):
+        raise ValueError(_engine.check_parameters(w, d, p))
+    return net.delay_order() if any_delay else np.arange(d.size, dtype=np.int64)
 
 
 def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: float = np.inf,
