@@ -8,6 +8,9 @@ The pieces, for a newcomer:
 * ``cython_src/eventsim/_alpha.pxd`` -- the alpha-kernel neuron model.
 * ``cython_src/eventsim/_backward.pyx`` -- the backward pass over the tape.
 * :mod:`eventsim.pyengine` -- the same algorithm in plain Python, for reading.
+* :mod:`eventsim.train` -- loss, Adam, :class:`SpikingClassifier` (fit / predict /
+  score), checkpoints; :mod:`eventsim.tasks` -- the paper's tasks;
+  :mod:`eventsim.cli` -- the ``eventsim`` command; :mod:`eventsim.plotting`.
 """
 
 import os as _os
@@ -23,6 +26,8 @@ from .simulation import EventBudgetExceeded, SimulationResult, Tape, simulate
 from .gradients import Gradients, backward, value_and_grad
 from .layers import feedforward
 from .potential import membrane_potential
+from .train import SpikingClassifier, TrainConfig, load_checkpoint, save_checkpoint
+from . import tasks
 
 __version__ = "0.1.0"
 
@@ -31,4 +36,5 @@ __all__ = [
     "simulate", "SimulationResult", "Tape", "EventBudgetExceeded",
     "backward", "value_and_grad", "Gradients",
     "feedforward", "membrane_potential",
+    "SpikingClassifier", "TrainConfig", "load_checkpoint", "save_checkpoint", "tasks",
 ]

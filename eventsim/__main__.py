@@ -1,0 +1,8 @@
+"""``python -m eventsim``: the command line (see :mod:`eventsim.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

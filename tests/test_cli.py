@@ -1,0 +1,127 @@
+"""Tests for the command line (eventsim.cli, python -m eventsim)."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from eventsim import cli
+from eventsim.io import load_ihmehimmeli
+from eventsim.train import SpikingClassifier, TrainConfig
+
+SLOW_NETWORK = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "ihmehimmeli" / \
+    "slow_network"
+MNIST = SLOW_NETWORK.parents[1] / "mnist"
+
+TABLE1_OPTIONS = ["--batch-size", "--clip-derivative", "--decay-constant", "--fire-threshold",
+                  "--learning-rate", "--learning-rate-pulses", "--n-hidden", "--n-pulses",
+                  "--nonpulse-init-multiplier", "--penalty-no-spike", "--pulse-init-multiplier"]
+OTHER_TRAIN_OPTIONS = ["--task", "--epochs", "--seed", "--n-train", "--n-test", "--data-dir",
+                       "--checkpoint-dir", "--resume", "--threads",
+                       "--update-on-misclassified-only", "--plot", "--pulses", "--preset"]
+
+
+def help_text(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_lists_every_option(capsys):
+    text = help_text(capsys, ["train", "--help"])
+    for opt in TABLE1_OPTIONS + OTHER_TRAIN_OPTIONS:
+        assert opt in text, opt
+    for task in ("xor", "and", "or", "circles", "mnist", "fashion-mnist"):
+        assert task in text
+    assert "539.7" in text and "0.181769" in text      # the MNIST column is shown
+    text = help_text(capsys, ["evaluate", "--help"])
+    for opt in ("--network", "--task", "--decay-constant", "--data-dir", "--n-test"):
+        assert opt in text
+    text = help_text(capsys, ["--help"])
+    assert "train" in text and "evaluate" in text
+
+
+def test_python_dash_m_entry_point():
+    out = subprocess.run([sys.executable, "-m", "eventsim", "train", "--help"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "--learning-rate-pulses" in out.stdout
+
+
+def test_options_reach_the_config():
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--task", "mnist", "--batch-size", "3", "--n-hidden",
+                              "20,10", "--clip-derivative", "0", "--no-update-on-misclassified-only",
+                              "--learning-rate", "0.5", "--seed", "9", "--epochs", "7"])
+    cfg = cli._config_from_args(args)
+    assert cfg == TrainConfig.mnist(batch_size=3, n_hidden=(20, 10), clip_derivative=None,
+                                    update_on_misclassified_only=False, learning_rate=0.5,
+                                    seed=9, epochs=7)
+    args = parser.parse_args(["train", "--task", "xor"])
+    assert cli._config_from_args(args) == TrainConfig.boolean()
+
+
+def test_train_evaluate_resume_end_to_end(tmp_path, capsys):
+    ck = tmp_path / "run"
+    argv = ["train", "--task", "xor", "--epochs", "2", "--n-train", "100", "--n-test", "30",
+            "--checkpoint-dir", str(ck), "--no-progress", "--threads", "1",
+            "--save-network", str(tmp_path / "net.txt")]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "epoch    2" in out and "final:" in out and "test_accuracy" in out
+    assert (ck / "checkpoint.npz").is_file() and (ck / "checkpoint.json").is_file()
+    clf = SpikingClassifier.load(ck / "checkpoint.npz")
+    assert clf.n_epochs_ == 2 and clf.config_.seed == 0
+
+    # Resuming to 3 epochs equals training 3 epochs at once.
+    assert cli.main(argv[:4] + ["3"] + argv[5:] + ["--resume"]) == 0
+    assert cli.main(["train", "--task", "xor", "--epochs", "3", "--n-train", "100", "--n-test",
+                     "30", "--checkpoint-dir", str(tmp_path / "full"), "--quiet"]) == 0
+    a = SpikingClassifier.load(ck / "checkpoint.npz")
+    b = SpikingClassifier.load(tmp_path / "full" / "checkpoint.npz")
+    assert a.n_epochs_ == b.n_epochs_ == 3
+    np.testing.assert_array_equal(a.network_.weights, b.network_.weights)
+    capsys.readouterr()
+
+    assert cli.main(["evaluate", "--network", str(ck / "checkpoint.npz"), "--task", "xor",
+                     "--n-test", "30", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["n"] == 30 and 0.0 <= res["accuracy"] <= 1.0
+    # The ihmehimmeli file written with --save-network evaluates like the 2-epoch network.
+    assert cli.main(["evaluate", "--network", str(tmp_path / "net.txt"), "--task", "xor",
+                     "--n-test", "30"]) == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_train_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "c.png"
+    assert cli.main(["train", "--task", "circles", "--epochs", "1", "--n-train", "40",
+                     "--n-test", "10", "--plot", str(png), "--quiet"]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_errors_are_clear(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    assert cli.main(["evaluate", "--network", str(bad), "--task", "xor"]) == 2
+    assert "bad.npz" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--network", str(tmp_path / "missing"), "--task", "xor"])
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--task", "nand"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (SLOW_NETWORK.is_file() and MNIST.is_dir()),
+                    reason="published network or MNIST test set not present")
+def test_evaluate_published_network(capsys):
+    assert cli.main(["evaluate", "--network", str(SLOW_NETWORK), "--task", "mnist",
+                     "--data-dir", str(MNIST), "--n-test", "200", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["n"] == 200 and res["accuracy"] > 0.9
+    net = load_ihmehimmeli(SLOW_NETWORK, 0.181769)
+    assert net["hidden0"].size == 340
