@@ -744,7 +744,18 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
             free(wss)
             raise MemoryError()
     try:
-        if n_ex > 0:
+        if n_ex > 0 and n_threads_ == 1:
+            # No OpenMP team for one thread: small calls (training on small networks,
+            # one example at a time) are dominated by fixed costs.
+            ws = wss[0]
+            with nogil:
+                for e in range(n_ex):
+                    estart[e] = ws.tape_n
+                    st[e] = run_one(ws, &net, &inputs[e, 0] if n_in else &dummy, pulses, t_max,
+                                    max_events, record, &tv[e, 0] if n else &dummy,
+                                    &qv[e, 0] if (n and record) else NULL, &nev[e])
+                    elen[e] = ws.tape_n - estart[e]
+        elif n_ex > 0:
             with nogil, parallel(num_threads=n_threads_):
                 tid = threadid()
                 ws = wss[tid]
