@@ -30,12 +30,12 @@ in eventsim they are ``inf``.
 from __future__ import annotations
 
 import dataclasses
-import os
 import pathlib
 import re
-import tempfile
 
 import numpy as np
+
+from ._atomic import atomic_write
 
 from .network import Network
 
@@ -446,25 +446,4 @@ def save_ihmehimmeli(net, path, *, unused_pulses=None) -> None:
     # Like the reference: every value followed by one space, no newline (the
     # reference's reader parses every line, an empty last line included).
     text = " ".join(parts) + " "
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                               dir=path.parent if str(path.parent) else ".")
-    try:
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except OSError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, lambda f: f.write(text), binary=False)

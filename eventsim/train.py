@@ -41,15 +41,14 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import pathlib
 import sys
-import tempfile
 import time
 import zipfile
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .gradients import backward
 from .layers import feedforward
 from .network import ALPHA, Network
@@ -574,25 +573,7 @@ class CheckpointError(ValueError):
 
 
 def _atomic_write(path: pathlib.Path, write):
-    """Write through a temporary file in the same folder, then ``os.replace``."""
-    path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                               dir=str(path.parent) if str(path.parent) else ".")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, write)
 
 
 def save_checkpoint(path, network, *, config=None, optimizer=None, epoch=0, history=None,

@@ -601,7 +601,7 @@ def test_silent_neuron_penalty_and_ignored_dL():
 # agreement with the compiled engine
 # ---------------------------------------------------------------------------------
 
-def _compare_with_compiled(net, x, rng, t_max=np.inf, clip=None, penalty=0.0):
+def _check_agrees_with_compiled(net, x, rng, t_max=np.inf, clip=None, penalty=0.0):
     py = pe.simulate(net, x, t_max=t_max, record_tape=True)
     cy = eventsim.simulate(net, x, t_max=t_max, record_tape=True)
     assert py.times.shape == cy.times.shape
@@ -629,7 +629,7 @@ def test_agrees_with_compiled_engine(recurrent):
         t_max = 2.5 if k % 7 == 0 else np.inf
         clip = 0.5 if k % 4 == 1 else None
         penalty = 0.3 if k % 4 == 2 else 0.0
-        spikes += _compare_with_compiled(net, x, rng, t_max, clip, penalty)
+        spikes += _check_agrees_with_compiled(net, x, rng, t_max, clip, penalty)
     assert spikes > 500
 
 
@@ -663,7 +663,7 @@ def test_agrees_with_compiled_engine_on_larger_nets_and_long_times():
         if k % 2:
             x += 1e3
             net.pulse_times = net.pulse_times + 1e3
-        _compare_with_compiled(net, x, rng, clip=2.0 if k % 3 == 0 else None, penalty=0.5)
+        _check_agrees_with_compiled(net, x, rng, clip=2.0 if k % 3 == 0 else None, penalty=0.5)
 
 
 def test_agrees_with_compiled_engine_on_ties():
@@ -679,8 +679,8 @@ def test_agrees_with_compiled_engine_on_ties():
     ]
     for w, t in cases:
         net, x = one_neuron(w, t)
-        _compare_with_compiled(net, x, rng)
+        _check_agrees_with_compiled(net, x, rng)
     # zero-delay fan-out and fan-in with ties at every layer
     net = eventsim.feedforward(3, [4, 4], 2, rng=3, nonpulse_init_multiplier=3.0)
     x = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.5, 0.5, np.inf]])
-    _compare_with_compiled(net, x, rng)
+    _check_agrees_with_compiled(net, x, rng)
