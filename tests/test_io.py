@@ -239,7 +239,9 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(io.os, "replace", boom)
+    import eventsim._atomic
+
+    monkeypatch.setattr(eventsim._atomic.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         io.save_ihmehimmeli(small_net(), path)
     assert path.read_text() == "old contents"
