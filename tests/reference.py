@@ -103,6 +103,23 @@ def _potential_dot(t, a, w, tau):
     return float(np.sum(w[pos] * (1.0 - tau * s[pos]) * np.exp(-tau * s[pos])))
 
 
+
+def _intervals(a, w, tau):
+    """Per interval between distinct arrival times: ``(lo, hi, a, w, s_star)`` with the
+    arrivals up to ``lo`` and the offset ``s_star`` of the interval's closed-form
+    extremum from ``lo`` (``-inf`` if ``V`` has no interior maximum)."""
+    starts = np.unique(a)
+    for k, lo in enumerate(starts):
+        hi = starts[k + 1] if k + 1 < starts.size else np.inf
+        causal = a <= lo
+        ac, wc = a[causal], w[causal]
+        # V(lo + s) = exp(-tau s) (A s - B), shifted to the interval start (no overflow:
+        # every exponent is <= 0).
+        e = np.exp(tau * (ac - lo))
+        A = float(np.sum(wc * e))
+        B = float(np.sum(wc * (ac - lo) * e))
+        yield lo, hi, ac, wc, (1.0 / tau + B / A if A > 0 else -np.inf)
+
 def first_crossing(arrivals, weights, tau, theta):
     """First time ``V(t) >= theta`` for a single alpha neuron.
 
@@ -127,22 +144,9 @@ def first_crossing(arrivals, weights, tau, theta):
     a, w = a[keep], w[keep]
     order = np.argsort(a, kind="stable")
     a, w = a[order], w[order]
-    starts = np.unique(a)
     peak_gap = np.inf
-    for k, lo in enumerate(starts):
-        hi = starts[k + 1] if k + 1 < starts.size else np.inf
-        causal = a <= lo
-        ac, wc = a[causal], w[causal]
-        # V(lo + s) = exp(-tau s) (A s - B), shifted to the interval start (no overflow:
-        # every exponent is <= 0).
-        e = np.exp(tau * (ac - lo))
-        A = float(np.sum(wc * e))
-        B = float(np.sum(wc * (ac - lo) * e))
+    for lo, hi, ac, wc, s_star in _intervals(a, w, tau):
         v_lo = _potential(lo, ac, wc, tau)
-        if A > 0:
-            s_star = 1.0 / tau + B / A
-        else:
-            s_star = -np.inf  # V has no interior maximum: non-increasing or a minimum
         if s_star > 0:
             t_arg = lo + s_star if lo + s_star < hi else hi
             v_max = max(v_lo, _potential(t_arg, ac, wc, tau))
@@ -168,18 +172,11 @@ def potential_maximum(arrivals, weights, tau):
     over ``t >= min(a)``, with every input counted (no spike)."""
     a = np.asarray(arrivals, np.float64)
     w = np.asarray(weights, np.float64)
-    starts = np.unique(a)
-    best_t, best_v = starts[0], 0.0
-    for k, lo in enumerate(starts):
-        hi = starts[k + 1] if k + 1 < starts.size else np.inf
-        causal = a <= lo
-        ac, wc = a[causal], w[causal]
-        e = np.exp(tau * (ac - lo))
-        A = float(np.sum(wc * e))
-        B = float(np.sum(wc * (ac - lo) * e))
+    best_t, best_v = np.min(a), 0.0
+    for lo, hi, ac, wc, s_star in _intervals(a, w, tau):
         cands = [lo] if hi == np.inf else [lo, hi]
-        if A > 0 and lo + 1.0 / tau + B / A > lo:
-            cands.append(min(lo + 1.0 / tau + B / A, hi))
+        if s_star > 0:
+            cands.append(min(lo + s_star, hi))
         for t in cands:
             v = _potential(t, ac, wc, tau) if t < np.inf else 0.0
             if v > best_v:
