@@ -121,13 +121,15 @@ def backward(net: Network, result: SimulationResult, dL_dt, *, outputs=None,
         raise ValueError("penalty_no_spike must be finite")
     in_indptr, in_syn = net.incoming()
     tape = result.tape
+    model, rate, rate_syn, coef, theta, theta_scale = net._engine_params()
     gw, gd, gtheta, gpulse, ginput = _backward.backward_batch(
         net.indptr, tape.delay_order, net.pre, net.post, net.weights, net.delays,
-        net.kind, net.source_index, net.population_index, net.tau, net.theta,
-        net.n_inputs, net.n_pulses, in_indptr, in_syn,
+        net.kind, net.source_index, net.population_index, rate, theta,
+        model, rate_syn, coef, net.n_inputs, net.n_pulses, in_indptr, in_syn,
         np.ascontiguousarray(times), tape.q, tape.deliveries, tape.offsets,
         np.ascontiguousarray(g), clip, penalty, resolve_threads(n_threads))
-    return Gradients(gw, gd, gtheta, gpulse, ginput)
+    # LIF populations with equal time constants run as alpha with a scaled threshold.
+    return Gradients(gw, gd, gtheta * theta_scale, gpulse, ginput)
 
 
 def value_and_grad(net: Network, input_times, loss_fn, *, outputs=None, t_max=np.inf,

@@ -4,7 +4,9 @@ A :class:`Network` holds
 
 * **populations** of neurons that share a model and its parameters (``"alpha"``:
   the alpha-kernel spike response model of Comsa et al., with decay rate ``tau``
-  and threshold ``theta``);
+  and threshold ``theta``; ``"lif"``: leaky integrate-and-fire with exponential
+  current synapses, time to first spike, after Göltz et al., with ``tau_mem``,
+  ``tau_syn``, ``g_leak`` and ``theta``);
 * **sources**: input neurons, whose spike times are given per example, and
   synchronisation pulses, whose spike times are trainable parameters shared by all
   examples;
@@ -25,15 +27,28 @@ import numbers
 
 import numpy as np
 
-__all__ = ["Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA"]
+__all__ = ["Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA", "NEURON"]
 
 # Neuron kinds as stored in ``Network.kind`` (int8); the Cython engine uses the same codes.
+# Kind 2 means "a neuron with a model" whatever the model (the name ALPHA is historical).
 INPUT = 0
 PULSE = 1
-ALPHA = 2
+ALPHA = NEURON = 2
 
 #: Neuron models a population can have, and their parameters with defaults.
-MODELS = {"alpha": {"tau": 1.0, "theta": 1.0}}
+MODELS = {
+    "alpha": {"tau": 1.0, "theta": 1.0},
+    "lif": {"tau_mem": 1.0, "tau_syn": 1.0, "theta": 1.0, "g_leak": 1.0},
+}
+
+# Per-population parameter arrays of the network, and which models have them.
+_PARAM_MODELS = {"tau": ("alpha",), "tau_mem": ("lif",), "tau_syn": ("lif",),
+                 "g_leak": ("lif",), "theta": ("alpha", "lif")}
+
+# The general LIF solver evaluates V as a difference of two exponential sums, which
+# loses digits like 1 / |1 - tau_syn / tau_mem|; closer ratios than this are refused
+# (equal time constants use the exact closed form).
+LIF_MIN_RATIO_GAP = 1e-3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,13 +59,14 @@ class Population:
     ----------
     name : str
         Unique name within the network.
-    kind : {"input", "pulse", "alpha"}
+    kind : {"input", "pulse", "alpha", "lif"}
         ``"input"`` and ``"pulse"`` are sources; the others are neuron models.
     start, stop : int
         The block holds neuron ids ``start .. stop - 1``.
     index : int
         Index of the population among the network's neuron populations (the
-        position of its parameters in ``Network.tau`` / ``Network.theta``), or the
+        position of its parameters in ``Network.theta`` and the other per-population
+        arrays), or the
         position of its first source among inputs / pulses for source blocks.
     """
 
@@ -71,6 +87,14 @@ class Population:
 
     def __len__(self) -> int:
         return self.size
+
+
+def _check_lif_ratio(tau_mem, tau_syn, where):
+    if tau_mem != tau_syn and abs(tau_syn / tau_mem - 1.0) < LIF_MIN_RATIO_GAP:
+        raise ValueError(
+            f"LIF population {where!r}: tau_syn / tau_mem = {tau_syn / tau_mem!r} is within "
+            f"{LIF_MIN_RATIO_GAP} of 1 but not equal; use equal time constants (exact closed "
+            f"form) or a ratio further from 1 (the two-exponential form loses precision there)")
 
 
 def _as_finite(name, values, *, shape=None, allow_inf=False, dtype=np.float64):
@@ -110,6 +134,10 @@ class Network:
         self._pulse_times = np.zeros(0)
         self._tau = np.zeros(0)
         self._theta = np.zeros(0)
+        self._tau_mem = np.zeros(0)
+        self._tau_syn = np.zeros(0)
+        self._g_leak = np.zeros(0)
+        self._models: list[str] = []
         # Synapses waiting to be merged into the sorted arrays (lists of arrays).
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._pre = np.zeros(0, np.int32)
@@ -169,15 +197,30 @@ class Network:
         ----------
         n : int
             Number of neurons.
-        model : str
-            ``"alpha"``: alpha-kernel SRM neuron,
-            :math:`V(t) = \\sum_i w_i (t - a_i) e^{-\\tau (t - a_i)}`, one spike when
+        model : {"alpha", "lif"}
+            ``"alpha"``: alpha-kernel SRM neuron (Comsa et al.),
+            :math:`V(t) = \\sum_i w_i (t - a_i) e^{-\\tau (t - a_i)}`.
+
+            ``"lif"``: leaky integrate-and-fire neuron with exponential current
+            synapses (Göltz et al.), potential measured from rest,
+            :math:`V(t) = \\sum_i w_i \\kappa(t - a_i)` with
+            :math:`\\kappa(s) = \\frac{\\tau_s}{g_l(\\tau_m - \\tau_s)}
+            (e^{-s/\\tau_m} - e^{-s/\\tau_s})` (:math:`s e^{-s/\\tau}/(g_l \\tau)`
+            when the time constants are equal).  Both models spike once, when
             ``V`` first reaches ``theta``.
         name : str, optional
         tau : float
-            Decay rate (> 0) of the alpha kernel; its peak is at ``1 / tau``.
+            ``"alpha"``: decay rate (> 0) of the kernel; its peak is at ``1 / tau``.
+        tau_mem, tau_syn : float
+            ``"lif"``: membrane and synaptic time constants (> 0).  Equal values and
+            ``tau_mem = 2 tau_syn`` are solved in closed form (Lambert W, quadratic),
+            any other ratio by a safeguarded Newton iteration on the exact
+            potential (no time grid).  Ratios within ``1e-3`` of 1 (but not equal)
+            are refused: the two-exponential form would lose digits there.
+        g_leak : float
+            ``"lif"``: leak conductance (> 0); it scales the kernel by ``1 / g_leak``.
         theta : float
-            Firing threshold (> 0).
+            Firing threshold (> 0; for ``"lif"`` measured from the resting potential).
         """
         if model not in MODELS:
             raise ValueError(f"unknown neuron model {model!r}; known models: {sorted(MODELS)}")
@@ -186,12 +229,16 @@ class Network:
             raise ValueError(f"unknown parameters for model {model!r}: {sorted(unknown)}")
         p = {**MODELS[model], **params}
         for key, val in p.items():
-            if not np.isfinite(val) or val <= 0:
+            if not isinstance(val, numbers.Real) or not np.isfinite(val) or val <= 0:
                 raise ValueError(f"{key} must be finite and > 0, got {val!r}")
+        if model == "lif":
+            _check_lif_ratio(p["tau_mem"], p["tau_syn"], name if name is not None else f"#{self._n_pops}")
         pop = self._add_block(model, n, name, self._n_pops)
         self._n_pops += 1
-        self._tau = np.append(self._tau, float(p["tau"]))
-        self._theta = np.append(self._theta, float(p["theta"]))
+        self._models.append(model)
+        for key in _PARAM_MODELS:
+            attr = "_" + key
+            setattr(self, attr, np.append(getattr(self, attr), float(p.get(key, np.nan))))
         return pop
 
     def _ids(self, ids, what):
@@ -364,7 +411,7 @@ class Network:
 
     @property
     def kind(self) -> np.ndarray:
-        """Per neuron: 0 = input, 1 = pulse, 2 = alpha neuron (int8)."""
+        """Per neuron: 0 = input, 1 = pulse, 2 = neuron (any model; int8)."""
         return self._structure()[0]
 
     @property
@@ -375,7 +422,8 @@ class Network:
 
     @property
     def population_index(self) -> np.ndarray:
-        """Per neuron: index of its population in :attr:`tau` / :attr:`theta`, -1 for sources."""
+        """Per neuron: index of its population in :attr:`theta` (and the other
+        per-population arrays), -1 for sources."""
         return self._structure()[2]
 
     @property
@@ -448,13 +496,66 @@ class Network:
         self._set_param("_pulse_times", "pulse_times", value, allow_inf=True)
 
     @property
+    def models(self) -> tuple:
+        """Model name of each neuron population (``"alpha"`` or ``"lif"``)."""
+        return tuple(self._models)
+
+    def _set_model_param(self, key, value):
+        cur = getattr(self, "_" + key)
+        arr = np.array(value, dtype=np.float64, copy=True)
+        if arr.shape != cur.shape:
+            raise ValueError(f"{key} must have shape {cur.shape}, got {arr.shape}")
+        has = np.array([m in _PARAM_MODELS[key] for m in self._models], bool)
+        bad = has & ~(np.isfinite(arr) & (arr > 0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{key} must be finite and > 0, got {arr[i]!r} for population {i}")
+        if (~has & ~np.isnan(arr)).any():
+            i = int(np.flatnonzero(~has & ~np.isnan(arr))[0])
+            raise ValueError(f"population {i} is {self._models[i]!r}, which has no parameter "
+                             f"{key!r}: its entry must be NaN")
+        if key in ("tau_mem", "tau_syn"):
+            mem = arr if key == "tau_mem" else self._tau_mem
+            syn = arr if key == "tau_syn" else self._tau_syn
+            for i in np.flatnonzero(has):
+                _check_lif_ratio(mem[i], syn[i], i)
+        setattr(self, "_" + key, arr)
+
+    @property
     def tau(self) -> np.ndarray:
-        """Decay rate of each neuron population."""
+        """Decay rate of each alpha population (NaN for populations of other models)."""
         return self._tau
 
     @tau.setter
     def tau(self, value):
-        self._set_param("_tau", "tau", value, positive=True)
+        self._set_model_param("tau", value)
+
+    @property
+    def tau_mem(self) -> np.ndarray:
+        """Membrane time constant of each LIF population (NaN for other models)."""
+        return self._tau_mem
+
+    @tau_mem.setter
+    def tau_mem(self, value):
+        self._set_model_param("tau_mem", value)
+
+    @property
+    def tau_syn(self) -> np.ndarray:
+        """Synaptic time constant of each LIF population (NaN for other models)."""
+        return self._tau_syn
+
+    @tau_syn.setter
+    def tau_syn(self, value):
+        self._set_model_param("tau_syn", value)
+
+    @property
+    def g_leak(self) -> np.ndarray:
+        """Leak conductance of each LIF population (NaN for other models)."""
+        return self._g_leak
+
+    @g_leak.setter
+    def g_leak(self, value):
+        self._set_model_param("g_leak", value)
 
     @property
     def theta(self) -> np.ndarray:
@@ -463,7 +564,54 @@ class Network:
 
     @theta.setter
     def theta(self, value):
-        self._set_param("_theta", "theta", value, positive=True)
+        self._set_model_param("theta", value)
+
+    def population_params(self, population) -> dict:
+        """The model and parameters of one neuron population (by name or index)."""
+        if isinstance(population, str):
+            population = self[population]
+        if isinstance(population, Population):
+            if population.kind in ("input", "pulse"):
+                raise ValueError(f"{population.name!r} is a source block, not a neuron population")
+            population = population.index
+        i = int(population)
+        if not 0 <= i < self._n_pops:
+            raise ValueError(f"unknown population index {i} (the network has {self._n_pops})")
+        m = self._models[i]
+        return {"model": m, **{k: float(getattr(self, "_" + k)[i])
+                               for k in _PARAM_MODELS if m in _PARAM_MODELS[k]}}
+
+    def _engine_params(self):
+        """Per-population arrays in the engine's terms: ``(model, rate, rate_syn,
+        coef, theta, theta_scale)``.
+
+        The engine knows two kernels.  ``model 0`` is the alpha kernel with decay
+        rate ``rate`` and threshold ``theta``.  An LIF population with equal time
+        constants ``tau`` *is* that kernel up to a factor: ``V_lif = V_alpha /
+        (g_leak tau)`` with ``rate = 1 / tau``, so it runs as alpha with threshold
+        ``theta g_leak tau`` (``theta_scale``; the threshold gradient is scaled back).
+        ``model 1`` is the two-exponential LIF kernel ``coef (e^{-rate s} -
+        e^{-rate_syn s})``, ``model 2`` the same with ``tau_mem = 2 tau_syn`` (closed
+        form).
+        """
+        n = self._n_pops
+        model = np.zeros(n, np.int8)
+        rate = np.array(self._tau, np.float64)
+        rate_syn = np.zeros(n)
+        coef = np.ones(n)
+        scale = np.ones(n)
+        for i, m in enumerate(self._models):
+            if m != "lif":
+                continue
+            tm, ts, g = self._tau_mem[i], self._tau_syn[i], self._g_leak[i]
+            rate[i] = 1.0 / tm
+            if tm == ts:
+                scale[i] = g * tm
+            else:
+                model[i] = 2 if tm == 2.0 * ts else 1
+                rate_syn[i] = 1.0 / ts
+                coef[i] = ts / (g * (tm - ts))
+        return model, rate, rate_syn, coef, self._theta * scale, scale
 
     def incoming(self):
         """CSC view: ``(in_indptr, in_synapses)``; the synapses into neuron ``n``

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import ALPHA, Network
+from .network import NEURON, Network
 
-__all__ = ["membrane_potential"]
+__all__ = ["membrane_potential", "kernel"]
 
 
 def membrane_potential(net: Network, times, neuron, t) -> np.ndarray:
@@ -30,7 +30,9 @@ def membrane_potential(net: Network, times, neuron, t) -> np.ndarray:
     -------
     ndarray, shape of ``t``
 
-    .. math:: V(t) = \\sum_{k:\\, a_k < \\min(t, t_{spike})} w_k (t - a_k) e^{-\\tau (t - a_k)}
+    Alpha populations: :math:`V(t) = \\sum_{k:\\, a_k < \\min(t, t_{spike})} w_k
+    (t - a_k) e^{-\\tau (t - a_k)}`; LIF populations use the kernel documented in
+    :meth:`eventsim.Network.add_population` in place of the alpha kernel.
     """
     times = np.asarray(times, np.float64)
     if times.shape != (net.n_neurons,):
@@ -38,9 +40,9 @@ def membrane_potential(net: Network, times, neuron, t) -> np.ndarray:
     neuron = int(neuron)
     if not 0 <= neuron < net.n_neurons:
         raise ValueError(f"unknown neuron id {neuron}")
-    if net.kind[neuron] != ALPHA:
+    if net.kind[neuron] != NEURON:
         raise ValueError(f"neuron {neuron} is a source; it has no membrane potential")
-    tau = net.tau[net.population_index[neuron]]
+    params = net.population_params(int(net.population_index[neuron]))
     in_indptr, in_syn = net.incoming()
     syn = in_syn[in_indptr[neuron]:in_indptr[neuron + 1]]
     arrival = times[net.pre[syn]] + net.delays[syn]
@@ -49,5 +51,19 @@ def membrane_potential(net: Network, times, neuron, t) -> np.ndarray:
     t = np.asarray(t, np.float64)
     s = t[..., None] - a
     with np.errstate(over="ignore", invalid="ignore"):
-        contrib = np.where(s > 0, w * s * np.exp(-tau * np.where(s > 0, s, 0.0)), 0.0)
+        contrib = np.where(s > 0, w * kernel(params, np.where(s > 0, s, 0.0)), 0.0)
     return contrib.sum(axis=-1)
+
+
+def kernel(params: dict, s) -> np.ndarray:
+    """The postsynaptic potential of a unit weight, ``s`` after its arrival (``s >= 0``).
+
+    ``params`` is :meth:`eventsim.Network.population_params` of a population.
+    """
+    s = np.asarray(s, np.float64)
+    if params["model"] == "alpha":
+        return s * np.exp(-params["tau"] * s)
+    tm, ts, g = params["tau_mem"], params["tau_syn"], params["g_leak"]
+    if tm == ts:
+        return s * np.exp(-s / tm) / (g * tm)
+    return ts / (g * (tm - ts)) * (np.exp(-s / tm) - np.exp(-s / ts))

@@ -307,6 +307,10 @@ class _Graph:
 
     @classmethod
     def of(cls, net: Network):
+        if any(m != "alpha" for m in net.models):
+            raise ValueError(
+                f"the pure-Python engine simulates alpha populations only; this network has "
+                f"{sorted(set(net.models) - {'alpha'})} populations (use eventsim.simulate)")
         indptr = net.indptr
         order = net.delay_order()
         in_indptr, in_syn = net.incoming()

@@ -170,11 +170,12 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
         max_events = 4 * (net.n_neurons + net.n_synapses) + 1000
     if int(max_events) < 1:
         raise ValueError(f"max_events must be >= 1, got {max_events}")
+    model, rate, rate_syn, coef, theta, _ = net._engine_params()
     times, q, n_events, deliveries, offsets, status = _engine.run_batch(
         net.indptr, order, net.post, net.weights, net.delays,
-        net.kind, net.source_index, net.population_index, net.tau, net.theta,
+        net.kind, net.source_index, net.population_index, rate, theta,
         net.pulse_times, x, t_max, int(max_events), bool(record_tape), resolve_threads(n_threads),
-        *net._delivery_blocks())
+        *net._delivery_blocks(), model, rate_syn, coef)
     bad = np.flatnonzero(status != 0)
     if bad.size:
         e = bad[0]

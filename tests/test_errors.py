@@ -105,8 +105,14 @@ def test_bad_populations(net):
         net.add_population(2, tau=0.0)
     with pytest.raises(ValueError, match="theta must be finite and > 0"):
         net.add_population(2, theta=np.nan)
-    with pytest.raises(ValueError, match="unknown neuron model 'lif'"):
-        net.add_population(2, model="lif")
+    with pytest.raises(ValueError, match="unknown neuron model 'izhikevich'"):
+        net.add_population(2, model="izhikevich")
+    with pytest.raises(ValueError, match="unknown parameters for model 'lif': \\['tau'\\]"):
+        net.add_population(2, model="lif", tau=1.0)
+    with pytest.raises(ValueError, match="tau_syn must be finite and > 0"):
+        net.add_population(2, model="lif", tau_syn=-1.0)
+    with pytest.raises(ValueError, match="within 0.001 of 1 but not equal"):
+        net.add_population(2, model="lif", tau_mem=1.0, tau_syn=1.0005)
     with pytest.raises(ValueError, match="unknown parameters .*'tau_m'"):
         net.add_population(2, tau_m=1.0)
     with pytest.raises(ValueError, match="already exists"):
@@ -128,10 +134,22 @@ def test_bad_parameter_setters(net):
         net.weights = np.ones(8)
     with pytest.raises(ValueError, match="delays must be >= 0"):
         net.delays = np.full(net.n_synapses, -1.0)
-    with pytest.raises(ValueError, match="theta must be > 0"):
+    with pytest.raises(ValueError, match="theta must be finite and > 0, got .*0.0.* population 0"):
         net.theta = [0.0]
-    with pytest.raises(ValueError, match="tau must be > 0"):
+    with pytest.raises(ValueError, match="tau must be finite and > 0"):
         net.tau = [-1.0]
+    with pytest.raises(ValueError, match=r"theta must have shape \(1,\)"):
+        net.theta = [1.0, 1.0]
+    net.add_population(2, model="lif", name="l")
+    with pytest.raises(ValueError, match="population 1 is 'lif', which has no parameter 'tau'"):
+        net.tau = [1.0, 1.0]
+    with pytest.raises(ValueError, match="population 0 is 'alpha', which has no parameter 'tau_mem'"):
+        net.tau_mem = [1.0, 1.0]
+    with pytest.raises(ValueError, match="within 0.001 of 1"):
+        net.tau_mem = [np.nan, 1.0005]
+    net.tau_mem = [np.nan, 2.0]
+    assert net.population_params("l") == {"model": "lif", "tau_mem": 2.0, "tau_syn": 1.0,
+                                          "g_leak": 1.0, "theta": 1.0}
     with pytest.raises(ValueError, match="pulse_times contains NaN"):
         net.pulse_times = [np.nan]
     with pytest.raises(ValueError, match="pulse_times contain -inf"):

@@ -27,6 +27,9 @@ cdef enum:
     KIND_ALPHA = 2
     CHUNK = 16
 
+cdef enum:
+    MODEL_ALPHA = 0     # see _engine.pyx; LIF models (1, 2) share one backward form
+
 
 cdef struct Buffers:
     double* gw           # per synapse
@@ -36,6 +39,7 @@ cdef struct Buffers:
     double* gt           # adjoint dL/dt per neuron (one example at a time)
     double* inv_vdot     # 1 / V'(t_j) per spiking neuron (one example at a time)
     double* ej           # e^{-tau (t_j - R0)} / V'(t_j): the target's half of the kernel
+    double* ej2          # LIF: coef e^{-rs (t_j - R0)} / V'(t_j) (ej: the rm half, times coef)
     int8_t* touched      # per presynaptic neuron: row used in this chunk
     int64_t* touched_list
     int64_t n_touched
@@ -59,10 +63,11 @@ cdef Buffers* buf_new(int64_t n_syn, int64_t n_pops, int64_t n_pulses, int64_t n
     b.gt = <double*> calloc(n + 1, sizeof(double))
     b.inv_vdot = <double*> calloc(n + 1, sizeof(double))
     b.ej = <double*> calloc(n + 1, sizeof(double))
+    b.ej2 = <double*> calloc(n + 1, sizeof(double))
     b.touched = <int8_t*> calloc(n + 1, sizeof(int8_t))
     b.touched_list = <int64_t*> calloc(n + 1, sizeof(int64_t))
     if (b.gw == NULL or b.gd == NULL or b.gtheta == NULL or b.gpulse == NULL or b.gt == NULL
-            or b.inv_vdot == NULL or b.ej == NULL or b.touched == NULL or b.touched_list == NULL):
+            or b.inv_vdot == NULL or b.ej == NULL or b.ej2 == NULL or b.touched == NULL or b.touched_list == NULL):
         buf_free(b)
         return NULL
     return b
@@ -73,7 +78,7 @@ cdef void buf_free(Buffers* b) noexcept nogil:
         return
     if not b.direct:
         free(b.gw); free(b.gd); free(b.gtheta); free(b.gpulse)
-    free(b.gt); free(b.inv_vdot); free(b.ej)
+    free(b.gt); free(b.inv_vdot); free(b.ej); free(b.ej2)
     free(b.touched); free(b.touched_list)
     free(b)
 
@@ -90,14 +95,15 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
                        const int64_t* order, const int32_t* post, const double* weights,
                        const double* delays, const int8_t* kind, const int32_t* source_index,
                        const int32_t* pop, const double* tau, const double* theta,
+                       const int8_t* model, const double* rate_syn, const double* coef,
                        const double* times, const double* q, const int64_t* deliveries,
                        int64_t r_begin, int64_t r_end, const double* g, double clip,
                        double* ginput_row) noexcept nogil:
     cdef int64_t j, r, p, pos, k, end
     cdef int32_t pp, pprev
     cdef double tp, tj, gj, a, s, ex, dw, da, acc, ta, qj, R0 = INFINITY, t_last = -INFINITY
-    cdef double fa, tau_max = 0.0
-    cdef bint factored
+    cdef double fa, fa2, ex2, rs, tau_max = 0.0
+    cdef bint factored, lif
     for j in range(n):
         b.gt[j] = g[j]
         qj = q[j]
@@ -110,8 +116,14 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
             pp = pop[j]
             if tau[pp] > tau_max:
                 tau_max = tau[pp]
-            # 1 / V'(t_j) = -W / (tau theta (1 + W)), with q = 1 + W (MATH.md A.4).
-            b.inv_vdot[j] = (1.0 - qj) / (tau[pp] * theta[pp] * qj)
+            if model[pp] == MODEL_ALPHA:
+                # 1 / V'(t_j) = -W / (tau theta (1 + W)), with q = 1 + W (MATH.md A.4).
+                b.inv_vdot[j] = (1.0 - qj) / (tau[pp] * theta[pp] * qj)
+            else:
+                # LIF: the tape holds V'(t_j) itself.
+                b.inv_vdot[j] = 1.0 / qj
+                if rate_syn[pp] > tau_max:
+                    tau_max = rate_syn[pp]
         else:
             b.inv_vdot[j] = 0.0
     # e^{-tau (t_j - a)} = [e^{-tau (t_j - R0)}] [e^{tau (a - R0)}]: one exp per spike and
@@ -123,9 +135,15 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
             # Zero for sources and for a spike at an exact tangency (q = 0), which
             # passes no gradient: never a stale value from an earlier example.
             if b.inv_vdot[j] != 0.0:
-                b.ej[j] = exp(-tau[pop[j]] * (times[j] - R0)) * b.inv_vdot[j]
+                pp = pop[j]
+                if model[pp] == MODEL_ALPHA:
+                    b.ej[j] = exp(-tau[pp] * (times[j] - R0)) * b.inv_vdot[j]
+                else:
+                    b.ej[j] = coef[pp] * exp(-tau[pp] * (times[j] - R0)) * b.inv_vdot[j]
+                    b.ej2[j] = coef[pp] * exp(-rate_syn[pp] * (times[j] - R0)) * b.inv_vdot[j]
             else:
                 b.ej[j] = 0.0
+                b.ej2[j] = 0.0
     r = r_end - 1
     while r >= r_begin:
         p = deliveries[3 * r]
@@ -140,6 +158,8 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
             b.n_touched += 1
         pprev = -1
         fa = 0.0
+        fa2 = 0.0
+        lif = False
         a = INFINITY
         while pos < end:
             k = order[pos]
@@ -152,18 +172,33 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
             if tp + delays[k] != a or pop[j] != pprev:
                 a = tp + delays[k]
                 pprev = pop[j]
+                lif = model[pprev] != MODEL_ALPHA
                 if factored:
                     fa = exp(tau[pprev] * (a - R0))
+                    if lif:
+                        fa2 = exp(rate_syn[pprev] * (a - R0))
             if not tj > a:
                 continue
             ta = tau[pprev]
             s = tj - a
-            if factored:
-                ex = b.ej[j] * fa
+            if lif:
+                # kappa(s) = coef (e^{-rm s} - e^{-rs s}); ex, ex2 carry coef / V'(t_j).
+                rs = rate_syn[pprev]
+                if factored:
+                    ex = b.ej[j] * fa
+                    ex2 = b.ej2[j] * fa2
+                else:
+                    ex = coef[pprev] * exp(-ta * s) * b.inv_vdot[j]
+                    ex2 = coef[pprev] * exp(-rs * s) * b.inv_vdot[j]
+                dw = clipd(ex2 - ex, clip)                                  # -kappa / V'
+                da = clipd(weights[k] * (rs * ex2 - ta * ex), clip)          # w kappa' / V'
             else:
-                ex = exp(-ta * s) * b.inv_vdot[j]
-            dw = clipd(-s * ex, clip)                          # dt_j / dw_k
-            da = clipd(weights[k] * (1.0 - ta * s) * ex, clip)  # dt_j / da_k
+                if factored:
+                    ex = b.ej[j] * fa
+                else:
+                    ex = exp(-ta * s) * b.inv_vdot[j]
+                dw = clipd(-s * ex, clip)                          # dt_j / dw_k
+                da = clipd(weights[k] * (1.0 - ta * s) * ex, clip)  # dt_j / da_k
             b.gw[k] += gj * dw
             b.gd[k] += gj * da
             acc = acc + gj * da
@@ -185,6 +220,7 @@ def backward_batch(const int64_t[::1] indptr, const int64_t[::1] order,
                    const double[::1] weights, const double[::1] delays,
                    const int8_t[::1] kind, const int32_t[::1] source_index,
                    const int32_t[::1] pop, const double[::1] tau, const double[::1] theta,
+                   const int8_t[::1] model, const double[::1] rate_syn, const double[::1] coef,
                    int64_t n_inputs, int64_t n_pulses,
                    const int64_t[::1] in_indptr, const int64_t[::1] in_syn,
                    const double[:, ::1] times, const double[:, ::1] q,
@@ -217,6 +253,11 @@ def backward_batch(const int64_t[::1] indptr, const int64_t[::1] order,
     cdef const double* d_p = &delays[0] if n_syn else NULL
     cdef const double* tau_p = &tau[0] if n_pops else NULL
     cdef const double* theta_p = &theta[0] if n_pops else NULL
+    cdef const int8_t* model_p = &model[0] if n_pops else NULL
+    cdef const double* rate_syn_p = &rate_syn[0] if n_pops else NULL
+    cdef const double* coef_p = &coef[0] if n_pops else NULL
+    if model.shape[0] != n_pops or rate_syn.shape[0] != n_pops or coef.shape[0] != n_pops:
+        raise ValueError("per-population arrays differ in length")
     if bufs == NULL:
         raise MemoryError()
     cdef double dz = 0.0
@@ -246,7 +287,7 @@ def backward_batch(const int64_t[::1] indptr, const int64_t[::1] order,
                 while e < e_end:
                     backward_one(bufs[slot], e, n, &indptr[0], order_p, post_p, w_p, d_p,
                                  &kind[0], &source_index[0], &pop[0], tau_p, theta_p,
-                                 &times[e, 0], &q[e, 0], dptr, offsets[e], offsets[e + 1],
+                                 model_p, rate_syn_p, coef_p, &times[e, 0], &q[e, 0], dptr, offsets[e], offsets[e + 1],
                                  &g[e, 0], clip, &ginv[e, 0] if n_inputs else &dummy)
                     e = e + 1
             # Add the chunks' sums in chunk order: the result does not depend on nt.

@@ -38,6 +38,7 @@ from libc.string cimport memset
 from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport lambertw0_q, exp, log, INFINITY
+from libc.math cimport sqrt, fmax
 
 cdef extern from "_kernels.h" nogil:
     void es_block_arrive(double* A, double* B, const double* w, int64_t n, double ex,
@@ -45,6 +46,10 @@ cdef extern from "_kernels.h" nogil:
     int64_t es_block_refresh(const double* A, const double* B, const double* tbar,
                              const double* tt, double* num, double* D, int32_t* idx, int64_t n,
                              double t, double dt, double tau, double thex)
+    int64_t es_block_refresh_lif(const double* A, const double* B, const double* tbar,
+                                 const double* tt, double* num, double* D, int32_t* idx,
+                                 int64_t n, double t, double inv_m, double inv_s, double rm,
+                                 double rs, double coef, double theta)
 
 
 cdef enum:
@@ -55,6 +60,16 @@ cdef enum:
 cdef enum:
     EV_SOURCE = 0      # a source neuron spikes
     EV_DELIVER = 1     # deliver the delayed synapses of a spike, from a position on
+
+# Kernels (per population, ``Net.model``).  LIF with equal time constants runs as
+# MODEL_ALPHA (see Network._engine_params).  For the LIF models the neuron state is
+# A = sum w e^{rm (a - R)}, B = sum w e^{rs (a - R)} with rm = 1/tau_mem,
+# rs = 1/tau_syn, so V(t) = coef (A e^{-rm (t-R)} - B e^{-rs (t-R)}) and the
+# synaptic current is I(t) = B e^{-rs (t-R)} (MATH.md B).
+cdef enum:
+    MODEL_ALPHA = 0
+    MODEL_LIF = 1      # any tau_mem != tau_syn: safeguarded Newton
+    MODEL_LIF2 = 2     # tau_mem = 2 tau_syn: closed form (quadratic in e^{-t/tau_mem})
 
 cdef enum:
     ACT_NONE = 0
@@ -249,6 +264,8 @@ cdef struct Workspace:
     double* pop_t        # per population: time for which pop_ex is cached
     double* pop_ex       # e^{tau (pop_t - R)}
     double* pop_inv      # its inverse
+    double* pop_ex2      # LIF: e^{rs (pop_t - R)}
+    double* pop_inv2     # its inverse
     int64_t* tape        # (pre, begin, end) triples of this thread's examples
     int64_t tape_n       # used triples
     int64_t tape_cap
@@ -282,13 +299,16 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noex
     ws.pop_t = <double*> malloc(p * sizeof(double))
     ws.pop_ex = <double*> malloc(p * sizeof(double))
     ws.pop_inv = <double*> malloc(p * sizeof(double))
+    ws.pop_ex2 = <double*> malloc(p * sizeof(double))
+    ws.pop_inv2 = <double*> malloc(p * sizeof(double))
     ws.tape_cap = 1024
     ws.tape = <int64_t*> malloc(3 * ws.tape_cap * sizeof(int64_t))
     if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
             or ws.tree.top_min == NULL or ws.s == NULL or ws.dirty_list == NULL
             or ws.A == NULL or ws.B == NULL or ws.tbar == NULL or ws.scratch_t == NULL or ws.scratch_d == NULL
             or ws.scratch_i == NULL or ws.block_dirty == NULL  or ws.dirty_blocks == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
-            or ws.pop_inv == NULL or ws.tape == NULL):
+            or ws.pop_inv == NULL or ws.pop_ex2 == NULL or ws.pop_inv2 == NULL
+            or ws.tape == NULL):
         ws_free(ws)
         return NULL
     return ws
@@ -301,6 +321,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.s); free(ws.dirty_list); free(ws.A); free(ws.B); free(ws.tbar); free(ws.scratch_t); free(ws.scratch_d)
     free(ws.scratch_i); free(ws.block_dirty)
     free(ws.dirty_blocks); free(ws.pop_t); free(ws.pop_ex); free(ws.pop_inv)
+    free(ws.pop_ex2); free(ws.pop_inv2)
     free(ws.tape)
     free(ws)
 
@@ -334,10 +355,13 @@ cdef struct Net:
     const int8_t* kind
     const int32_t* source_index
     const int32_t* pop
-    const double* tau
+    const double* tau        # alpha: decay rate; LIF: rm = 1 / tau_mem
     const double* theta
     const double* log_tau_theta
-    double tau_max
+    const int8_t* model      # MODEL_* per population
+    const double* rate_syn   # LIF: rs = 1 / tau_syn
+    const double* coef       # LIF: tau_syn / (g_leak (tau_mem - tau_syn))
+    double tau_max           # largest rate of any population
     bint has_delays          # False: synapse ids are already in delivery order
     const int32_t* block     # per presynaptic neuron: its delivery block, or -1
     const int32_t* block_start   # per block: first target; targets are consecutive
@@ -359,6 +383,9 @@ cdef inline void pop_factor(Workspace* ws, Net* net, int32_t p, double t, double
         ws.pop_t[p] = t
         ws.pop_ex[p] = exp(net.tau[p] * (t - R))
         ws.pop_inv[p] = 1.0 / ws.pop_ex[p]
+        if net.model[p] != MODEL_ALPHA:
+            ws.pop_ex2[p] = exp(net.rate_syn[p] * (t - R))
+            ws.pop_inv2[p] = 1.0 / ws.pop_ex2[p]
 
 
 cdef inline void arrive(Workspace* ws, Net* net, int32_t j, double w, double t, double R) noexcept nogil:
@@ -370,7 +397,10 @@ cdef inline void arrive(Workspace* ws, Net* net, int32_t j, double w, double t, 
         pop_factor(ws, net, p, t, R)
     ex = w * ws.pop_ex[p]
     ws.A[j] += ex
-    ws.B[j] += ex * (t - R)
+    if net.model[p] == MODEL_ALPHA:
+        ws.B[j] += ex * (t - R)
+    else:
+        ws.B[j] += w * ws.pop_ex2[p]
     # An inhibitory input only delays a crossing: a pending CHECK stays a valid
     # lower bound, and no pending action stays none.  A pending FIRE must move.
     if not st.dirty and (w > 0.0 or st.act == ACT_FIRE):
@@ -400,7 +430,7 @@ cdef int deliver(Workspace* ws, Net* net, int64_t pre, int64_t pos, double t_spi
         if ws.pop_t[p] != t:
             pop_factor(ws, net, p, t, R)
         ex = ws.pop_ex[p]
-        exdt = ex * (t - R)
+        exdt = ex * (t - R) if net.model[p] == MODEL_ALPHA else ws.pop_ex2[p]
         es_block_arrive(ws.A + j, ws.B + j, net.weights + pos, end - pos, ex, exdt)
         if not ws.block_dirty[b]:
             ws.block_dirty[b] = 1
@@ -440,6 +470,9 @@ cdef inline void refresh(Workspace* ws, Net* net, int64_t j, double t, double R)
     cdef NeuronState* st = &ws.s[j]
     cdef int32_t p = st.pop
     cdef double A = ws.A[j], tau = net.tau[p], U, D, num, bound
+    if net.model[p] != MODEL_ALPHA:
+        refresh_lif(ws, net, j, t, R)
+        return
     if A <= 0.0:
         # V = e^{-tau t}(A t - B) with A <= 0 never rises above its value now (< theta).
         set_action(ws, net, j, ACT_NONE, INFINITY)
@@ -472,19 +505,27 @@ cdef void refresh_block(Workspace* ws, Net* net, int32_t b, double t, double R) 
     cdef int64_t j0 = net.block_start[b]
     cdef int32_t p = ws.s[j0].pop
     cdef int64_t c, cnt, i
+    cdef double bound
     if ws.pop_t[p] != t:
         pop_factor(ws, net, p, t, R)
-    cnt = es_block_refresh(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0,
-                           ws.scratch_t, ws.scratch_d, ws.scratch_i, net.block_stop[b] - j0,
-                           t, t - R, net.tau[p], net.theta[p] * ws.pop_ex[p])
+    if net.model[p] == MODEL_ALPHA:
+        cnt = es_block_refresh(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0,
+                               ws.scratch_t, ws.scratch_d, ws.scratch_i, net.block_stop[b] - j0,
+                               t, t - R, net.tau[p], net.theta[p] * ws.pop_ex[p])
+    else:
+        cnt = es_block_refresh_lif(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0,
+                                   ws.scratch_t, ws.scratch_d, ws.scratch_i,
+                                   net.block_stop[b] - j0, t, ws.pop_inv[p], ws.pop_inv2[p],
+                                   net.tau[p], net.rate_syn[p], net.coef[p], net.theta[p])
     for c in range(cnt):
         i = ws.scratch_i[c]
         if ws.scratch_d[i] == 0.0:
             set_action(ws, net, j0 + i, ACT_NONE, INFINITY)
         else:
-            # Shave a relative 1e-10 so rounding never puts the bound after the crossing.
-            set_action(ws, net, j0 + i, ACT_CHECK,
-                       t + (ws.scratch_t[i] / ws.scratch_d[i]) * (1.0 - 1e-10))
+            # Shave a relative 1e-10 so rounding never puts the bound after the crossing
+            # (nor, at a crossing right now, before the present).
+            bound = t + (ws.scratch_t[i] / ws.scratch_d[i]) * (1.0 - 1e-10)
+            set_action(ws, net, j0 + i, ACT_CHECK, bound if bound > t else t)
 
 
 cdef inline void exact(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
@@ -492,6 +533,9 @@ cdef inline void exact(Workspace* ws, Net* net, int64_t j, double t, double R) n
     cdef NeuronState* st = &ws.s[j]
     cdef int32_t p = st.pop
     cdef double A = ws.A[j], B = ws.B[j], tau = net.tau[p], ell, W, q, tc
+    if net.model[p] != MODEL_ALPHA:
+        exact_lif(ws, net, j, t, R)
+        return
     if A <= 0.0:
         set_action(ws, net, j, ACT_NONE, INFINITY)
         return
@@ -513,6 +557,102 @@ cdef inline void exact(Workspace* ws, Net* net, int64_t j, double t, double R) n
         tc = t
     st.qpend = q
     set_action(ws, net, j, ACT_FIRE, tc)
+
+
+# ------------------------------------------------------------------------------
+# LIF with exponential synapses (MATH.md B)
+# ------------------------------------------------------------------------------
+# Between inputs V(t + s) = a e^{-rm s} - b e^{-rs s} with a = coef A e^{-rm (t-R)},
+# b = coef B e^{-rs (t-R)}; I(t) = B e^{-rs (t-R)}.  Facts used (theta > 0):
+# * With I <= 0, V cannot rise above 0 until an excitatory input comes: no crossing.
+# * With I > 0, V is concave wherever it rises, and it has at most one extremum
+#   between inputs; so from a rising point the tangent reaches theta no later than
+#   V does (a lower bound, as for the alpha kernel), and Newton's iteration from
+#   below converges monotonically to the crossing.
+# * Since both exponentials are in (0, 1], V never exceeds
+#   max(0, a) + max(0, -b): a cheap test that rules out crossings.
+
+cdef inline void refresh_lif(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
+    """New lower bound (CHECK) of an LIF neuron's crossing after inputs at time t."""
+    cdef NeuronState* st = &ws.s[j]
+    cdef int32_t p = st.pop
+    cdef double xm, xs, K = net.coef[p], V, Vd, bound
+    if ws.pop_t[p] != t:
+        pop_factor(ws, net, p, t, R)
+    xm = ws.A[j] * ws.pop_inv[p]
+    xs = ws.B[j] * ws.pop_inv2[p]
+    V = K * (xm - xs)
+    Vd = K * (net.rate_syn[p] * xs - net.tau[p] * xm)
+    if not (xs > 0.0 and Vd > 0.0 and fmax(0.0, K * xm) + fmax(0.0, -K * xs) > net.theta[p]):
+        set_action(ws, net, j, ACT_NONE, INFINITY)
+        return
+    bound = t + ((net.theta[p] - V) / Vd) * (1.0 - 1e-10)
+    if bound < t:
+        bound = t
+    if st.act == ACT_CHECK and ws.tree.t[j] <= bound:
+        return
+    set_action(ws, net, j, ACT_CHECK, bound)
+
+
+cdef inline void exact_lif(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
+    """CHECK reached: the exact crossing of an LIF neuron, if any, from time t on."""
+    cdef int32_t p = ws.s[j].pop
+    cdef double K = net.coef[p], rm = net.tau[p], rs = net.rate_syn[p], theta = net.theta[p]
+    cdef double a, b, V, Vd, s, ds, s_pk, arg, y, D, em, es
+    cdef int it
+    if ws.pop_t[p] != t:
+        pop_factor(ws, net, p, t, R)
+    a = K * ws.A[j] * ws.pop_inv[p]
+    b = K * ws.B[j] * ws.pop_inv2[p]
+    V = a - b
+    Vd = b * rs - a * rm
+    if not (ws.B[j] > 0.0 and Vd > 0.0):
+        set_action(ws, net, j, ACT_NONE, INFINITY)
+        return
+    if V >= theta:
+        # The bound t is below the crossing, so this is rounding at the ulp level.
+        ws.s[j].qpend = Vd
+        set_action(ws, net, j, ACT_FIRE, t)
+        return
+    if net.model[p] == MODEL_LIF2:
+        # rm = rs / 2: with y = e^{-rm s}, V = a y - b y^2 (b > 0 as I > 0).  The
+        # upward root is y = (a + D) / (2b), written to avoid cancellation (MATH.md B.2).
+        D = a * a - 4.0 * b * theta
+        if not (a > 0.0 and D >= 0.0):
+            set_action(ws, net, j, ACT_NONE, INFINITY)
+            return
+        D = sqrt(D)
+        s = log(2.0 * b / (a + D)) / rm
+        if not s > 0.0:
+            s = 0.0
+        ws.s[j].qpend = rm * exp(-rm * s) * D
+        set_action(ws, net, j, ACT_FIRE, t + s)
+        return
+    # The extremum, a maximum since V rises now (MATH.md B.3).
+    arg = (a * rm) / (b * rs)
+    if not arg > 0.0:
+        set_action(ws, net, j, ACT_NONE, INFINITY)     # rises towards 0 only
+        return
+    s_pk = log(arg) / (rm - rs)
+    if not (a * exp(-rm * s_pk) - b * exp(-rs * s_pk) >= theta):
+        set_action(ws, net, j, ACT_NONE, INFINITY)
+        return
+    s = 0.0
+    for it in range(200):
+        ds = (theta - V) / Vd
+        if not ds > 0.0:
+            break
+        if s + ds > s_pk:
+            ds = s_pk - s               # only by rounding: the root is before the peak
+        s += ds
+        em = exp(-rm * s)
+        es = exp(-rs * s)
+        V = a * em - b * es
+        Vd = b * rs * es - a * rm * em
+        if ds <= 1e-15 * s or V >= theta or not Vd > 0.0:
+            break
+    ws.s[j].qpend = Vd if Vd > 0.0 else 0.0
+    set_action(ws, net, j, ACT_FIRE, t + s)
 
 
 cdef inline double tree_min(ActionTree* a) noexcept nogil:
@@ -585,7 +725,10 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                 st = &ws.s[j]
                 if st.pop >= 0 and (ws.A[j] != 0.0 or ws.B[j] != 0.0):
                     f = exp(-net.tau[st.pop] * (t - R))
-                    ws.B[j] = (ws.B[j] - (t - R) * ws.A[j]) * f
+                    if net.model[st.pop] == MODEL_ALPHA:
+                        ws.B[j] = (ws.B[j] - (t - R) * ws.A[j]) * f
+                    else:
+                        ws.B[j] = ws.B[j] * exp(-net.rate_syn[st.pop] * (t - R))
                     ws.A[j] = ws.A[j] * f
             R = t
             for j in range(net.n_pops):
@@ -679,7 +822,8 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
               const double[::1] tau, const double[::1] theta, const double[::1] pulse_times,
               const double[:, ::1] inputs, double t_max, int64_t max_events, bint record,
               int n_threads, const int32_t[::1] block, const int32_t[::1] block_start,
-              const int32_t[::1] block_stop):
+              const int32_t[::1] block_stop, const int8_t[::1] model,
+              const double[::1] rate_syn, const double[::1] coef):
     """Run every row of ``inputs`` through the network (see eventsim.simulate).
 
     Returns ``(times, q, n_events, deliveries, offsets, status)``.
@@ -718,7 +862,13 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     net.pop = &pop[0] if n else NULL
     net.tau = &tau[0] if tau.shape[0] else NULL
     net.theta = &theta[0] if theta.shape[0] else NULL
-    log_tt = np.log(np.asarray(tau) * np.asarray(theta))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_tt = np.log(np.asarray(tau) * np.asarray(theta))
+    if model.shape[0] != tau.shape[0] or rate_syn.shape[0] != tau.shape[0] or coef.shape[0] != tau.shape[0]:
+        raise ValueError("per-population arrays differ in length")
+    net.model = &model[0] if tau.shape[0] else NULL
+    net.rate_syn = &rate_syn[0] if tau.shape[0] else NULL
+    net.coef = &coef[0] if tau.shape[0] else NULL
     cdef const double[::1] log_tt_v = log_tt
     net.log_tau_theta = &log_tt_v[0] if tau.shape[0] else NULL
     net.block = &block[0] if n else NULL
@@ -734,6 +884,8 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     for i in range(tau.shape[0]):
         if tau[i] > net.tau_max:
             net.tau_max = tau[i]
+        if model[i] != MODEL_ALPHA and rate_syn[i] > net.tau_max:
+            net.tau_max = rate_syn[i]
     cdef const double* pulses = &pulse_times[0] if pulse_times.shape[0] else &dummy
     cdef int64_t n_in = inputs.shape[1]
     for i in range(n_threads_):

@@ -9,6 +9,42 @@
 #define ES_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define ES_VECTOR_CLONES
+/* The same for a block of LIF neurons (refresh_lif() in _engine.pyx):
+   inv_m = e^{-rm (t-R)}, inv_s = e^{-rs (t-R)}; num, D in absolute units. */
+ES_VECTOR_CLONES static int64_t es_block_refresh_lif(const double *restrict A,
+                                       const double *restrict B,
+                                       const double *restrict tbar, const double *restrict tt,
+                                       double *restrict num, double *restrict D,
+                                       int32_t *restrict idx, int64_t n, double t,
+                                       double inv_m, double inv_s, double rm, double rs,
+                                       double coef, double theta)
+{
+    int64_t cnt = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double xm = A[i] * inv_m;
+        double xs = B[i] * inv_s;
+        double v = coef * (xm - xs);
+        double d = coef * (rs * xs - rm * xm);
+        double nm = theta - v;
+        double ub = fmax(0.0, coef * xm) + fmax(0.0, -coef * xs);
+        double old = tt[i];
+        double tb = tbar[i];
+        /* Rising with a positive current, and able to reach theta at all. */
+        int ok = (xs > 0.0) & (d > 0.0) & (ub > theta);
+        int live = tb > t;
+        int is_check = (old < INFINITY) & (tb == INFINITY);
+        int keep = is_check & (nm * (1.0 - 1e-10) >= d * (old - t));
+        int need = live & (ok ? !keep : (old < INFINITY));
+        num[i] = nm;
+        D[i] = need ? (ok ? d : 0.0) : -1.0;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        idx[cnt] = (int32_t) i;
+        cnt += D[i] != -1.0;
+    }
+    return cnt;
+}
+
 #endif
 
 /* A[i] += w[i] * ex; B[i] += w[i] * exdt: one spike arriving at a block of targets. */
@@ -52,6 +88,42 @@ ES_VECTOR_CLONES static int64_t es_block_refresh(const double *restrict A, const
         int live = tb > t;
         int is_check = (old < INFINITY) & (tb == INFINITY);
         /* A pending CHECK at `old` stays valid while the tangent is below theta there. */
+        int keep = is_check & (nm * (1.0 - 1e-10) >= d * (old - t));
+        int need = live & (ok ? !keep : (old < INFINITY));
+        num[i] = nm;
+        D[i] = need ? (ok ? d : 0.0) : -1.0;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        idx[cnt] = (int32_t) i;
+        cnt += D[i] != -1.0;
+    }
+    return cnt;
+}
+
+/* The same for a block of LIF neurons (refresh_lif() in _engine.pyx):
+   inv_m = e^{-rm (t-R)}, inv_s = e^{-rs (t-R)}; num, D in absolute units. */
+ES_VECTOR_CLONES static int64_t es_block_refresh_lif(const double *restrict A,
+                                       const double *restrict B,
+                                       const double *restrict tbar, const double *restrict tt,
+                                       double *restrict num, double *restrict D,
+                                       int32_t *restrict idx, int64_t n, double t,
+                                       double inv_m, double inv_s, double rm, double rs,
+                                       double coef, double theta)
+{
+    int64_t cnt = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double xm = A[i] * inv_m;
+        double xs = B[i] * inv_s;
+        double v = coef * (xm - xs);
+        double d = coef * (rs * xs - rm * xm);
+        double nm = theta - v;
+        double ub = fmax(0.0, coef * xm) + fmax(0.0, -coef * xs);
+        double old = tt[i];
+        double tb = tbar[i];
+        /* Rising with a positive current, and able to reach theta at all. */
+        int ok = (xs > 0.0) & (d > 0.0) & (ub > theta);
+        int live = tb > t;
+        int is_check = (old < INFINITY) & (tb == INFINITY);
         int keep = is_check & (nm * (1.0 - 1e-10) >= d * (old - t));
         int need = live & (ok ? !keep : (old < INFINITY));
         num[i] = nm;
