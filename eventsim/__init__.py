@@ -21,10 +21,10 @@ import os as _os
 # OMP_WAIT_POLICY wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .network import ALPHA, INPUT, MODELS, PULSE, Network, Population
+from .network import ALPHA, INPUT, MODELS, NEURON, PULSE, Network, Population
 from .simulation import EventBudgetExceeded, SimulationResult, Tape, simulate
 from .gradients import Gradients, backward, value_and_grad
-from .layers import feedforward
+from .layers import dale_network, feedforward
 from .potential import membrane_potential
 from .train import SpikingClassifier, TrainConfig, load_checkpoint, save_checkpoint
 from . import tasks
@@ -35,6 +35,6 @@ __all__ = [
     "Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA",
     "simulate", "SimulationResult", "Tape", "EventBudgetExceeded",
     "backward", "value_and_grad", "Gradients",
-    "feedforward", "membrane_potential",
+    "feedforward", "dale_network", "membrane_potential", "NEURON",
     "SpikingClassifier", "TrainConfig", "load_checkpoint", "save_checkpoint", "tasks",
 ]

@@ -89,6 +89,37 @@ class Population:
         return self.size
 
 
+def _dale_sign(dale, size) -> np.ndarray:
+    if dale is None:
+        return np.zeros(size, np.int8)
+    if isinstance(dale, str):
+        key = dale.lower()
+        if key in ("excitatory", "e", "exc"):
+            return np.ones(size, np.int8)
+        if key in ("inhibitory", "i", "inh"):
+            return np.full(size, -1, np.int8)
+        raise ValueError(f"dale must be 'excitatory', 'inhibitory', None or an array of "
+                         f"signs, got {dale!r}")
+    arr = np.asarray(dale)
+    if arr.shape != (size,):
+        raise ValueError(f"dale must have one sign per neuron, shape ({size},), got {arr.shape}")
+    if not np.isin(arr, (-1, 0, 1)).all():
+        raise ValueError("dale signs must be +1 (excitatory), -1 (inhibitory) or 0 (free)")
+    return arr.astype(np.int8)
+
+
+def _check_signs(w, sign, pre):
+    bad = np.flatnonzero(sign * w < 0)
+    if bad.size:
+        k = bad[0]
+        what = "excitatory" if sign[k] > 0 else "inhibitory"
+        need = ">= 0" if sign[k] > 0 else "<= 0"
+        raise ValueError(
+            f"Dale's law: a synapse from {what} neuron {int(pre[k])} has weight {float(w[k])!r} "
+            f"(must be {need}); {bad.size} such synapse(s). Use Network.project_dale to "
+            f"project weights onto the allowed signs")
+
+
 def _check_lif_ratio(tau_mem, tau_syn, where):
     if tau_mem != tau_syn and abs(tau_syn / tau_mem - 1.0) < LIF_MIN_RATIO_GAP:
         raise ValueError(
@@ -148,30 +179,37 @@ class Network:
         self._in_cache = None
         self._struct_cache = None
         self._block_cache = None
+        self._sign_cache = None
+        self._neuron_sign = np.zeros(0, np.int8)
 
     # ------------------------------------------------------------------ building
-    def _add_block(self, kind, size, name, index):
+    def _add_block(self, kind, size, name, index, dale=None):
         if not isinstance(size, numbers.Integral) or size < 0:
             raise ValueError(f"population size must be a non-negative integer, got {size!r}")
         if name is None:
             name = f"{kind}{len(self.populations)}"
         if name in self._names:
             raise ValueError(f"a population named {name!r} already exists")
+        sign = _dale_sign(dale, int(size))
         pop = Population(name, kind, self._n_neurons, self._n_neurons + int(size), index)
+        self._neuron_sign = np.concatenate([self._neuron_sign, sign])
         self.populations.append(pop)
         self._names[name] = pop
         self._n_neurons += int(size)
         self._struct_cache = None
         self._in_cache = None
         self._block_cache = None
+        self._sign_cache = None
         return pop
 
-    def add_inputs(self, n, *, name=None) -> Population:
+    def add_inputs(self, n, *, name=None, dale=None) -> Population:
         """Add ``n`` input neurons, whose spike times are given to :meth:`simulate`.
 
         Input columns of ``input_times`` follow the order in which inputs were added.
+        ``dale`` ("excitatory", "inhibitory" or None) constrains the sign of their
+        outgoing weights, as for :meth:`add_population`.
         """
-        pop = self._add_block("input", n, name, self._n_inputs)
+        pop = self._add_block("input", n, name, self._n_inputs, dale)
         self._n_inputs += pop.size
         return pop
 
@@ -190,7 +228,7 @@ class Network:
         self._pulse_times = np.concatenate([self._pulse_times, times])
         return pop
 
-    def add_population(self, n, *, model="alpha", name=None, **params) -> Population:
+    def add_population(self, n, *, model="alpha", name=None, dale=None, **params) -> Population:
         """Add ``n`` neurons of ``model`` with the given parameters.
 
         Parameters
@@ -209,6 +247,16 @@ class Network:
             when the time constants are equal).  Both models spike once, when
             ``V`` first reaches ``theta``.
         name : str, optional
+        dale : {"excitatory", "inhibitory", None} or array_like of {+1, -1, 0}
+            Dale's law: every outgoing weight of an excitatory neuron must be
+            ``>= 0``, of an inhibitory one ``<= 0`` (``"E"``/``"I"`` also work).
+            An array gives each neuron its own sign (+1 excitatory, -1 inhibitory,
+            0 free), so that one population (one layer, which the engine updates
+            with a vectorised loop) can hold both excitatory and inhibitory neurons.
+            :meth:`connect` and the ``weights`` setter refuse weights of the wrong
+            sign, :func:`eventsim.simulate` checks before running, and
+            :meth:`project_dale` projects arbitrary weights onto the allowed signs
+            (what the trainer does after every optimizer step).  None: no constraint.
         tau : float
             ``"alpha"``: decay rate (> 0) of the kernel; its peak is at ``1 / tau``.
         tau_mem, tau_syn : float
@@ -233,7 +281,7 @@ class Network:
                 raise ValueError(f"{key} must be finite and > 0, got {val!r}")
         if model == "lif":
             _check_lif_ratio(p["tau_mem"], p["tau_syn"], name if name is not None else f"#{self._n_pops}")
-        pop = self._add_block(model, n, name, self._n_pops)
+        pop = self._add_block(model, n, name, self._n_pops, dale)
         self._n_pops += 1
         self._models.append(model)
         for key in _PARAM_MODELS:
@@ -292,10 +340,13 @@ class Network:
         if (kinds[post] != ALPHA).any():
             bad = post[kinds[post] != ALPHA][0]
             raise ValueError(f"neuron {bad} is a source (input or pulse) and cannot receive synapses")
+        sign = self.neuron_sign[pre]
+        _check_signs(w, sign, pre)
         self._pending.append((pre.astype(np.int32), post.astype(np.int32), w.copy(), d.copy()))
         self._struct_cache = None
         self._in_cache = None
         self._block_cache = None
+        self._sign_cache = None
 
     def connect_dense(self, pre, post, weights, delays=0.0):
         """Connect ``pre`` to ``post`` with a dense ``(len(pre), len(post))`` matrix.
@@ -473,7 +524,11 @@ class Network:
     @weights.setter
     def weights(self, value):
         self._flush()
-        self._set_param("_weights", "weights", value)
+        w = _as_finite("weights", value, shape=self._weights.shape)
+        sign = self.synapse_sign
+        if sign is not None:
+            _check_signs(w, sign, self._pre)
+        self._weights = w
 
     @property
     def delays(self) -> np.ndarray:
@@ -612,6 +667,61 @@ class Network:
                 rate_syn[i] = 1.0 / ts
                 coef[i] = ts / (g * (tm - ts))
         return model, rate, rate_syn, coef, self._theta * scale, scale
+
+    # ------------------------------------------------------------------ Dale's law
+    @property
+    def neuron_sign(self) -> np.ndarray:
+        """Per neuron: +1 excitatory, -1 inhibitory, 0 unconstrained (int8)."""
+        return self._neuron_sign.copy()
+
+    @property
+    def synapse_sign(self):
+        """Per synapse: the sign its weight must have (+1: >= 0, -1: <= 0, 0: any),
+        from its presynaptic neuron; None if no population is constrained."""
+        if self._sign_cache is None:
+            self._flush()
+            if not self._neuron_sign.any():
+                self._sign_cache = (None,)
+            else:
+                self._sign_cache = (self.neuron_sign[self._pre],)
+        return self._sign_cache[0]
+
+    def dale_violations(self, weights=None) -> np.ndarray:
+        """Synapse ids whose weight has the wrong sign for its presynaptic neuron."""
+        w = self.weights if weights is None else np.asarray(weights, np.float64)
+        sign = self.synapse_sign
+        if sign is None:
+            return np.zeros(0, np.int64)
+        return np.flatnonzero(sign * w < 0)
+
+    def project_dale(self, weights=None) -> np.ndarray:
+        """Project weights onto Dale's law: wrong-sign weights become 0.
+
+        This is the Euclidean projection onto the allowed set (a box), so a
+        gradient step followed by it is projected gradient descent: a weight held
+        at 0 moves again as soon as its gradient points back into the allowed sign.
+
+        Parameters
+        ----------
+        weights : ndarray, optional
+            Weights in synapse-id order (default: the network's own, which are then
+            updated in place).
+
+        Returns
+        -------
+        ndarray
+            The projected weights.
+        """
+        own = weights is None
+        w = np.array(self.weights if own else weights, np.float64, copy=True)
+        if w.shape != self.weights.shape:
+            raise ValueError(f"weights must have shape {self.weights.shape}, got {w.shape}")
+        sign = self.synapse_sign
+        if sign is not None:
+            w[sign * w < 0] = 0.0
+        if own:
+            self._weights = w
+        return w
 
     def incoming(self):
         """CSC view: ``(in_indptr, in_synapses)``; the synapses into neuron ``n``

@@ -128,6 +128,12 @@ def _network_arrays(net: Network):
             and (not any_delay or (np.isfinite(d).all() and d.min() >= 0.0))
             and not np.isnan(p).any() and not np.isneginf(p).any()):
         raise ValueError(_engine.check_parameters(w, d, p))
+    sign = net.synapse_sign
+    if sign is not None and (sign * w < 0).any():
+        bad = net.dale_violations()
+        raise ValueError(f"Dale's law violated by {bad.size} synapse(s), e.g. synapse {bad[0]} "
+                         f"(weight {float(w[bad[0]])!r} from neuron {int(net.pre[bad[0]])}); "
+                         f"see Network.project_dale")
     return net.delay_order() if any_delay else np.arange(d.size, dtype=np.int64)
 
 
