@@ -32,8 +32,8 @@ def glorot_weights(fan_in, fan_out, *, multiplier=0.0, rng=None, size=None):
 
 def feedforward(n_inputs, hidden, n_outputs, *, n_pulses=0, pulses="per_layer", tau=1.0,
                 theta=1.0, pulse_init_multiplier=0.0, nonpulse_init_multiplier=0.0,
-                delays=0.0, rng=None) -> Network:
-    """A fully connected layered network of alpha neurons, optionally with pulses.
+                delays=0.0, rng=None, model="alpha", params=None) -> Network:
+    """A fully connected layered network, optionally with pulses.
 
     Populations are named ``"input"``, ``"hidden0"``, ``"hidden1"``, ...,
     ``"output"``; pulses ``"pulses"`` (one set for the network) or ``"pulses0"``,
@@ -53,7 +53,12 @@ def feedforward(n_inputs, hidden, n_outputs, *, n_pulses=0, pulses="per_layer", 
         One set of pulses per non-input layer, or one set connected to all
         non-input neurons.
     tau, theta : float
-        Decay rate and threshold of every layer.
+        Decay rate and threshold of every layer (alpha neurons).
+    model : {"alpha", "lif"}, default "alpha"
+        Neuron model of every layer.
+    params : dict, optional
+        Model parameters for ``model="lif"`` (``tau_mem``, ``tau_syn``, ``theta``,
+        ``g_leak``; see :meth:`Network.add_population`).
     pulse_init_multiplier, nonpulse_init_multiplier : float
         Mean of the initial weights in standard deviations, for pulse and
         non-pulse synapses.
@@ -83,7 +88,12 @@ def feedforward(n_inputs, hidden, n_outputs, *, n_pulses=0, pulses="per_layer", 
         if n_pulses and pulses == "per_layer":
             pulse_sets.append(net.add_pulses(spacing, name=f"pulses{i}"))
         name = "output" if i == len(sizes) - 2 else f"hidden{i}"
-        layers.append(net.add_population(size, tau=tau, theta=theta, name=name))
+        if model == "alpha":
+            if params:
+                raise ValueError("alpha layers take tau and theta, not params")
+            layers.append(net.add_population(size, tau=tau, theta=theta, name=name))
+        else:
+            layers.append(net.add_population(size, model=model, name=name, **(params or {})))
     for i in range(1, len(sizes)):
         fan_in, fan_out = sizes[i - 1] + n_pulses, sizes[i]
         w = glorot_weights(fan_in, fan_out, multiplier=nonpulse_init_multiplier, rng=rng,
