@@ -743,11 +743,14 @@ class LayeredNetwork:
     weights : list of ndarray, shape (n_l, n_{l+1})
         Dense weights from layer ``l`` to layer ``l + 1`` (0 where no synapse).
     excitatory : list of ndarray of bool
-        Per layer: neurons none of whose weights to the next layer is negative;
-        all ``True`` for the last layer, which has no outgoing weights.
+        Per layer: neurons declared excitatory (``Network.neuron_sign == +1``,
+        e.g. from :func:`eventsim.layers.dale_network`); for neurons without a
+        declared sign, those none of whose weights to the next layer is
+        negative.  Neurons declared inhibitory are ``False``.  Undeclared
+        neurons of the last layer, which has no outgoing weights, are ``True``.
     dale : bool
-        Whether every neuron before the last layer obeys Dale's law (its
-        outgoing weights to the next layer do not mix signs).
+        Whether every neuron before the last layer obeys Dale's law (declared
+        sign, or outgoing weights to the next layer that do not mix signs).
     pulse_ids : ndarray of int
         Ids of the synchronisation pulses (not part of any layer).
     """
@@ -817,7 +820,13 @@ def network_layers(net, populations=None, *, strict=True) -> LayeredNetwork:
                 f"synapse {s} ({net.pre[s]} -> {net.post[s]}) does not go from one layer to the next "
                 f"({pops[lp[s]].name} -> {pops[lq[s]].name}); pass strict=False to ignore such synapses")
     weights = [net.weight_matrix(layers[l], layers[l + 1]) for l in range(len(layers) - 1)]
-    excitatory = [~(w < 0).any(axis=1) for w in weights] + [np.ones(layers[-1].size, bool)]
-    dale = all(not ((w > 0).any(axis=1) & (w < 0).any(axis=1)).any() for w in weights)
+    declared = getattr(net, "neuron_sign", None)
+    if declared is None:
+        declared = np.zeros(net.n_neurons, np.int8)
+    inferred = [~(w < 0).any(axis=1) for w in weights] + [np.ones(layers[-1].size, bool)]
+    excitatory = [np.where(declared[ids] != 0, declared[ids] > 0, inf)
+                  for ids, inf in zip(layers, inferred)]
+    dale = all(((declared[ids] != 0) | ~((w > 0).any(axis=1) & (w < 0).any(axis=1))).all()
+               for ids, w in zip(layers, weights))
     return LayeredNetwork(names=tuple(p.name for p in pops), layers=layers, weights=weights,
                           excitatory=excitatory, dale=bool(dale), pulse_ids=net.pulse_ids)

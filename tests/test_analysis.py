@@ -495,6 +495,21 @@ def test_network_layers_dale_and_strict():
         an.network_layers(net, ["x", p])
 
 
+def test_network_layers_uses_declared_signs():
+    from eventsim.layers import dale_network
+
+    net = dale_network(5, 3, n_layers=2, n_excitatory=6, n_inhibitory=2, rng=0)
+    ln = an.network_layers(net)
+    assert ln.names == ("input", "hidden0", "hidden1", "output")
+    for l in (1, 2):
+        np.testing.assert_array_equal(ln.excitatory[l], [True] * 6 + [False] * 2)
+        np.testing.assert_array_equal(ln.excitatory[l], net.neuron_sign[ln.layers[l]] > 0)
+    # Inputs are unconstrained: excitatory only if no outgoing weight is negative.
+    np.testing.assert_array_equal(ln.excitatory[0], (ln.weights[0] >= 0).all(axis=1))
+    pw = an.class_pathways(ln.weights, ln.excitatory, top_k=3)
+    assert not np.isin(pw.top[1:], [6, 7]).any()
+
+
 def test_end_to_end_on_a_simulated_network():
     """The analyses on spike times of a small Dale network (pure-Python engine)."""
     from eventsim import pyengine
