@@ -51,7 +51,7 @@ import numpy as np
 from ._atomic import atomic_write
 from .gradients import backward
 from .layers import feedforward
-from .network import ALPHA, Network
+from .network import ALPHA, MODELS, Network
 from .simulation import SimulationResult, Tape, simulate
 
 __all__ = [
@@ -328,6 +328,7 @@ class Adam:
 
 # ---------------------------------------------------------------------------- config
 _PULSE_MODES = ("per_network", "per_layer")
+_LOSS_NAMES = ("cross_entropy", "goltz")
 
 
 @dataclasses.dataclass
@@ -430,6 +431,16 @@ class TrainConfig:
         classifies the whole training set; the one kept is the first with the
         highest training accuracy (of its kept network).  A given ``network`` is the
         initial network of every start (they then differ only in shuffling).
+    loss : {"cross_entropy", "goltz"}, default "cross_entropy"
+        ``"cross_entropy"``: the paper's loss (:func:`cross_entropy`).  ``"goltz"``:
+        the loss of Göltz et al. (:func:`eventsim.losses.goltz_loss`, softmax over
+        ``-t / (xi tau_syn)`` plus ``alpha e^{t_label / (beta tau_syn)}``) with
+        ``goltz_xi``, ``goltz_alpha``, ``goltz_beta`` and ``goltz_tau_syn``
+        (defaults 0.2, 0.005, 1 and 1: fastAndDeep's).
+
+    Networks whose populations obey Dale's law (``Network.neuron_sign``) are
+    projected onto it after every optimizer step (``Network.project_dale``), so
+    every excitatory weight stays ``>= 0`` and every inhibitory one ``<= 0``.
     """
 
     batch_size: int = 1
@@ -460,6 +471,11 @@ class TrainConfig:
     select_best: bool = False
     early_stop: bool = False
     n_starts: int = 1
+    loss: str = "cross_entropy"
+    goltz_xi: float = 0.2
+    goltz_alpha: float = 0.005
+    goltz_beta: float = 1.0
+    goltz_tau_syn: float = 1.0
 
     #: The hyperparameters of Table 1 of the paper, in its order.
     TABLE1 = ("batch_size", "clip_derivative", "decay_constant", "fire_threshold",
@@ -518,6 +534,12 @@ class TrainConfig:
         for name in ("margin_refinement", "select_best", "early_stop"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.loss not in _LOSS_NAMES:
+            raise ValueError(f"loss must be one of {_LOSS_NAMES}, got {self.loss!r}")
+        for name in ("goltz_xi", "goltz_beta", "goltz_tau_syn"):
+            positive(name)
+        if not (np.isfinite(self.goltz_alpha) and self.goltz_alpha >= 0):
+            raise ValueError(f"goltz_alpha must be finite and >= 0, got {self.goltz_alpha!r}")
 
     @classmethod
     def boolean(cls, **overrides) -> "TrainConfig":
@@ -604,11 +626,15 @@ def network_to_arrays(net: Network):
     and ``pulse_times``.
     """
     pops = []
+    signs = net.neuron_sign
     for p in net.populations:
         entry = {"name": p.name, "kind": p.kind, "size": p.size}
         if p.kind not in ("input", "pulse"):
-            entry["tau"] = float(net.tau[p.index])
-            entry["theta"] = float(net.theta[p.index])
+            prm = net.population_params(p.index)
+            del prm["model"]
+            entry.update(prm)
+        if signs[p.start:p.stop].any():
+            entry["dale"] = signs[p.start:p.stop].tolist()
         pops.append(entry)
     arrays = {"pre": net.pre.copy(), "post": net.post.copy(), "weights": net.weights.copy(),
               "delays": net.delays.copy(), "pulse_times": net.pulse_times.copy()}
@@ -623,15 +649,18 @@ def network_from_arrays(description, arrays) -> Network:
     for p in description["populations"]:
         size = int(p["size"])
         if p["kind"] == "input":
-            net.add_inputs(size, name=p["name"])
+            net.add_inputs(size, name=p["name"], dale=p.get("dale"))
         elif p["kind"] == "pulse":
             if k + size > pulse_times.size:
                 raise ValueError("pulse_times is shorter than the pulse populations")
             net.add_pulses(pulse_times[k:k + size], name=p["name"])
             k += size
         else:
-            net.add_population(size, model=p["kind"], name=p["name"], tau=p["tau"],
-                               theta=p["theta"])
+            if p["kind"] not in MODELS:
+                raise ValueError(f"unknown neuron model {p['kind']!r} in the description")
+            params = {k: p[k] for k in MODELS[p["kind"]] if k in p}
+            net.add_population(size, model=p["kind"], name=p["name"], dale=p.get("dale"),
+                               **params)
     if k != pulse_times.size:
         raise ValueError(f"{pulse_times.size} pulse times for {k} pulses")
     pre, post = np.asarray(arrays["pre"]), np.asarray(arrays["post"])
@@ -1031,7 +1060,7 @@ class SpikingClassifier:
         for s, t in self._simulate_chunks(X):
             out = t[:, self._out_ids]
             yy = y[s:s + t.shape[0]]
-            loss, _, pred = _loss_core(out, yy)
+            loss, _, pred = self._loss(out, yy)
             if with_margin and yy.size:
                 margin = min(margin, float(_example_margins(out, yy).min()))
             loss_sum += float(loss.sum())
@@ -1061,6 +1090,17 @@ class SpikingClassifier:
         return stats
 
     # ------------------------------------------------------------------ training
+    def _loss(self, out, y):
+        """Per-example loss, dL/dt and predicted class, with the configured loss."""
+        c = self.config_
+        if c.loss == "cross_entropy":
+            return _loss_core(out, y)
+        from .losses import goltz_loss
+
+        loss, dl = goltz_loss(out, y, xi=c.goltz_xi, tau_syn=c.goltz_tau_syn,
+                              alpha=c.goltz_alpha, beta=c.goltz_beta)
+        return loss, dl, predict_classes(out)
+
     def _update(self, res, rows, dl, xb):
         """One Adam step from the examples ``rows`` of ``res`` (inputs ``xb``), with
         the mean gradient over those examples; then the weights are clipped at
@@ -1079,6 +1119,8 @@ class SpikingClassifier:
         w += upd["weights"]
         if c.min_weight is not None:
             np.maximum(w, c.min_weight, out=w)
+        if net.synapse_sign is not None:
+            net.project_dale()      # projected gradient: Dale's law after every step
         if net.n_pulses:
             p = net.pulse_times
             p += upd["pulse_times"]
@@ -1113,7 +1155,7 @@ class SpikingClassifier:
             res = simulate(net, xb, record_tape=True, n_threads=c.n_threads)
             out = res.times[:, out_ids]
             yb = y[rows]
-            loss, dl, pred = _loss_core(out, yb)
+            loss, dl, pred = self._loss(out, yb)
             wrong = pred != yb
             if misclassified_only:
                 if margin > 0:
