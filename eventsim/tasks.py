@@ -9,6 +9,13 @@
   centred at (0.5, 0.5) so that the coordinates -- used directly as the two input
   spike times -- lie in ``[0, 1]`` (as in the reference implementation,
   ``SpikingProblem::GenerateSpikingProblemCircleExamples``).
+* Yin-Yang (:func:`make_yin_yang`, :func:`encode_yin_yang`, :func:`load_yin_yang`;
+  Kriener, Göltz & Petrovici 2021, arXiv:2102.08211): a point of the yin-yang
+  symbol, given as ``(x, y, 1 - x, 1 - y)``, and its region (three classes), the
+  benchmark of Göltz et al. 2021 ("Fast and deep").  Encoded as spike times
+  ``t_early + value * (t_late - t_early)`` with ``t_early = 0.15``, ``t_late = 2``
+  (in units of the synaptic time constant) plus one bias spike at ``0.9``, as in the
+  fastAndDeep code.
 * MNIST and Fashion-MNIST (:func:`load_image_task`) through
   :mod:`eventsim.datasets`, encoded with :func:`eventsim.datasets.encode_spike_times`.
 
@@ -21,10 +28,15 @@ in :data:`TASKS`, seeded.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 __all__ = ["TASKS", "BOOLEAN_TASKS", "IMAGE_TASKS", "make_logic", "make_xor", "make_and",
-           "make_or", "make_circles", "make_task", "load_image_task", "n_outputs_of"]
+           "make_or", "make_circles", "make_task", "load_image_task", "n_outputs_of",
+           "YIN_YANG_CLASSES", "YIN_YANG_SPLITS", "make_yin_yang", "yin_yang_class",
+           "encode_yin_yang", "load_yin_yang"]
 
 #: Boolean tasks and their logic functions.
 BOOLEAN_TASKS = {
@@ -34,7 +46,7 @@ BOOLEAN_TASKS = {
 }
 IMAGE_TASKS = ("mnist", "fashion-mnist")
 #: Every task name understood by :func:`make_task` (and ``eventsim train --task``).
-TASKS = (*BOOLEAN_TASKS, "circles", *IMAGE_TASKS)
+TASKS = (*BOOLEAN_TASKS, "circles", "yin-yang", *IMAGE_TASKS)
 
 TRUE_RANGE = (0.0, 0.45)
 FALSE_RANGE = (0.55, 1.0)
@@ -138,10 +150,288 @@ def make_circles(n, *, rng=None):
     return np.clip(X, 0.0, 1.0), y
 
 
+# ---------------------------------------------------------------------------- Yin-Yang
+#: Class names in label order, as the reference generator lists them (label 2: the dots).
+#: Its code labels 1 the region it computes as ``is_yin``, so read the names of labels
+#: 0 and 1 as conventional; :func:`yin_yang_class` gives the geometry.
+YIN_YANG_CLASSES = ("yin", "yang", "dot")
+#: The standard split of Kriener et al. 2021, also used by fastAndDeep's
+#: ``experiment.py``: split name -> (number of examples, seed).
+YIN_YANG_SPLITS = {"train": (5000, 42), "validation": (1000, 41), "test": (1000, 40)}
+YIN_YANG_R_SMALL = 0.1
+YIN_YANG_R_BIG = 0.5
+#: Spike-time encoding of fastAndDeep (``src/datasets.py``, ``YinYangDataset``:
+#: ``early=0.15``, ``late=2.``), in units of the synaptic time constant (its
+#: ``yin_yang.yaml`` has ``tau_syn: 1.0``), and the time of its bias spike
+#: (``experiment_configs/yin_yang.yaml``: ``bias_times: [0.9]``).
+YIN_YANG_T_EARLY = 0.15
+YIN_YANG_T_LATE = 2.0
+YIN_YANG_BIAS_TIME = 0.9
+
+
+def _check_real(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _check_yin_yang_radii(r_small, r_big):
+    r_small = _check_real("r_small", r_small)
+    r_big = _check_real("r_big", r_big)
+    if not 0.0 < r_big <= 0.5:
+        raise ValueError(f"r_big must lie in (0, 0.5] (the symbol must fit in the unit "
+                         f"square), got {r_big!r}")
+    if not 0.0 < r_small < 0.5 * r_big:
+        raise ValueError(f"r_small must lie in (0, r_big / 2) = (0, {0.5 * r_big!r}), "
+                         f"got {r_small!r}")
+    return r_small, r_big
+
+
+def yin_yang_class(x, y, *, r_small=YIN_YANG_R_SMALL, r_big=YIN_YANG_R_BIG) -> np.ndarray:
+    """Region of the yin-yang symbol that points ``(x, y)`` lie in.
+
+    The symbol is the disc of radius ``R = r_big`` about ``(R, R)``.  Its two eyes
+    are the points ``(R/2, R)`` (left) and ``(3R/2, R)`` (right); each is the centre
+    of a *dot* of radius ``r_small`` and of a half-size disc of radius ``R/2``.
+
+    * label 2 (dot): closer than ``r_small`` to an eye;
+    * label 1: otherwise, within ``R/2`` of the left eye, or in the upper half
+      (``y > R``) and farther than ``R/2`` from the right eye;
+    * label 0: the rest of the disc (the image of label 1 under the point
+      reflection about the centre).
+
+    These are the regions of the reference generator (its ``which_class``: label 1
+    is what it computes as ``is_yin``); the two definitions differ only for points
+    exactly on a circle (a set of measure zero).
+
+    Parameters
+    ----------
+    x, y : array_like
+        Coordinates (broadcast together).
+    r_small, r_big : float
+        Radius of the dots and of the symbol; ``0 < r_small < r_big / 2`` and
+        ``0 < r_big <= 0.5``.
+
+    Returns
+    -------
+    ndarray of int64
+        0, 1 or 2, and ``-1`` for points outside the disc.
+    """
+    r_small, r_big = _check_yin_yang_radii(r_small, r_big)
+    x, y = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    half = 0.5 * r_big
+    d_left = np.sqrt((x - half) ** 2 + (y - r_big) ** 2)
+    d_right = np.sqrt((x - 1.5 * r_big) ** 2 + (y - r_big) ** 2)
+    inside = np.sqrt((x - r_big) ** 2 + (y - r_big) ** 2) <= r_big
+    one = (d_left <= half) | ((y > r_big) & (d_right > half))
+    label = np.where((d_left < r_small) | (d_right < r_small), 2, one.astype(np.int64))
+    return np.where(inside, label, -1).astype(np.int64)
+
+
+def _yin_yang_label(x, y, r_small, r_big):
+    """Scalar :func:`yin_yang_class` for a point inside the disc (the sampling loop)."""
+    half = 0.5 * r_big
+    dy = y - r_big
+    dx = x - half
+    d_left = math.sqrt(dx * dx + dy * dy)
+    dx = x - 1.5 * r_big
+    d_right = math.sqrt(dx * dx + dy * dy)
+    if d_left < r_small or d_right < r_small:
+        return 2
+    return int(d_left <= half or (y > r_big and d_right > half))
+
+
+def _yin_yang_source(seed, rng):
+    """``(draw_class, draw_point)`` callables for the rejection sampler."""
+    if seed is not None and rng is not None:
+        raise ValueError("give seed or rng, not both")
+    src = rng if rng is not None else seed
+    if isinstance(src, np.random.Generator):
+        return (lambda: int(src.integers(3))), (lambda: src.random(2))
+    if not isinstance(src, np.random.RandomState):
+        if isinstance(src, bool) or isinstance(src, float):
+            raise ValueError(f"seed must be an integer, a sequence of integers, a numpy "
+                             f"Generator or RandomState, or None; got {src!r}")
+        try:
+            src = np.random.RandomState(src)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"seed must be an integer in [0, 2**32), a sequence of such "
+                             f"integers, a numpy Generator or RandomState, or None; got "
+                             f"{src!r} ({exc})") from None
+    return (lambda: int(src.randint(3))), (lambda: src.rand(2))
+
+
+def make_yin_yang(n_samples, *, seed=None, r_small=YIN_YANG_R_SMALL, r_big=YIN_YANG_R_BIG,
+                  rng=None):
+    """Yin-Yang examples (Kriener, Göltz & Petrovici 2021): features and labels.
+
+    Balanced rejection sampling, as the reference generator
+    (``lkriener/yin_yang_data_set``) does it: for every example a target class is
+    drawn uniformly from {0, 1, 2}; then points are drawn uniformly from the square
+    ``[0, 2 r_big]^2`` until one lies in the disc of the symbol and in the target
+    class (see :func:`yin_yang_class`).  The classes are thus equally likely (not
+    proportional to their areas: the dots cover about 8 % of the disc), and the
+    points of one class are uniform over its region.
+
+    An integer ``seed`` drives a legacy :class:`numpy.random.RandomState` with the
+    reference's order of draws (one ``randint(3)`` per example, then ``rand(2)``
+    per candidate point), so ``make_yin_yang(5000, seed=42)`` gives the reference's
+    training set (and :data:`YIN_YANG_SPLITS` its standard split).  Since examples
+    are drawn one after the other, the first ``m`` examples for a seed do not
+    depend on ``n_samples``.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of examples (``>= 0``).
+    seed : int, sequence of int, numpy.random.Generator or RandomState, optional
+        Source of randomness; ``None``: fresh entropy.  A Generator is used with the
+        same algorithm (its own stream, so not the reference's numbers).
+    r_small : float, default 0.1
+        Radius of the two dots, ``0 < r_small < r_big / 2``.
+    r_big : float, default 0.5
+        Radius of the symbol, ``0 < r_big <= 0.5``; it fills ``[0, 2 r_big]^2``.
+    rng : numpy.random.Generator or int, optional
+        The same as ``seed`` (the keyword of the other generators of this module);
+        give at most one of the two.
+
+    Returns
+    -------
+    X : ndarray, shape (n_samples, 4)
+        ``(x, y, 1 - x, 1 - y)``: the point and its mirrored coordinates (the
+        symmetric input that lets networks without an intrinsic bias learn), all in
+        ``[0, 1]``.
+    y : ndarray of int64, shape (n_samples,)
+        Class labels (:data:`YIN_YANG_CLASSES`; 2 = dot).
+
+    Examples
+    --------
+    >>> X, y = make_yin_yang(3, seed=42)
+    >>> X.shape, y.tolist()
+    ((3, 4), [2, 1, 2])
+    """
+    n = _check_n(n_samples)
+    r_small, r_big = _check_yin_yang_radii(r_small, r_big)
+    draw_class, draw_point = _yin_yang_source(seed, rng)
+    X = np.empty((n, 4))
+    labels = np.empty(n, np.int64)
+    for i in range(n):
+        goal = draw_class()
+        while True:
+            u, v = draw_point()
+            # The reference scales as rand(2) * 2. * r_big: keep that order of rounding.
+            x = float(u) * 2.0 * r_big
+            y = float(v) * 2.0 * r_big
+            dx, dy = x - r_big, y - r_big
+            if math.sqrt(dx * dx + dy * dy) > r_big:
+                continue
+            label = _yin_yang_label(x, y, r_small, r_big)
+            if label == goal:
+                break
+        X[i] = (x, y, 1.0 - x, 1.0 - y)
+        labels[i] = label
+    return X, labels
+
+
+def encode_yin_yang(features, *, t_early=YIN_YANG_T_EARLY, t_late=YIN_YANG_T_LATE,
+                    bias_time=YIN_YANG_BIAS_TIME):
+    """Spike times of Yin-Yang features (the encoding of Göltz et al. 2021).
+
+    .. math::
+
+        t_i = t_\\mathrm{early} + v_i \\, (t_\\mathrm{late} - t_\\mathrm{early})
+
+    for each feature value ``v_i`` in ``[0, 1]``, so every time lies in
+    ``[t_early, t_late]``; then, unless ``bias_time`` is None, one more input that
+    spikes at ``bias_time`` in every example.  The defaults are fastAndDeep's
+    (``src/datasets.py``: ``early=0.15``, ``late=2.``; ``yin_yang.yaml``:
+    ``bias_times: [0.9]``), in units of its synaptic time constant ``tau_syn = 1``.
+    With ``tau_mem = tau_syn`` its LIF neuron has the alpha kernel
+    ``t exp(-t / tau_syn)``, i.e. eventsim's ``"alpha"`` model with decay rate
+    ``tau = 1 / tau_syn = 1`` (the Boolean preset's ``decay_constant``).
+
+    Parameters
+    ----------
+    features : array_like, shape (n_examples, n_features)
+        Values in ``[0, 1]``, e.g. ``X`` of :func:`make_yin_yang`.
+    t_early, t_late : float, default 0.15 and 2.0
+        Times of the values 0 and 1; ``0 <= t_early < t_late``, finite.
+    bias_time : float or None, default 0.9
+        Time (finite, ``>= 0``) of the extra bias input; ``None``: no bias input.
+
+    Returns
+    -------
+    ndarray, shape (n_examples, n_features + 1) or (n_examples, n_features)
+        Input spike times; the bias input, if any, is the last column.
+    """
+    F = np.asarray(features, dtype=np.float64)
+    if F.ndim != 2:
+        raise ValueError(f"features must have shape (n_examples, n_features), got {F.shape}")
+    if not np.isfinite(F).all():
+        raise ValueError("features must be finite")
+    if F.size and (F.min() < 0.0 or F.max() > 1.0):
+        raise ValueError(f"features must lie in [0, 1], got range {F.min()!r}..{F.max()!r}")
+    t_early = _check_real("t_early", t_early)
+    t_late = _check_real("t_late", t_late)
+    if not 0.0 <= t_early < t_late:
+        raise ValueError(f"need 0 <= t_early < t_late, got t_early={t_early!r}, "
+                         f"t_late={t_late!r}")
+    times = t_early + F * (t_late - t_early)
+    if bias_time is None:
+        return times
+    bias_time = _check_real("bias_time", bias_time)
+    if bias_time < 0.0:
+        raise ValueError(f"bias_time must be >= 0 or None, got {bias_time!r}")
+    return np.hstack([times, np.full((F.shape[0], 1), bias_time)])
+
+
+def load_yin_yang(split="train", *, n_samples=None, seed=None, r_small=YIN_YANG_R_SMALL,
+                  r_big=YIN_YANG_R_BIG, t_early=YIN_YANG_T_EARLY, t_late=YIN_YANG_T_LATE,
+                  bias_time=YIN_YANG_BIAS_TIME):
+    """One split of the standard Yin-Yang data set as input spike times.
+
+    :func:`make_yin_yang` followed by :func:`encode_yin_yang`, with the sizes and
+    seeds of the standard split (:data:`YIN_YANG_SPLITS`: 5000 training examples
+    with seed 42, 1000 validation examples with seed 41, 1000 test examples with
+    seed 40, as in Kriener et al. and fastAndDeep's ``experiment.py``).
+
+    Parameters
+    ----------
+    split : {"train", "validation", "test"}
+    n_samples : int, optional
+        Default: the split's size.  Fewer gives the first examples of the split,
+        more extends it (same seed).
+    seed : optional
+        Default: the split's seed (see :func:`make_yin_yang` for the types).
+    r_small, r_big : float
+        Geometry (see :func:`make_yin_yang`).
+    t_early, t_late, bias_time : float
+        Encoding (see :func:`encode_yin_yang`).
+
+    Returns
+    -------
+    X : ndarray, shape (n_samples, 5), or (n_samples, 4) with ``bias_time=None``
+        Spike times of ``x, y, 1 - x, 1 - y`` (in ``[t_early, t_late]``) and of the
+        bias input.
+    y : ndarray of int64, shape (n_samples,)
+    """
+    if split not in YIN_YANG_SPLITS:
+        raise ValueError(f"unknown Yin-Yang split {split!r}; known: {list(YIN_YANG_SPLITS)}")
+    size, split_seed = YIN_YANG_SPLITS[split]
+    n = size if n_samples is None else n_samples
+    features, labels = make_yin_yang(n, seed=split_seed if seed is None else seed,
+                                     r_small=r_small, r_big=r_big)
+    return encode_yin_yang(features, t_early=t_early, t_late=t_late,
+                           bias_time=bias_time), labels
+
+
 def n_outputs_of(task) -> int:
     """Number of classes of a task."""
     if task in BOOLEAN_TASKS or task == "circles":
         return 2
+    if task == "yin-yang":
+        return len(YIN_YANG_CLASSES)
     if task in IMAGE_TASKS:
         return 10
     raise ValueError(f"unknown task {task!r}; known: {list(TASKS)}")
@@ -229,12 +519,16 @@ def make_task(task, *, n_train=None, n_test=None, seed=0, data_dir=None):
     task : str
         One of :data:`TASKS`.
     n_train, n_test : int, optional
-        Defaults: 1000 and 150 for the generated tasks (the paper's), everything
-        for the image tasks.
+        Defaults: 1000 and 150 for the Boolean tasks and circles (the paper's),
+        5000 and 1000 for yin-yang (its standard split), everything for the image
+        tasks.
     seed : int, default 0
-        Generated tasks: training and test sets come from the independent streams
-        ``[seed, 2, 0]`` and ``[seed, 2, 1]``.  Image tasks: subsets are drawn with it
-        when ``n_train`` / ``n_test`` are smaller than the data set.
+        Boolean tasks and circles: training and test sets come from the independent
+        streams ``[seed, 2, 0]`` and ``[seed, 2, 1]``.  Image tasks: subsets are
+        drawn with it when ``n_train`` / ``n_test`` are smaller than the data set.
+        Yin-yang: not used; the data are always the standard training and test
+        splits (seeds 42 and 40, :func:`load_yin_yang`, encoded with its defaults,
+        5 inputs), the first ``n_train`` / ``n_test`` examples of each.
     data_dir : path, optional
         For the image tasks (see :func:`load_image_task`).
 
@@ -247,6 +541,9 @@ def make_task(task, *, n_train=None, n_test=None, seed=0, data_dir=None):
                                seed=seed if (n_train is not None or n_test is not None) else None)
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; known: {list(TASKS)}")
+    if task == "yin-yang":
+        return (*load_yin_yang("train", n_samples=n_train),
+                *load_yin_yang("test", n_samples=n_test))
     n_train = 1000 if n_train is None else n_train
     n_test = 150 if n_test is None else n_test
     seed = 0 if seed is None else int(seed)

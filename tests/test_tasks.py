@@ -87,3 +87,184 @@ def test_image_task_from_idx_folder(tmp_path):
         tasks.make_task("mnist", data_dir=tmp_path, n_train=50)
     with pytest.raises(ValueError, match="data_dir"):
         tasks.load_image_task("fashion-mnist")
+
+
+# ---------------------------------------------------------------------------- Yin-Yang
+def _yin_yang_label_s_curve(x, y, r_small=0.1, r_big=0.5):
+    """Independent geometry: the S curve as the graph of a function.
+
+    Relative to the centre (R, R), the boundary between labels 0 and 1 is the
+    upper half of the circle of radius R/2 about the right eye (u > 0) and the
+    lower half of the one about the left eye (u < 0); label 1 lies above it.
+    """
+    R, half = r_big, r_big / 2
+    u, v = np.asarray(x) - R, np.asarray(y) - R
+    h = np.where(u > 0, np.sqrt(np.clip(half ** 2 - (u - half) ** 2, 0, None)),
+                 -np.sqrt(np.clip(half ** 2 - (u + half) ** 2, 0, None)))
+    label = (v > h).astype(np.int64)
+    dot = (np.hypot(u - half, v) < r_small) | (np.hypot(u + half, v) < r_small)
+    label[dot] = 2
+    label[np.hypot(u, v) > R] = -1
+    return label
+
+
+# Published data of Kriener et al. (lkriener/yin_yang_data_set, publication_data/*.npy):
+# first two points, first 12 labels, class counts and the sum of all x and y.
+_YY_GOLDEN = {
+    "train": ([[0.6803075385877797, 0.450499251969543],
+               [0.09767211400638387, 0.6842330265121569]],
+              [2, 1, 2, 1, 1, 1, 0, 2, 2, 0, 1, 1], [1681, 1702, 1617], 5034.089318317108),
+    "validation": ([[0.6805727261759029, 0.3209733938933629],
+                    [0.6685157172603458, 0.9174478488708967]],
+                   [0, 1, 0, 0, 2, 1, 1, 1, 1, 2, 2, 2], [316, 336, 348], 990.057443152265),
+    "test": ([[0.23409664559563403, 0.4017249751828972],
+              [0.7513290219574494, 0.4682425192680968]],
+             [2, 2, 1, 1, 1, 2, 2, 0, 2, 2, 0, 1], [350, 316, 334], 987.037225026263),
+}
+
+
+@pytest.mark.parametrize("split", ["train", "validation", "test"])
+def test_yin_yang_reproduces_the_published_split(split):
+    n, seed = tasks.YIN_YANG_SPLITS[split]
+    X, y = tasks.make_yin_yang(n, seed=seed)
+    first, labels, counts, total = _YY_GOLDEN[split]
+    assert X.shape == (n, 4) and y.dtype == np.int64
+    np.testing.assert_array_equal(X[:2, :2], first)
+    np.testing.assert_array_equal(X[:, 2:], 1.0 - X[:, :2])
+    assert y[:12].tolist() == labels
+    assert np.bincount(y).tolist() == counts
+    assert X[:, :2].sum() == pytest.approx(total, rel=1e-13)
+    # The easy entry: the same data, encoded, with the bias input.
+    Xt, yt = tasks.load_yin_yang(split)
+    np.testing.assert_array_equal(yt, y)
+    np.testing.assert_allclose(Xt, np.hstack([0.15 + 1.85 * X, np.full((n, 1), 0.9)]),
+                               rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("r_small, r_big", [(0.1, 0.5), (0.05, 0.3), (0.19, 0.4)])
+def test_yin_yang_geometry_and_labels(r_small, r_big):
+    X, y = tasks.make_yin_yang(3000, seed=7, r_small=r_small, r_big=r_big)
+    x0, y0 = X[:, 0], X[:, 1]
+    assert (np.hypot(x0 - r_big, y0 - r_big) <= r_big).all()       # inside the big circle
+    assert X.min() >= 0.0 and X.max() <= 1.0
+    assert X[:, :2].max() <= 2 * r_big
+    np.testing.assert_array_equal(y, _yin_yang_label_s_curve(x0, y0, r_small, r_big))
+    np.testing.assert_array_equal(
+        tasks.yin_yang_class(x0, y0, r_small=r_small, r_big=r_big), y)
+    # yin_yang_class on random points, including points outside the disc (not on a
+    # regular grid, whose nodes can fall exactly on a boundary circle).
+    gx, gy = np.random.default_rng(0).uniform(-0.05, 2 * r_big + 0.05, size=(2, 20000))
+    np.testing.assert_array_equal(tasks.yin_yang_class(gx, gy, r_small=r_small, r_big=r_big),
+                                  _yin_yang_label_s_curve(gx, gy, r_small, r_big))
+
+
+def test_yin_yang_classes_balanced_and_uniform():
+    X, y = tasks.make_yin_yang(6000, rng=np.random.default_rng(3))
+    assert np.bincount(y, minlength=3) / y.size == pytest.approx([1 / 3] * 3, abs=0.025)
+    # Uniform within a class: the two dots equally often, and labels 0 / 1 are
+    # point reflections of each other (so their mean points mirror about the centre).
+    dots = X[y == 2]
+    assert (dots[:, 0] < 0.5).mean() == pytest.approx(0.5, abs=0.05)
+    m0, m1 = X[y == 0, :2].mean(axis=0), X[y == 1, :2].mean(axis=0)
+    np.testing.assert_allclose(m0 + m1, [1.0, 1.0], atol=0.02)
+    assert m1[1] > 0.5 > m0[1]                           # label 1 holds the upper half
+
+
+def test_yin_yang_seeds():
+    a = tasks.make_yin_yang(200, seed=5)
+    b = tasks.make_yin_yang(200, seed=5)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    c = tasks.make_yin_yang(200, seed=6)
+    assert not np.array_equal(a[0], c[0])
+    assert (a[0] != c[0]).all(axis=1).mean() > 0.99
+    # Examples are drawn one after another: a shorter set is a prefix.
+    short = tasks.make_yin_yang(50, seed=5)
+    np.testing.assert_array_equal(short[0], a[0][:50])
+    # rng= is the same as seed=; Generators are deterministic too, with their own stream.
+    np.testing.assert_array_equal(tasks.make_yin_yang(20, rng=5)[0], a[0][:20])
+    g1 = tasks.make_yin_yang(30, seed=np.random.default_rng(1))
+    g2 = tasks.make_yin_yang(30, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(g1[0], g2[0])
+    assert not np.array_equal(g1[0], tasks.make_yin_yang(30, seed=1)[0])
+    X0, y0 = tasks.make_yin_yang(0, seed=1)
+    assert X0.shape == (0, 4) and y0.shape == (0,)
+
+
+def test_encode_yin_yang():
+    X, _ = tasks.make_yin_yang(500, seed=2)
+    T = tasks.encode_yin_yang(X)
+    assert T.shape == (500, 5)
+    assert (T[:, :4] >= 0.15).all() and (T[:, :4] <= 2.0).all()
+    assert (T[:, 4] == 0.9).all()
+    np.testing.assert_allclose(T[:, :4], 0.15 + X * 1.85, rtol=0, atol=1e-15)
+    # x and 1 - x are encoded symmetrically within the window.
+    np.testing.assert_allclose(T[:, 0] + T[:, 2], 0.15 + 2.0, atol=1e-14)
+    T2 = tasks.encode_yin_yang(X, t_early=0.0, t_late=1.0, bias_time=None)
+    assert T2.shape == (500, 4)
+    np.testing.assert_array_equal(T2, X)
+    ends = tasks.encode_yin_yang([[0.0, 1.0]], t_early=0.5, t_late=3.0, bias_time=0.0)
+    assert ends.tolist() == [[0.5, 3.0, 0.0]]
+
+
+def test_make_task_yin_yang():
+    assert "yin-yang" in tasks.TASKS and tasks.n_outputs_of("yin-yang") == 3
+    Xtr, ytr, Xte, yte = tasks.make_task("yin-yang", n_train=60, n_test=25, seed=9)
+    assert Xtr.shape == (60, 5) and Xte.shape == (25, 5)
+    # The standard split, whatever the seed.
+    ref_tr, ref_ytr = tasks.load_yin_yang("train", n_samples=60)
+    ref_te, ref_yte = tasks.load_yin_yang("test", n_samples=25)
+    np.testing.assert_array_equal(Xtr, ref_tr)
+    np.testing.assert_array_equal(ytr, ref_ytr)
+    np.testing.assert_array_equal(Xte, ref_te)
+    np.testing.assert_array_equal(yte, ref_yte)
+    np.testing.assert_array_equal(tasks.make_task("yin-yang", n_train=60, n_test=0)[0], Xtr)
+    full = tasks.make_task("yin-yang")
+    assert full[0].shape == (5000, 5) and full[2].shape == (1000, 5)
+    np.testing.assert_array_equal(full[0][:60], Xtr)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_samples=-1), "non-negative"),
+    (dict(n_samples=2.5), "non-negative"),
+    (dict(n_samples=3, r_small=0.25), "r_small"),
+    (dict(n_samples=3, r_small=0.0), "r_small"),
+    (dict(n_samples=3, r_big=0.6), "r_big"),
+    (dict(n_samples=3, r_big=-0.1), "r_big"),
+    (dict(n_samples=3, r_big=float("nan")), "r_big"),
+    (dict(n_samples=3, r_small="0.1"), "r_small"),
+    (dict(n_samples=3, seed=True), "seed"),
+    (dict(n_samples=3, seed=-1), "seed"),
+    (dict(n_samples=3, seed=1.5), "seed"),
+    (dict(n_samples=3, seed="abc"), "seed"),
+    (dict(n_samples=3, seed=1, rng=2), "not both"),
+])
+def test_make_yin_yang_errors(kwargs, match):
+    n = kwargs.pop("n_samples")
+    with pytest.raises(ValueError, match=match):
+        tasks.make_yin_yang(n, **kwargs)
+
+
+@pytest.mark.parametrize("features, kwargs, match", [
+    ([0.1, 0.2], {}, "shape"),
+    ([[0.1, 1.2]], {}, r"\[0, 1\]"),
+    ([[-0.1, 0.2]], {}, r"\[0, 1\]"),
+    ([[np.nan, 0.2]], {}, "finite"),
+    ([[0.1, 0.2]], dict(t_early=2.0, t_late=1.0), "t_early < t_late"),
+    ([[0.1, 0.2]], dict(t_early=-0.5), "t_early < t_late"),
+    ([[0.1, 0.2]], dict(t_late=np.inf), "t_late"),
+    ([[0.1, 0.2]], dict(bias_time=-1.0), "bias_time"),
+    ([[0.1, 0.2]], dict(bias_time=np.nan), "bias_time"),
+])
+def test_encode_yin_yang_errors(features, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tasks.encode_yin_yang(features, **kwargs)
+
+
+def test_yin_yang_other_errors():
+    with pytest.raises(ValueError, match="unknown Yin-Yang split"):
+        tasks.load_yin_yang("val")
+    with pytest.raises(ValueError, match="r_small"):
+        tasks.yin_yang_class(0.5, 0.5, r_small=0.3)
+    with pytest.raises(ValueError, match="non-negative"):
+        tasks.load_yin_yang("test", n_samples=-3)
