@@ -14,10 +14,14 @@ Examples
 ...     ...
 
 Weights are drawn relative to the target population: a weight ``u`` in
-``weights`` becomes ``u * e * tau * theta``, so ``u = 1`` is the weight at which a
-single input alone exactly touches the threshold (the peak of the alpha kernel
-``s exp(-tau s)`` is ``1 / (e tau)``).  Ranges around 1 therefore give networks in
-which some neurons spike and some do not.
+``weights`` becomes ``u * theta / peak``, with ``peak`` the maximum of the target's
+PSP kernel, so ``u = 1`` is the weight at which a single input alone exactly
+touches the threshold.  For alpha neurons the peak of ``s exp(-tau s)`` is
+``1 / (e tau)`` (a weight ``u e tau theta``); for LIF neurons (``models`` with
+``"lif"``) it is the maximum of ``tau_s / (g_l (tau_m - tau_s)) (e^{-s/tau_m} -
+e^{-s/tau_s})``, at ``s = tau_m tau_s ln(tau_m / tau_s) / (tau_m - tau_s)`` (``s =
+tau`` and ``1 / (e g_l)`` for equal time constants).  Ranges around 1 therefore
+give networks in which some neurons spike and some do not.
 """
 
 from __future__ import annotations
@@ -137,6 +141,95 @@ def _check_common(max_delay, resolution, density, tau, theta, weights, pulse_ran
             _check_range("pulse_range", pulse_range))
 
 
+#: Default ratios ``tau_mem / tau_syn`` drawn for LIF populations: the three solver
+#: paths (equal time constants, ``tau_mem = 2 tau_syn``, any other ratio).
+LIF_RATIOS = (1.0, 2.0, 0.3, 0.7, 1.5, 3.0)
+_MODELS = ("alpha", "lif")
+
+
+def _check_models(models, tau_syn, g_leak, tau_ratios, continuous_ratios):
+    """Validate the model arguments; returns ``None`` for alpha-only networks (then
+    nothing extra is drawn) or a namespace of LIF strategies."""
+    if isinstance(models, str):
+        models = (models,)
+    try:
+        models = tuple(models)
+    except TypeError:
+        raise ValueError(f"models must be a sequence of model names, got {models!r}") from None
+    if not models or any(m not in _MODELS for m in models):
+        raise ValueError(f"models must be a non-empty sequence from {_MODELS}, got {models!r}")
+    ts_r = _check_range("tau_syn", tau_syn, positive=True)
+    g_r = _check_range("g_leak", g_leak, positive=True)
+    try:
+        ratios = tuple(float(r) for r in tau_ratios)
+    except (TypeError, ValueError):
+        raise ValueError(f"tau_ratios must be a sequence of numbers, got {tau_ratios!r}") from None
+    for r in ratios:
+        if not (math.isfinite(r) and r > 0):
+            raise ValueError(f"tau_ratios must be finite and > 0, got {r!r}")
+        if r != 1.0 and abs(1.0 / r - 1.0) < 1e-3:
+            raise ValueError(f"tau_ratio {r!r} is within 1e-3 of 1 (refused by the network)")
+    if continuous_ratios is not None:
+        cr = _check_range("continuous_ratios", continuous_ratios, positive=True)
+    if not ratios and continuous_ratios is None:
+        raise ValueError("give tau_ratios or continuous_ratios")
+    if models == ("alpha",):
+        return None
+    ratio_st = []
+    if ratios:
+        ratio_st.append(st.sampled_from(ratios))
+    if continuous_ratios is not None:
+        # Ratios within 1e-2 of 1 are left out (the network refuses those within 1e-3).
+        ratio_st.append(_floats(*cr).filter(lambda r: abs(1.0 / r - 1.0) >= 1e-2))
+    return SimpleNamespace(models=models, model_st=st.sampled_from(models),
+                           tau_syn_st=_floats(*ts_r), g_leak_st=_floats(*g_r),
+                           ratio_st=st.one_of(*ratio_st))
+
+
+def _lif_peak(tau_mem, tau_syn, g_leak):
+    """Maximum of the LIF kernel ``tau_s/(g_l(tau_m - tau_s))(e^{-s/tau_m} - e^{-s/tau_s})``."""
+    if tau_mem == tau_syn:
+        return 1.0 / (math.e * g_leak)
+    s = tau_mem * tau_syn * math.log(tau_mem / tau_syn) / (tau_mem - tau_syn)
+    return tau_syn / (g_leak * (tau_mem - tau_syn)) * (math.exp(-s / tau_mem)
+                                                       - math.exp(-s / tau_syn))
+
+
+def _add_neurons(draw, net, size, name, c):
+    """Add a population whose model is drawn from ``c.lif.models`` (alpha only if
+    ``c.lif`` is None: then the draws are exactly those of the alpha-only strategy)."""
+    if c.lif is None:
+        return net.add_population(size, tau=draw(c.tau_st), theta=draw(c.theta_st), name=name)
+    model = draw(c.lif.model_st)
+    if model == "alpha":
+        return net.add_population(size, model="alpha", tau=draw(c.tau_st),
+                                  theta=draw(c.theta_st), name=name)
+    tau_syn = draw(c.lif.tau_syn_st)
+    ratio = draw(c.lif.ratio_st)
+    # ratio 1 and 2 give tau_mem == tau_syn and tau_mem == 2 * tau_syn exactly
+    tau_mem = tau_syn if ratio == 1.0 else ratio * tau_syn
+    return net.add_population(size, model="lif", tau_mem=tau_mem, tau_syn=tau_syn,
+                              g_leak=draw(c.lif.g_leak_st), theta=draw(c.theta_st), name=name)
+
+
+def _weight_units(net, pops):
+    """Per neuron ``(tau, theta)`` arrays such that ``u * e * tau * theta`` is weight
+    ``u`` in units of "one input alone touches threshold" (alpha: the decay rate;
+    LIF: ``1 / (e peak)``)."""
+    n = net.n_neurons
+    tau_n = np.zeros(n)
+    theta_n = np.zeros(n)
+    for p in pops:
+        if p.kind == "lif":
+            prm = net.population_params(p.index)
+            tau_n[p.start:p.stop] = 1.0 / (math.e * _lif_peak(prm["tau_mem"], prm["tau_syn"],
+                                                              prm["g_leak"]))
+        else:
+            tau_n[p.start:p.stop] = net.tau[p.index]
+        theta_n[p.start:p.stop] = net.theta[p.index]
+    return tau_n, theta_n
+
+
 def _check_flags(**flags):
     for name, flag in flags.items():
         if not isinstance(flag, bool):
@@ -207,17 +300,11 @@ def _networks_impl(draw, c):
             times = [draw(c.pulse_st) for _ in range(size)]
             pops[b] = net.add_pulses(np.array(times, np.float64), name="p")
         else:
-            pops[b] = net.add_population(size, tau=draw(c.tau_st),
-                                         theta=draw(c.theta_st), name=f"h{b - 2}")
-    n = net.n_neurons
-    tau_n = np.zeros(n)
-    theta_n = np.zeros(n)
+            pops[b] = _add_neurons(draw, net, size, f"h{b - 2}", c)
+    tau_n, theta_n = _weight_units(net, [pops[b] for b in range(2, len(blocks))])
     alpha_ids = []
     for b in range(2, len(blocks)):
-        p = pops[b]
-        tau_n[p.start:p.stop] = net.tau[p.index]
-        theta_n[p.start:p.stop] = net.theta[p.index]
-        alpha_ids.extend(range(p.start, p.stop))
+        alpha_ids.extend(range(pops[b].start, pops[b].stop))
     source_ids = list(pops[0].ids) + list(pops[1].ids)
     rank = {j: r for r, j in enumerate(alpha_ids)}
     dens_val = draw(c.dens_st)
@@ -238,14 +325,16 @@ def networks(*, min_neurons=1, max_neurons=8, min_inputs=1, max_inputs=4, min_pu
              max_pulses=2, max_populations=2, recurrent=True, self_connections=True,
              delays=True, max_delay=2.0, multi_synapses=True, density=(0.3, 1.0),
              tau=(0.5, 2.0), theta=(0.5, 2.0), weights=(-1.0, 2.5), pulse_range=(0.0, 2.0),
-             silent_pulses=True, resolution=0.25):
-    """Strategy for random :class:`eventsim.Network` graphs of alpha neurons.
+             silent_pulses=True, resolution=0.25, models=("alpha",), tau_syn=(0.5, 2.0),
+             g_leak=(0.5, 2.0), tau_ratios=LIF_RATIOS, continuous_ratios=None):
+    """Strategy for random :class:`eventsim.Network` graphs of alpha (and LIF) neurons.
 
     Requires the hypothesis package to be installed.
 
     The network has ``min_inputs..max_inputs`` inputs, ``min_pulses..max_pulses``
     pulses and ``min_neurons..max_neurons`` alpha neurons split into
-    ``1..max_populations`` populations (each with its own ``tau`` and ``theta``).
+    ``1..max_populations`` populations (each with its own ``tau`` and ``theta``;
+    with ``models=("alpha", "lif")`` each population's model is drawn too).
     Blocks are added in a random order, so neuron ids of every kind can come first.
     Each possible synapse exists with a probability drawn from ``density``.
 
@@ -274,14 +363,27 @@ def networks(*, min_neurons=1, max_neurons=8, min_inputs=1, max_inputs=4, min_pu
     tau, theta : (float, float)
         Ranges (> 0) of the decay rate and threshold of each population.
     weights : (float, float)
-        Range of weights in units of ``e * tau * theta`` of the target population
-        (1 = a single input alone exactly reaches threshold).
+        Range of weights in units of ``theta / peak`` of the target population,
+        ``peak`` the maximum of its kernel (``e * tau * theta`` for alpha; 1 = a
+        single input alone exactly reaches threshold).
     pulse_range : (float, float)
         Pulse times are drawn from the ``resolution`` grid in this range.
     silent_pulses : bool
         Allow pulses at ``inf`` (never firing).
     resolution : float
         Grid step for pulse times and grid delays (> 0).
+    models : sequence of {"alpha", "lif"}
+        Each population's model is drawn from these.  The default ``("alpha",)``
+        draws exactly what earlier versions drew.
+    tau_syn, g_leak : (float, float)
+        Ranges (> 0) of an LIF population's synaptic time constant and leak.
+    tau_ratios : sequence of float
+        Ratios ``tau_mem / tau_syn`` of LIF populations, drawn uniformly; ``1`` and
+        ``2`` give exactly equal time constants and exactly ``tau_mem = 2
+        tau_syn`` (the closed-form solver paths).
+    continuous_ratios : (float, float), optional
+        Also draw continuous ratios from this range (those within 1e-2 of 1 are
+        left out).
 
     Returns
     -------
@@ -300,13 +402,14 @@ def networks(*, min_neurons=1, max_neurons=8, min_inputs=1, max_inputs=4, min_pu
     pulse_st = st.sampled_from(_grid(p_r[0], p_r[1], resolution))
     if silent_pulses:
         pulse_st = st.one_of(pulse_st, st.just(math.inf))
+    lif = _check_models(models, tau_syn, g_leak, tau_ratios, continuous_ratios)
 
     return _networks_impl(SimpleNamespace(
         min_neurons=min_neurons, max_neurons=max_neurons, min_inputs=min_inputs,
         max_inputs=max_inputs, min_pulses=min_pulses, max_pulses=max_pulses,
         max_populations=max_populations, pulse_st=pulse_st, tau_st=tau_st, theta_st=theta_st,
         dens_st=dens_st, recurrent=recurrent, self_connections=self_connections, w_st=w_st,
-        delay_st=delay_st, multi_synapses=multi_synapses))
+        delay_st=delay_st, multi_synapses=multi_synapses, lif=lif))
 
 
 @st.composite
@@ -320,15 +423,9 @@ def _feedforward_impl(draw, c):
         n_p = draw(st.integers(0, c.max_pulses))
         pulses.append(net.add_pulses([draw(c.pulse_st) for _ in range(n_p)], name=f"pulses{k}"))
         name = "output" if k == n_layers - 1 else f"layer{k}"
-        layers.append(net.add_population(draw(st.integers(c.min_width, c.max_width)),
-                                         tau=draw(c.tau_st), theta=draw(c.theta_st),
-                                         name=name))
-    n = net.n_neurons
-    tau_n = np.zeros(n)
-    theta_n = np.zeros(n)
-    for lay in layers[1:]:
-        tau_n[lay.start:lay.stop] = net.tau[lay.index]
-        theta_n[lay.start:lay.stop] = net.theta[lay.index]
+        layers.append(_add_neurons(draw, net, draw(st.integers(c.min_width, c.max_width)),
+                                   name, c))
+    tau_n, theta_n = _weight_units(net, layers[1:])
     dens_val = draw(c.dens_st)
     for k in range(1, n_layers + 1):
         pre = list(pulses[k - 1].ids)
@@ -344,14 +441,17 @@ def _feedforward_impl(draw, c):
 def feedforward_networks(*, min_layers=1, max_layers=3, min_width=1, max_width=4, min_inputs=1,
                          max_inputs=4, max_pulses=2, skip_connections=False, delays=False,
                          max_delay=2.0, density=(0.6, 1.0), tau=(0.5, 2.0), theta=(0.5, 2.0),
-                         weights=(-0.5, 2.0), pulse_range=(0.0, 2.0), resolution=0.25):
+                         weights=(-0.5, 2.0), pulse_range=(0.0, 2.0), resolution=0.25,
+                         models=("alpha",), tau_syn=(0.5, 2.0), g_leak=(0.5, 2.0),
+                         tau_ratios=LIF_RATIOS, continuous_ratios=None):
     """Strategy for layered feed-forward :class:`eventsim.Network` graphs.
 
     Requires the hypothesis package to be installed.
 
     Inputs (one block) feed ``min_layers..max_layers`` layers of
     ``min_width..max_width`` alpha neurons, each layer its own population (own
-    ``tau`` and ``theta``) with its own ``0..max_pulses`` synchronisation pulses.
+    ``tau`` and ``theta``; with ``models=("alpha", "lif")`` its own model too) with
+    its own ``0..max_pulses`` synchronisation pulses.
     The last layer is named ``"output"``, the others ``"layer0"``, ``"layer1"``, ...
 
     Parameters
@@ -374,11 +474,24 @@ def feedforward_networks(*, min_layers=1, max_layers=3, min_width=1, max_width=4
     tau, theta : (float, float)
         Ranges (> 0) of each layer's decay rate and threshold.
     weights : (float, float)
-        Weights in units of ``e * tau * theta`` of the target layer.
+        Weights in units of ``theta / peak`` of the target layer (``e * tau *
+        theta`` for alpha).
     pulse_range : (float, float)
         Pulse times are drawn from the ``resolution`` grid in this range.
     resolution : float
         Grid step for pulse times and delays.
+    models : sequence of {"alpha", "lif"}
+        Each population's model is drawn from these.  The default ``("alpha",)``
+        draws exactly what earlier versions drew.
+    tau_syn, g_leak : (float, float)
+        Ranges (> 0) of an LIF population's synaptic time constant and leak.
+    tau_ratios : sequence of float
+        Ratios ``tau_mem / tau_syn`` of LIF populations, drawn uniformly; ``1`` and
+        ``2`` give exactly equal time constants and exactly ``tau_mem = 2
+        tau_syn`` (the closed-form solver paths).
+    continuous_ratios : (float, float), optional
+        Also draw continuous ratios from this range (those within 1e-2 of 1 are
+        left out).
 
     Returns
     -------
@@ -394,12 +507,13 @@ def feedforward_networks(*, min_layers=1, max_layers=3, min_width=1, max_width=4
     delay_st = _delay_strategy(max_delay if delays else 0.0, resolution)
     w_st, tau_st, theta_st, dens_st = (_floats(*r) for r in (w_r, tau_r, theta_r, dens))
     pulse_st = st.sampled_from(_grid(p_r[0], p_r[1], resolution))
+    lif = _check_models(models, tau_syn, g_leak, tau_ratios, continuous_ratios)
 
     return _feedforward_impl(SimpleNamespace(
         min_layers=min_layers, max_layers=max_layers, min_width=min_width, max_width=max_width,
         min_inputs=min_inputs, max_inputs=max_inputs, max_pulses=max_pulses,
         skip_connections=skip_connections, pulse_st=pulse_st, tau_st=tau_st, theta_st=theta_st,
-        dens_st=dens_st, w_st=w_st, delay_st=delay_st))
+        dens_st=dens_st, w_st=w_st, delay_st=delay_st, lif=lif))
 
 
 def input_times(net, *, n_examples=None, min_examples=1, max_examples=4, min_time=0.0,
