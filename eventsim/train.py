@@ -1092,7 +1092,7 @@ class SpikingClassifier:
     # ------------------------------------------------------------------ training
     def _loss(self, out, y):
         """Per-example loss, dL/dt and predicted class, with the configured loss."""
-        c = self.config_
+        c = getattr(self, "config_", None) or self.config or TrainConfig()
         if c.loss == "cross_entropy":
             return _loss_core(out, y)
         from .losses import goltz_loss
