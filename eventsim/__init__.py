@@ -27,7 +27,7 @@ from .gradients import Gradients, backward, value_and_grad
 from .layers import dale_network, feedforward
 from .potential import membrane_potential
 from .train import SpikingClassifier, TrainConfig, load_checkpoint, save_checkpoint
-from . import tasks
+from . import analysis, losses, tasks
 
 __version__ = "0.1.0"
 
@@ -36,5 +36,5 @@ __all__ = [
     "simulate", "SimulationResult", "Tape", "EventBudgetExceeded",
     "backward", "value_and_grad", "Gradients",
     "feedforward", "dale_network", "membrane_potential", "NEURON",
-    "SpikingClassifier", "TrainConfig", "load_checkpoint", "save_checkpoint", "tasks",
+    "SpikingClassifier", "TrainConfig", "load_checkpoint", "save_checkpoint", "tasks", "analysis", "losses",
 ]

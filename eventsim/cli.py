@@ -6,6 +6,11 @@ Train on noisy XOR with the paper's Boolean defaults (Table 1)::
 
     eventsim train --task xor --epochs 100 --seed 0 --checkpoint-dir runs/xor --plot
 
+Train so that 100% is reached reliably (learning rate 0.01, non-negative weights, up to
+5 starts, margin refinement; see ``examples/boolean_seeds.md``)::
+
+    eventsim train --task xor --preset boolean-reliable --seed 0
+
 Continue an interrupted run (same command plus ``--resume``)::
 
     eventsim train --task xor --epochs 100 --seed 0 --checkpoint-dir runs/xor --resume
@@ -74,7 +79,39 @@ def _hidden(text):
     return sizes
 
 
+#: Training options beyond Table 1: (help, metavar or None for an on/off flag).
+_EXTRA_HELP = {
+    "min_weight": ("lower bound of every weight, applied at initialisation and after every "
+                   "update (0: non-negative weights; 'none': no bound)", "W"),
+    "update_margin": ("with misclassified-only updates, also update on correct examples whose "
+                      "target output leads by less than this (time units; 0: the paper)", "M"),
+    "margin_refinement": ("use --update-margin only after the first epoch with 100%% training "
+                          "accuracy, for the rest of the budget", None),
+    "select_best": ("keep the network of the epoch with the best training accuracy, then "
+                    "training margin (default: the last epoch's)", None),
+    "early_stop": ("stop (the current start) after an epoch without any update", None),
+    "n_starts": ("independent starts (initialisation and shuffling); the first to classify "
+                 "the training set, else the best by training accuracy, is kept", "N"),
+}
+
+_PRESETS = ("boolean", "boolean-reliable", "mnist")
+
+
+def _optional_float(text):
+    text = str(text).strip().lower()
+    if text in ("none", "null", ""):
+        return "none"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r} (or 'none')") from None
+
+
 def _fmt_default(value):
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, tuple):
         return ",".join(map(str, value)) or "none"
     return repr(value) if isinstance(value, str) else str(value)
@@ -86,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .train import TrainConfig
 
     boolean, mnist = TrainConfig.boolean(), TrainConfig.mnist()
+    reliable = TrainConfig.boolean_reliable()
     parser = argparse.ArgumentParser(
         prog="eventsim",
         description="Event-driven exact simulation and training of spiking networks that "
@@ -102,8 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter)
     tr.add_argument("--task", required=True, choices=TASKS, metavar="TASK",
                     help="the task to learn: " + ", ".join(TASKS))
-    tr.add_argument("--preset", choices=("boolean", "mnist"), default=None,
-                    help="hyperparameter preset (default: by task)")
+    tr.add_argument("--preset", choices=_PRESETS, default=None,
+                    help="hyperparameter preset: boolean (Table 1), boolean-reliable (Table 1 "
+                         "with " + ", ".join(f"{k}={_fmt_default(v)}"
+                                             for k, v in TrainConfig.RELIABLE.items())
+                         + "), mnist (default: boolean or mnist, by task)")
     hp = tr.add_argument_group("hyperparameters of Table 1 (default: the preset's value)")
     for name, text in _TABLE1_HELP.items():
         kwargs = {}
@@ -126,12 +167,26 @@ def build_parser() -> argparse.ArgumentParser:
                     help="compute updates only from misclassified examples (the reference's "
                          "default; --no-update-on-misclassified-only: from all examples) "
                          "[default: on]")
-    op.add_argument("--epochs", type=int, default=100, help="training epochs")
+    op.add_argument("--epochs", type=int, default=100,
+                    help="training epochs (per start, see --n-starts)")
     op.add_argument("--seed", type=int, default=0,
                     help="seed of the data, the initial weights and the shuffling")
     op.add_argument("--threads", type=int, default=None,
                     help="engine worker threads (default: all cores; results do not depend "
                          "on it)")
+    rel = tr.add_argument_group(
+        "reliable training (beyond the paper's loop; default: the preset's value)")
+    for name, (text, metavar) in _EXTRA_HELP.items():
+        flag = "--" + name.replace("_", "-")
+        shown = (f" [Boolean: {_fmt_default(getattr(boolean, name))}; boolean-reliable: "
+                 f"{_fmt_default(getattr(reliable, name))}]")
+        if metavar is None:
+            rel.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
+                             default=None, help=text + shown)
+        else:
+            kind = {"min_weight": _optional_float, "n_starts": int}.get(name, float)
+            rel.add_argument(flag, dest=name, type=kind, default=None, metavar=metavar,
+                             help=text + shown)
     data = tr.add_argument_group("data")
     data.add_argument("--n-train", type=int, default=None,
                       help="training examples (default: 1000 for generated tasks, all for "
@@ -187,14 +242,17 @@ def _config_from_args(args):
 
     preset = args.preset or ("mnist" if args.task in IMAGE_TASKS else "boolean")
     overrides = {}
-    for name in (*_TABLE1_HELP, "pulses", "update_on_misclassified_only"):
+    for name in (*_TABLE1_HELP, "pulses", "update_on_misclassified_only", *_EXTRA_HELP):
         val = getattr(args, name)
         if val is not None:
             overrides[name] = val
     if overrides.get("clip_derivative") == 0:
         overrides["clip_derivative"] = None
+    if overrides.get("min_weight") == "none":
+        overrides["min_weight"] = None
     overrides.update(epochs=args.epochs, seed=args.seed, n_threads=args.threads)
-    base = TrainConfig.mnist if preset == "mnist" else TrainConfig.boolean
+    base = {"boolean": TrainConfig.boolean, "boolean-reliable": TrainConfig.boolean_reliable,
+            "mnist": TrainConfig.mnist}[preset]
     return base(**overrides)
 
 
@@ -216,8 +274,10 @@ def _cmd_train(args) -> int:
 
     def report(clf, e):
         if not args.progress and not args.quiet:
-            msg = (f"epoch {e['epoch']:4d}  loss {e['loss']:.4f}  train acc "
-                   f"{e['train_accuracy']:.4f}")
+            msg = f"epoch {e['epoch']:4d}"
+            if config.n_starts > 1:
+                msg = f"start {e['start'] + 1} epoch {e['start_epoch']:4d}"
+            msg += f"  loss {e['loss']:.4f}  train acc {e['train_accuracy']:.4f}"
             if has_test:
                 msg += f"  test loss {e['test_loss']:.4f}  test acc {e['test_accuracy']:.4f}"
             msg += f"  updates {e['n_updates']}  ({e['time_s']:.1f} s)"
@@ -232,10 +292,21 @@ def _cmd_train(args) -> int:
             checkpoint_dir=args.checkpoint_dir, resume=resume, callback=report)
     h = clf.history_
     result = {"epochs": clf.n_epochs_}
-    if h["epoch"]:
+    selected = config.select_best or config.n_starts > 1
+    if h["epoch"] and not selected:
         result.update(train_accuracy=h["train_accuracy"][-1], loss=h["loss"][-1])
         if has_test:
             result.update(test_accuracy=h["test_accuracy"][-1], test_loss=h["test_loss"][-1])
+    elif h["epoch"]:
+        # The network kept is not necessarily the last epoch's: evaluate it.
+        sel = clf.selection_
+        say(f"kept: start {sel['start'] + 1} of {len(clf.starts_)}, its epoch "
+            f"{sel['start_epoch']} (training margin {sel['train_margin']:.3g})")
+        tr = clf.evaluate(X_train, y_train)
+        result.update(train_accuracy=tr["accuracy"], loss=tr["loss"])
+        if has_test:
+            te = clf.evaluate(X_test, y_test)
+            result.update(test_accuracy=te["accuracy"], test_loss=te["loss"])
     print("final: " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                 for k, v in result.items()), flush=True)
     if args.save_network:

@@ -11,44 +11,48 @@ seed with eventsim's trainer and prints, per task, the fraction of seeds that re
 Modes (``--mode``):
 
 ``paper``
-    ``TrainConfig.boolean()`` as is: one pulse connected to all non-input neurons.
+    ``TrainConfig.boolean()`` (Table 1): one pulse connected to all non-input neurons.
 ``reference``
     What the reference implementation (``tempcoding_main``) actually trains: one pulse
     *per layer* (``--n_pulses=1`` gives the hidden and the output layer a pulse each),
     otherwise the same.  Reproduces its failure mode (ties between the two outputs,
     training accuracy oscillating below 100%).
 ``fixed``
-    The same network, loss, Adam, penalty, clipping, pulse and data, trained with the
-    changes found in ``boolean_seeds.md``:
+    ``TrainConfig.boolean_reliable()``: the same network, neuron, loss, Adam, penalty,
+    clipping, pulse and data, trained with the options found in ``boolean_seeds.md``:
 
-    1. learning rate 0.01 for weights and pulse times instead of 0.001 (inside the
+    1. ``learning_rate = learning_rate_pulses = 0.01`` instead of 0.001 (inside the
        paper's search range), so that the misclassified-only updates converge within
        100 epochs;
-    2. weights kept non-negative (clipped at 0 after every update, and at
-       initialisation) -- the paper reports that its Boolean networks had only positive
-       weights;
-    3. up to 5 independent starts per seed, stopping at the first that classifies the
-       whole training set; otherwise the start with the best training accuracy is kept
-       (the paper kept the best of three MNIST networks);
-    4. once the training set is classified correctly, the rest of the 100-epoch budget
-       goes to margin updates (also from correct examples whose target output leads by
-       less than 0.02) and the epoch with the largest smallest training margin that is
-       still 100% correct is kept: with updates only from misclassified examples the
-       class boundary stops at the edge of the training data.
+    2. ``min_weight = 0``: weights clipped at 0 at initialisation and after every
+       update -- the paper reports that its Boolean networks had only positive weights;
+    3. ``n_starts = 5``: up to 5 independent starts per seed, stopping at the first that
+       classifies the whole training set; otherwise the start with the best training
+       accuracy is kept (the paper kept the best of three MNIST networks);
+    4. ``margin_refinement``, ``update_margin = 0.02``, ``select_best``: once the
+       training set is classified correctly, the rest of the 100-epoch budget also
+       updates on correct examples whose target output leads by less than 0.02, and the
+       epoch with the largest smallest training margin that is still 100% correct is
+       kept (with updates only from misclassified examples the class boundary stops at
+       the edge of the training data);
+    5. ``early_stop``: a start ends when an epoch makes no update.
 
     Model selection uses the training set only; the test set is never looked at.
+
+In every mode ``early_stop`` is on: with updates only from misclassified examples an
+epoch without an update leaves the network as it is, so stopping there changes no
+result, it only saves time.
 
 Run:
     python examples/boolean_seeds.py [--tasks xor and or circles] [--seeds 20]
         [--mode paper|reference|fixed] [--first-seed 0] [--threads 1] [--json out.json]
-        [--nonneg] [--starts N] [--refine MARGIN] [--margin MARGIN]
+        [--nonneg | --no-nonneg] [--starts N] [--refine MARGIN] [--margin MARGIN]
         [--set learning_rate=0.01 ...]
 
-Each run stops early once the whole training set is classified correctly (with updates
-only from misclassified examples nothing would change afterwards).  ``--nonneg``,
-``--starts``, ``--refine`` and ``--set`` combine with any mode (ablations).  The
-non-negative clip and the margin updates hook into the trainer's private ``_update``
-and ``_train_epoch``; see ``boolean_seeds.md`` for the options the trainer would need.
+``--nonneg``, ``--starts``, ``--refine``, ``--margin`` and ``--set`` (any
+``TrainConfig`` field; JSON values, e.g. ``min_weight=null``) combine with any mode
+(ablations).  They only set options of ``TrainConfig``; the same runs can be made
+with ``eventsim train --preset boolean-reliable`` and its options.
 """
 
 from __future__ import annotations
@@ -67,85 +71,14 @@ from eventsim.train import SpikingClassifier, TrainConfig
 TASKS = ("xor", "and", "or", "circles")
 
 
-class NonNegativeClassifier(SpikingClassifier):
-    """The trainer with weights clipped at 0 after every update (projected Adam)."""
-
-    def _update(self, *args, **kwargs):
-        n = super()._update(*args, **kwargs)
-        w = self.network_.weights
-        np.maximum(w, 0.0, out=w)
-        return n
-
-
-def with_margin(base, margin):
-    """``base`` whose misclassified-only updates also take correctly classified examples
-    whose target output leads the next output by less than ``margin`` (time units)."""
-    if not margin:
-        return base
-
-    class MarginClassifier(base):
-        def _train_epoch(self, *args, **kwargs):
-            import eventsim.train as train_module
-
-            core = train_module._loss_core
-
-            def loss_core(out, y):
-                loss, dl, pred = core(out, y)
-                rows = np.arange(len(y))
-                target = out[rows, y]
-                others = np.where(np.arange(out.shape[1]) == y[:, None], np.inf, out).min(axis=1)
-                with np.errstate(invalid="ignore"):  # inf - inf: both silent
-                    near = ~(others - target >= margin)  # also True when the target is silent
-                return loss, dl, np.where(near, -1, pred)
-
-            train_module._loss_core = loss_core
-            try:
-                return super()._train_epoch(*args, **kwargs)
-            finally:
-                train_module._loss_core = core
-
-    return MarginClassifier
-
-
-def training_margin(clf, X, y):
-    """Smallest lead of the target output over the next output on (X, y) (time units);
-    negative when an example is misclassified, -inf when a target is silent."""
-    out = clf.predict_times(X)
-    rows = np.arange(len(y))
-    target = out[rows, y]
-    others = np.where(np.arange(out.shape[1]) == y[:, None], np.inf, out).min(axis=1)
-    with np.errstate(invalid="ignore"):
-        gap = others - target
-    gap[np.isnan(gap)] = -np.inf
-    return float(gap.min())
-
-
-def refine_margin(clf, cls, cfg, X, y, epochs, margin):
-    """Phase 2 of the fix: continue a network that classifies the whole training set
-    correctly with margin updates for the rest of the epoch budget, and keep the epoch
-    with the largest smallest training margin among those still 100% correct."""
-    best = {"net": clf.network_.copy(), "margin": training_margin(clf, X, y), "epoch": 0}
-    if epochs <= 0 or not margin:
-        return best
-
-    def keep_best(c, e):
-        if e["train_accuracy"] >= 1.0:
-            m = training_margin(c, X, y)
-            if m > best["margin"]:
-                best.update(net=c.network_.copy(), margin=m, epoch=e["epoch"])
-        return e["n_updates"] == 0
-
-    refiner = with_margin(cls, margin)(cfg.replace(epochs=epochs), network=clf.network_)
-    refiner.fit(X, y, callback=keep_best)
-    return best
-
-
 def diagnostics(clf, X, y):
     """How a trained network classifies: ties, fast regime, silent neurons, pulses."""
     net = clf.network_
     times = eventsim.simulate(net, X, n_threads=clf.config_.n_threads).times
-    out = times[:, clf._out_ids]
-    hid = times[:, clf._hidden_ids]
+    out = times[:, net["output"].ids]
+    hidden = np.concatenate([p.ids for p in net.populations
+                             if p.kind not in ("input", "pulse") and p.name != "output"])
+    hid = times[:, hidden]
     both = np.isfinite(out).all(axis=1)
     gap = np.abs(out[both, 0] - out[both, 1]) if out.shape[1] == 2 else np.array([np.nan])
     first = out.min(axis=1)
@@ -160,75 +93,38 @@ def diagnostics(clf, X, y):
     }
 
 
-def config_for(mode, seed, threads, overrides):
+def config_for(mode, seed, threads, options):
+    """The TrainConfig of one run: the mode's preset, then ``options``."""
+    common = dict(seed=seed, n_threads=threads, early_stop=True)
     if mode == "paper":
-        cfg = TrainConfig.boolean(seed=seed, n_threads=threads)
+        cfg = TrainConfig.boolean(**common)
     elif mode == "reference":
-        cfg = TrainConfig.boolean(seed=seed, n_threads=threads, pulses="per_layer")
+        cfg = TrainConfig.boolean(pulses="per_layer", **common)
     elif mode == "fixed":
-        cfg = TrainConfig.boolean(seed=seed, n_threads=threads, **FIX)
+        cfg = TrainConfig.boolean_reliable(**common)
     else:
         raise ValueError(mode)
-    return cfg.replace(**overrides) if overrides else cfg
+    return cfg.replace(**options) if options else cfg
 
 
-#: Options of the fix (see boolean_seeds.md); fields of TrainConfig.  With Table 1's
-#: learning rate of 0.001 the updates (only from misclassified examples) are too slow to
-#: converge within 100 epochs; 0.01 is inside the paper's search range [1e-5, 1].
-FIX = {"learning_rate": 0.01, "learning_rate_pulses": 0.01}
-#: Non-negative weights in the fixed mode (the paper: "All trained networks in these
-#: examples had only positive weights").
-FIX_NONNEG = True
-#: Independent starts per seed in the fixed mode; the best by *training* accuracy is kept,
-#: as the paper kept the best of three MNIST networks.
-FIX_STARTS = 5
-#: Margin of the refinement phase of the fixed mode (see refine_margin), time units.
-FIX_REFINE = 0.02
-
-
-def train_one(task, seed, mode, threads, overrides, nonneg, starts, epochs, margin=0.0,
-              refine=0.0):
+def train_one(task, seed, cfg):
     Xtr, ytr, Xte, yte = tasks.make_task(task, seed=seed)
-    best = None
     t0 = time.perf_counter()
-    for start in range(starts):
-        # Start 0 uses the seed itself, so that --starts 1 equals a plain run.
-        run_seed = seed if start == 0 else int(np.random.SeedSequence([seed, 77, start]).generate_state(1)[0])
-        cfg = config_for(mode, run_seed, threads, overrides)
-        if epochs is not None:
-            cfg = cfg.replace(epochs=epochs)
-        cls = with_margin(NonNegativeClassifier if nonneg else SpikingClassifier, margin)
-        clf = cls(cfg)
-        if nonneg:  # start from the clipped initialisation
-            net = clf.init_network(Xtr.shape[1], 2)
-            net.weights = np.maximum(net.weights, 0.0)
-            clf = cls(cfg, network=net)
-        hit = []
-
-        def stop_when_perfect(c, e):
-            if e["train_accuracy"] >= 1.0 and not hit:
-                hit.append(e["epoch"])
-            # Nothing changes any more once an epoch makes no update.
-            return e["n_updates"] == 0 or (not margin and e["train_accuracy"] >= 1.0)
-
-        clf.fit(Xtr, ytr, callback=stop_when_perfect)
-        train_acc = clf.score(Xtr, ytr)
-        refined = None
-        if refine and train_acc >= 1.0:
-            base = NonNegativeClassifier if nonneg else SpikingClassifier
-            refined = refine_margin(clf, base, cfg, Xtr, ytr, cfg.epochs - clf.n_epochs_, refine)
-            clf.network_ = refined["net"]
-        run = {"start": start, "train_accuracy": train_acc, "epochs": clf.n_epochs_,
-               "perfect_train_epoch": hit[0] if hit else None, "clf": clf,
-               "refined_epochs": None if refined is None else refined["epoch"],
-               "train_margin": training_margin(clf, Xtr, ytr)}
-        if best is None or train_acc > best["train_accuracy"]:
-            best = run
-        if train_acc >= 1.0:
-            break
-    clf = best.pop("clf")
-    result = {"task": task, "seed": seed, "mode": mode, "test_accuracy": clf.score(Xte, yte),
-              "starts_used": start + 1, "time_s": time.perf_counter() - t0, **best}
+    clf = SpikingClassifier(cfg).fit(Xtr, ytr)
+    elapsed = time.perf_counter() - t0
+    h = clf.history_
+    sel = clf.selection_
+    perfect = [e for e, a in zip(h["epoch"], h["train_accuracy"]) if a >= 1.0]
+    result = {
+        "task": task, "seed": seed, "test_accuracy": clf.score(Xte, yte),
+        "train_accuracy": clf.score(Xtr, ytr),
+        "train_margin": sel["train_margin"] if sel else float("nan"),
+        "start": sel["start"] if sel else 0,
+        "kept_epoch": sel["start_epoch"] if sel else clf.n_epochs_,
+        "starts_used": len(clf.starts_), "epochs": clf.n_epochs_,
+        "perfect_train_epoch": perfect[0] if perfect else None,
+        "starts": clf.starts_, "time_s": elapsed,
+    }
     result.update(diagnostics(clf, Xte, yte))
     return result
 
@@ -241,43 +137,56 @@ def main(argv=None):
     ap.add_argument("--mode", choices=["paper", "reference", "fixed"], default="paper")
     ap.add_argument("--threads", type=int, default=1,
                     help="engine threads per run (default 1: these networks are tiny)")
-    ap.add_argument("--epochs", type=int, default=None, help="override the 100 epochs")
-    ap.add_argument("--nonneg", action="store_true", default=None,
-                    help="clip weights at 0 after every update (default: on in --mode fixed)")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="override the 100 epochs (per start)")
+    ap.add_argument("--nonneg", action=argparse.BooleanOptionalAction, default=None,
+                    help="min_weight=0: clip weights at 0 at initialisation and after every "
+                         "update (default: on in --mode fixed only)")
     ap.add_argument("--starts", type=int, default=None,
-                    help="independent starts per seed, keep the best by training accuracy "
-                         "(default: 1, or the fixed mode's)")
+                    help="n_starts: independent starts per seed, keep the best by training "
+                         "accuracy (default: 1, or 5 in --mode fixed)")
     ap.add_argument("--margin", type=float, default=None,
-                    help="also update on correct examples whose target output leads by less "
-                         "than this (time units; default 0, or the fixed mode's)")
+                    help="update_margin from the first epoch: also update on correct examples "
+                         "whose target output leads by less than this (time units)")
     ap.add_argument("--refine", type=float, default=None,
                     help="after 100%% training accuracy, spend the remaining epochs on margin "
                          "updates with this margin and keep the epoch with the largest training "
-                         "margin (default 0 = off, or the fixed mode's)")
+                         "margin (margin_refinement + update_margin + select_best; 0 = off; "
+                         "default: off, or 0.02 in --mode fixed)")
     ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
-                    help="override TrainConfig fields, e.g. learning_rate=0.01")
+                    help="override TrainConfig fields, e.g. learning_rate=0.01 min_weight=null")
     ap.add_argument("--json", default=None, help="write every run's results here")
     ap.add_argument("--quiet", action="store_true", help="only the summary")
     args = ap.parse_args(argv)
+    if args.margin is not None and args.refine:
+        ap.error("--margin and --refine exclude each other")
 
-    overrides = {}
+    options = {}
+    if args.epochs is not None:
+        options["epochs"] = args.epochs
+    if args.nonneg is not None:
+        options["min_weight"] = 0.0 if args.nonneg else None
+    if args.starts is not None:
+        options["n_starts"] = args.starts
+    if args.margin is not None:
+        options.update(update_margin=args.margin, margin_refinement=False)
+    if args.refine is not None:
+        options.update(update_margin=args.refine, margin_refinement=bool(args.refine),
+                       select_best=bool(args.refine))
     for item in args.set:
         key, _, value = item.partition("=")
         try:
-            overrides[key] = json.loads(value)
+            options[key] = json.loads(value)
         except json.JSONDecodeError:
-            overrides[key] = value
-    nonneg = args.nonneg if args.nonneg is not None else (args.mode == "fixed" and FIX_NONNEG)
-    starts = args.starts or (FIX_STARTS if args.mode == "fixed" else 1)
-    margin = args.margin if args.margin is not None else 0.0
-    refine = args.refine if args.refine is not None else (FIX_REFINE if args.mode == "fixed" else 0.0)
+            options[key] = value
+    print("config: " + json.dumps(config_for(args.mode, args.first_seed, args.threads,
+                                             options).to_dict()), flush=True)
     results = []
     summary = {}
     for task in args.tasks:
         accs = []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            r = train_one(task, seed, args.mode, args.threads, overrides, nonneg, starts,
-                          args.epochs, margin, refine)
+            r = train_one(task, seed, config_for(args.mode, seed, args.threads, options))
             results.append(r)
             accs.append(r["test_accuracy"])
             if not args.quiet:
@@ -288,14 +197,18 @@ def main(argv=None):
                       f"{r['fast_regime_fraction']:.2f}  pulses {r['pulse_times']}  "
                       f"{r['time_s']:5.1f}s", flush=True)
         accs = np.array(accs)
+        times = np.array([r["time_s"] for r in results if r["task"] == task])
         summary[task] = {"perfect": int((accs >= 1.0).sum()), "n": int(accs.size),
-                         "mean": float(accs.mean())}
+                         "mean": float(accs.mean()), "mean_time_s": float(times.mean()),
+                         "max_time_s": float(times.max())}
         print(f"== {task} ({args.mode}): 100% test accuracy in {summary[task]['perfect']}/"
               f"{accs.size} seeds ({100 * summary[task]['perfect'] / accs.size:.0f}%), mean test "
-              f"accuracy {100 * accs.mean():.2f}%", flush=True)
+              f"accuracy {100 * accs.mean():.2f}%, {times.mean():.1f} s per seed "
+              f"(max {times.max():.1f} s)", flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "summary": summary, "runs": results}, f, indent=1)
+            json.dump({"args": vars(args), "options": options, "summary": summary,
+                       "runs": results}, f, indent=1)
     return 0
 
 

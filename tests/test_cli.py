@@ -22,6 +22,8 @@ TABLE1_OPTIONS = ["--batch-size", "--clip-derivative", "--decay-constant", "--fi
 OTHER_TRAIN_OPTIONS = ["--task", "--epochs", "--seed", "--n-train", "--n-test", "--data-dir",
                        "--checkpoint-dir", "--resume", "--threads",
                        "--update-on-misclassified-only", "--plot", "--pulses", "--preset"]
+RELIABLE_OPTIONS = ["--min-weight", "--update-margin", "--margin-refinement", "--select-best",
+                    "--early-stop", "--n-starts"]
 
 
 def help_text(capsys, argv):
@@ -33,8 +35,15 @@ def help_text(capsys, argv):
 
 def test_help_lists_every_option(capsys):
     text = help_text(capsys, ["train", "--help"])
-    for opt in TABLE1_OPTIONS + OTHER_TRAIN_OPTIONS:
+    for opt in TABLE1_OPTIONS + OTHER_TRAIN_OPTIONS + RELIABLE_OPTIONS:
         assert opt in text, opt
+    assert "boolean-reliable" in text and "--no-select-best" in text
+    # Every option of the train parser is in the help.
+    train = next(a for a in cli.build_parser()._subparsers._group_actions[0].choices.values()
+                 if a.prog.endswith("train"))
+    for action in train._actions:
+        for opt in action.option_strings:
+            assert opt in text, opt
     for task in ("xor", "and", "or", "circles", "mnist", "fashion-mnist"):
         assert task in text
     assert "539.7" in text and "0.181769" in text      # the MNIST column is shown
@@ -62,6 +71,47 @@ def test_options_reach_the_config():
                                     seed=9, epochs=7)
     args = parser.parse_args(["train", "--task", "xor"])
     assert cli._config_from_args(args) == TrainConfig.boolean()
+
+
+def test_reliable_options_reach_the_config():
+    parser = cli.build_parser()
+    cfg = cli._config_from_args(parser.parse_args(["train", "--task", "and", "--preset",
+                                                   "boolean-reliable"]))
+    assert cfg == TrainConfig.boolean_reliable()
+    args = parser.parse_args(["train", "--task", "circles", "--preset", "boolean-reliable",
+                              "--min-weight", "none", "--update-margin", "0.05",
+                              "--no-margin-refinement", "--no-select-best", "--no-early-stop",
+                              "--n-starts", "3", "--seed", "4"])
+    assert cli._config_from_args(args) == TrainConfig.boolean_reliable(
+        min_weight=None, update_margin=0.05, margin_refinement=False, select_best=False,
+        early_stop=False, n_starts=3, seed=4)
+    args = parser.parse_args(["train", "--task", "xor", "--min-weight", "-0.5", "--select-best",
+                              "--early-stop", "--margin-refinement"])
+    assert cli._config_from_args(args) == TrainConfig.boolean(
+        min_weight=-0.5, select_best=True, early_stop=True, margin_refinement=True)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--task", "xor", "--min-weight", "low"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--task", "xor", "--preset", "reliable"])
+
+
+def test_train_reliable_end_to_end(tmp_path, capsys):
+    ck = tmp_path / "run"
+    argv = ["train", "--task", "and", "--preset", "boolean-reliable", "--n-starts", "2",
+            "--epochs", "2", "--n-train", "60", "--n-test", "30", "--threads", "1",
+            "--no-progress", "--checkpoint-dir", str(ck)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "start 2 epoch    2" in out and "kept: start" in out
+    final = dict(zip(*[iter(out.split("final: ")[1].split())] * 2))
+    clf = SpikingClassifier.load(ck / "checkpoint.npz")
+    assert clf.config_.min_weight == 0.0 and clf.config_.n_starts == 2
+    assert (clf.network_.weights >= 0).all()
+    # The final line reports the kept network, which is the checkpoint's.
+    assert cli.main(["evaluate", "--network", str(ck / "checkpoint.npz"), "--task", "and",
+                     "--n-test", "30", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["accuracy"] == pytest.approx(float(final["test_accuracy"]), abs=1e-4)
 
 
 def test_train_evaluate_resume_end_to_end(tmp_path, capsys):

@@ -224,6 +224,8 @@ def test_select_examples_equals_resimulation(rng):
 def naive_train(X, y, cfg):
     """Straightforward reference of the training loop: batch by batch, re-simulating."""
     net = SpikingClassifier(cfg).init_network(X.shape[1], 2)
+    if cfg.min_weight is not None:
+        net.weights = np.maximum(net.weights, cfg.min_weight)
     out = net["output"].ids
     b1, b2, eps = 0.9, 0.999, 1e-8
     m = {"w": np.zeros_like(net.weights), "p": np.zeros_like(net.pulse_times)}
@@ -234,8 +236,16 @@ def naive_train(X, y, cfg):
         order = np.random.default_rng([cfg.seed, 1, epoch]).permutation(len(y))
         for s in range(0, len(y), cfg.batch_size):
             idx = order[s:s + cfg.batch_size]
-            pred = predict_classes(eventsim.simulate(net, X[idx]).times[:, out])
-            use = idx[pred != y[idx]] if cfg.update_on_misclassified_only else idx
+            times = eventsim.simulate(net, X[idx]).times[:, out]
+            pred = predict_classes(times)
+            update = pred != y[idx]
+            for i, (row, label) in enumerate(zip(times, y[idx])):
+                if cfg.update_margin:
+                    others = min(t for k, t in enumerate(row) if k != label)
+                    # Update unless the target leads by the margin (target silent: update).
+                    if not (np.isfinite(row[label]) and others - row[label] >= cfg.update_margin):
+                        update[i] = True
+            use = idx[update] if cfg.update_on_misclassified_only else idx
             if use.size == 0:
                 continue
             res = eventsim.simulate(net, X[use], record_tape=True)
@@ -251,16 +261,22 @@ def naive_train(X, y, cfg):
                 upd[k] = -lr[k] * (m[k] * (1.0 / (1.0 - b1 ** t))) / np.sqrt(
                     v[k] * (1.0 / (1.0 - b2 ** t)) + eps)
             net.weights = net.weights + upd["w"]
+            if cfg.min_weight is not None:
+                net.weights = np.maximum(net.weights, cfg.min_weight)
             net.pulse_times = np.maximum(net.pulse_times + upd["p"], 0.0)
     return net, t
 
 
-@pytest.mark.parametrize("batch_size,misclassified_only", [(1, True), (3, True), (4, False)])
-def test_trainer_matches_naive_loop(batch_size, misclassified_only):
+@pytest.mark.parametrize("batch_size,misclassified_only,extra", [
+    (1, True, {}), (3, True, {}), (4, False, {}),
+    (1, True, {"min_weight": 0.0}), (3, True, {"min_weight": -0.05}),
+    (1, True, {"update_margin": 0.05}), (3, True, {"update_margin": 0.02, "min_weight": 0.0}),
+    (4, False, {"update_margin": 0.05, "min_weight": 0.0})])
+def test_trainer_matches_naive_loop(batch_size, misclassified_only, extra):
     X, y, _, _ = small_xor(n_train=90, n_test=1, seed=1)
     cfg = TrainConfig(batch_size=batch_size, update_on_misclassified_only=misclassified_only,
                       epochs=3, seed=4, learning_rate=0.02, learning_rate_pulses=0.02,
-                      nonpulse_init_multiplier=1.0, pulse_init_multiplier=1.0)
+                      nonpulse_init_multiplier=1.0, pulse_init_multiplier=1.0, **extra)
     clf = SpikingClassifier(cfg).fit(X, y)
     net, steps = naive_train(X, y, cfg)
     assert clf.optimizer_.t == steps == sum(clf.history_["n_updates"])
@@ -438,3 +454,243 @@ def test_plot_training_curves(tmp_path):
     assert len(fig.axes) == 3
     with pytest.raises(ValueError, match="empty"):
         plot_training_curves({"epoch": []})
+
+
+# ---------------------------------------------------------------------------- beyond the paper
+def small_and(n_train=60, seed=0):
+    return tasks.make_task("and", n_train=n_train, n_test=20, seed=seed)
+
+
+def test_new_options_validate_and_default_to_the_paper():
+    b = TrainConfig.boolean()
+    assert (b.min_weight, b.update_margin, b.margin_refinement, b.select_best, b.early_stop,
+            b.n_starts) == (None, 0.0, False, False, False, 1)
+    r = TrainConfig.boolean_reliable(seed=3)
+    assert {k: getattr(r, k) for k in TrainConfig.RELIABLE} == TrainConfig.RELIABLE
+    assert (r.learning_rate, r.learning_rate_pulses, r.min_weight, r.update_margin, r.n_starts) \
+        == (0.01, 0.01, 0.0, 0.02, 5) and r.seed == 3
+    # Everything else is Table 1.
+    assert r.replace(**{k: getattr(b, k) for k in TrainConfig.RELIABLE}, seed=b.seed) == b
+    assert TrainConfig.boolean_reliable(n_starts=2).n_starts == 2
+    assert TrainConfig.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+    for bad in (dict(min_weight=np.inf), dict(min_weight=True), dict(update_margin=-0.1),
+                dict(update_margin=np.nan), dict(n_starts=0), dict(n_starts=1.5),
+                dict(select_best="yes"), dict(early_stop=1)):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
+
+
+class _WatchedClassifier(SpikingClassifier):
+    """Records the smallest weight before the first and after every update (a test
+    spy, not part of the method)."""
+
+    def fit(self, *args, **kwargs):
+        self.seen = []
+        return super().fit(*args, **kwargs)
+
+    def _update(self, *args, **kwargs):
+        if not self.seen:
+            self.seen.append(float(self.network_.weights.min()))
+        n = super()._update(*args, **kwargs)
+        self.seen.append(float(self.network_.weights.min()))
+        return n
+
+
+@pytest.mark.parametrize("bound", [0.0, 0.05])
+def test_min_weight_holds_at_init_and_after_every_step(bound):
+    X, y, _, _ = small_xor(n_train=60, seed=1)
+    cfg = TrainConfig(epochs=2, seed=2, learning_rate=0.05, learning_rate_pulses=0.05,
+                      nonpulse_init_multiplier=2.0, pulse_init_multiplier=2.0)
+    # The initialisation is clipped (also a given network, but not the caller's copy).
+    raw = SpikingClassifier(cfg).init_network(2, 2)
+    assert raw.weights.min() < bound
+    fresh = _WatchedClassifier(cfg.replace(min_weight=bound)).fit(X, y)
+    given = _WatchedClassifier(cfg.replace(min_weight=bound), network=raw).fit(X, y)
+    assert fresh.seen[0] == given.seen[0] == bound and raw.weights.min() < bound
+    np.testing.assert_array_equal(fresh.network_.weights, given.network_.weights)
+    # From an initial network that satisfies the bound, unbounded training goes below it ...
+    start = raw.copy()
+    start.weights = np.maximum(raw.weights, bound)
+    free = _WatchedClassifier(cfg, network=start).fit(X, y)
+    assert min(free.seen[1:]) < bound
+    # ... and the bounded one is clipped after every step (pulse synapses too).
+    clipped = _WatchedClassifier(cfg.replace(min_weight=bound), network=start).fit(X, y)
+    assert len(clipped.seen) == clipped.optimizer_.t + 1 > 20
+    assert min(clipped.seen) == bound
+    assert not np.array_equal(clipped.network_.weights, free.network_.weights)
+    net = clipped.network_
+    assert np.isin(net.pre, net.pulse_ids).any() and net.weights.min() >= bound
+
+
+def test_update_margin_changes_training_only_when_positive():
+    X, y, _, _ = small_and()
+    base = TrainConfig.boolean_reliable(n_starts=1, select_best=False, margin_refinement=False,
+                                        early_stop=False, epochs=4, seed=0)
+    zero = SpikingClassifier(base.replace(update_margin=0.0)).fit(X, y)
+    paper = SpikingClassifier(base.replace(update_margin=0.0, min_weight=None)).fit(X, y)
+    assert not np.array_equal(zero.network_.weights, paper.network_.weights)
+    # update_margin = 0 is the misclassified-only rule: the same as a config without it.
+    again = SpikingClassifier(TrainConfig(**{**base.to_dict(), "update_margin": 0.0})).fit(X, y)
+    np.testing.assert_array_equal(again.network_.weights, zero.network_.weights)
+    margin = SpikingClassifier(base.replace(update_margin=0.02)).fit(X, y)
+    assert sum(margin.history_["n_updates"]) > sum(zero.history_["n_updates"])
+    assert not np.array_equal(margin.network_.weights, zero.network_.weights)
+    # Running accuracy still counts correct examples as correct.
+    assert max(margin.history_["running_accuracy"]) > 0
+
+
+def test_margin_refinement_starts_after_perfect_training_accuracy():
+    X, y, _, _ = small_and()
+    cfg = TrainConfig.boolean_reliable(n_starts=1, early_stop=False, epochs=7, seed=0)
+    plain = SpikingClassifier(cfg.replace(update_margin=0.0, margin_refinement=False)).fit(X, y)
+    refined = SpikingClassifier(cfg).fit(X, y)
+    hp, hr = plain.history_, refined.history_
+    first = hp["train_accuracy"].index(1.0) + 1           # epoch 6 on this data
+    assert 1 < first < cfg.epochs
+    # Up to the first perfect epoch both are the same run ...
+    for key in ("train_accuracy", "n_updates", "pulse_times", "train_margin"):
+        assert hp[key][:first] == hr[key][:first], key
+    # ... then the plain rule has nothing left to update, the margin rule has.
+    assert hp["n_updates"][first] == 0 and hr["n_updates"][first] > 0
+    assert refined.starts_[0]["refined"] and not plain.starts_[0]["refined"]
+    # select_best keeps the first perfect epoch although refinement lost accuracy later.
+    assert hr["train_accuracy"][-1] < 1.0
+    assert refined.selection_["start_epoch"] == first
+    assert refined.score(X, y) == 1.0
+
+
+def test_select_best_keeps_the_best_epoch_by_accuracy_then_margin():
+    X, y, _, _ = small_and(seed=1)
+    cfg = TrainConfig.boolean_reliable(n_starts=1, early_stop=False, epochs=6, seed=1)
+    nets = []
+    clf = SpikingClassifier(cfg).fit(X, y, callback=lambda c, e: nets.append(
+        (c.network_.weights.copy(), c.network_.pulse_times.copy())) and False)
+    h = clf.history_
+    scores = list(zip(h["train_accuracy"], h["train_margin"]))
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    assert best != len(scores) - 1                       # not simply the last epoch
+    assert clf.selection_["epoch"] == best + 1
+    np.testing.assert_array_equal(clf.network_.weights, nets[best][0])
+    np.testing.assert_array_equal(clf.network_.pulse_times, nets[best][1])
+    assert clf.score(X, y) == h["train_accuracy"][best]
+    last = SpikingClassifier(cfg.replace(select_best=False)).fit(X, y)
+    np.testing.assert_array_equal(last.network_.weights, nets[-1][0])
+
+
+def test_early_stop_after_an_epoch_without_updates():
+    X, y, _, _ = small_and()
+    cfg = TrainConfig.boolean_reliable(n_starts=1, update_margin=0.0, epochs=9, seed=0)
+    full = SpikingClassifier(cfg.replace(early_stop=False)).fit(X, y)
+    stop = SpikingClassifier(cfg).fit(X, y)
+    zero = full.history_["n_updates"].index(0) + 1
+    assert zero < cfg.epochs and stop.n_epochs_ == zero
+    np.testing.assert_array_equal(stop.network_.weights, full.network_.weights)
+    # With margin refinement, reaching 100% switches the rule instead of stopping.
+    refine = SpikingClassifier(cfg.replace(update_margin=0.02)).fit(X, y)
+    assert refine.n_epochs_ > zero
+
+
+def test_n_starts_keeps_the_best_start_by_training_accuracy():
+    X, y, _, _ = small_and(seed=2)
+    cfg = TrainConfig.boolean_reliable(n_starts=3, epochs=3, seed=2, n_threads=1)
+    clf = SpikingClassifier(cfg).fit(X, y)
+    assert [s["start"] for s in clf.starts_] == [0, 1, 2]
+    accs = [s["train_accuracy"] for s in clf.starts_]
+    assert max(accs) < 1.0 and len(set(accs)) > 1
+    kept = accs.index(max(accs))
+    assert clf.selection_["start"] == kept and clf.score(X, y) == max(accs)
+    # Each start is the run with its own seed; start 0 is the plain seed.
+    seeds = [s["seed"] for s in clf.starts_]
+    assert seeds[0] == 2 and len(set(seeds)) == 3
+    assert seeds[1] == int(np.random.SeedSequence([2, 77, 1]).generate_state(1)[0])
+    alone = SpikingClassifier(cfg.replace(n_starts=1, seed=seeds[kept])).fit(X, y)
+    np.testing.assert_array_equal(clf.network_.weights, alone.network_.weights)
+    assert clf.history_["start"] == [0] * 3 + [1] * 3 + [2] * 3
+    assert clf.history_["epoch"] == list(range(1, 10))
+    # Deterministic, and independent of the thread count.
+    again = SpikingClassifier(cfg.replace(n_threads=2)).fit(X, y)
+    np.testing.assert_array_equal(again.network_.weights, clf.network_.weights)
+    assert strip_time(again.history_) == strip_time(clf.history_)
+    assert again.starts_ == clf.starts_
+
+
+def test_n_starts_stops_at_the_first_start_that_fits_the_training_set():
+    X, y, _, _ = small_and(seed=1)
+    clf = SpikingClassifier(TrainConfig.boolean_reliable(n_starts=4, epochs=6, seed=1)).fit(X, y)
+    accs = [s["train_accuracy"] for s in clf.starts_]
+    assert accs[-1] == 1.0 and max(accs[:-1]) < 1.0 and len(accs) < 4
+    assert clf.selection_["start"] == len(accs) - 1 and clf.score(X, y) == 1.0
+
+
+def _stop_at(epoch):
+    return lambda clf, e: e["epoch"] == epoch
+
+
+# Interrupted within a start, right after a start ended (before the next one
+# begins), and several times.
+@pytest.mark.parametrize("stop_epochs", [(2,), (3, 7)])
+def test_resume_with_starts_and_selection_equals_uninterrupted(tmp_path, stop_epochs):
+    X, y, Xt, yt = small_and(seed=2)
+    cfg = TrainConfig.boolean_reliable(n_starts=4, epochs=3, seed=2, n_threads=1)
+    full = SpikingClassifier(cfg).fit(X, y, Xt, yt)
+    for stop in stop_epochs:       # interrupt, possibly several times, then finish
+        part = SpikingClassifier(cfg).fit(X, y, Xt, yt, checkpoint_dir=tmp_path, resume="auto",
+                                          callback=_stop_at(stop))
+        assert part.n_epochs_ == stop
+    resumed = SpikingClassifier(cfg).fit(X, y, Xt, yt, checkpoint_dir=tmp_path, resume=True)
+    for k in ("weights", "pulse_times"):
+        np.testing.assert_array_equal(getattr(resumed.network_, k), getattr(full.network_, k))
+        np.testing.assert_array_equal(resumed.optimizer_.m[k], full.optimizer_.m[k])
+        np.testing.assert_array_equal(resumed.optimizer_.v[k], full.optimizer_.v[k])
+    assert resumed.optimizer_.t == full.optimizer_.t
+    assert strip_time(resumed.history_) == strip_time(full.history_)
+    assert resumed.selection_ == full.selection_ and resumed.starts_ == full.starts_
+    # The checkpoint's network is the selected one, and so is a loaded classifier's.
+    loaded = SpikingClassifier.load(tmp_path / "checkpoint.npz")
+    np.testing.assert_array_equal(loaded.network_.weights, full.network_.weights)
+    assert loaded.config_ == full.config_ and loaded.selection_ == full.selection_
+    meta = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert meta["config"]["n_starts"] == 4 and meta["config"]["min_weight"] == 0.0
+    assert meta["train_state"]["start"] == full.selection_["start"] or \
+        meta["train_state"]["start"] == len(full.starts_) - 1
+    # A different option is refused.
+    with pytest.raises(ValueError, match="update_margin"):
+        SpikingClassifier(cfg.replace(update_margin=0.05)).fit(X, y, checkpoint_dir=tmp_path,
+                                                               resume=True)
+
+
+def test_save_after_fit_then_resume_with_more_epochs(tmp_path):
+    X, y, _, _ = small_and(seed=1)
+    cfg = TrainConfig.boolean_reliable(n_starts=1, early_stop=False, epochs=3, seed=1)
+    clf = SpikingClassifier(cfg).fit(X, y)
+    clf.save(tmp_path / "c.npz")
+    more = SpikingClassifier(cfg.replace(epochs=5)).fit(X, y, resume=tmp_path / "c.npz")
+    full = SpikingClassifier(cfg.replace(epochs=5)).fit(X, y)
+    np.testing.assert_array_equal(more.network_.weights, full.network_.weights)
+    assert strip_time(more.history_) == strip_time(full.history_)
+
+
+def test_checkpoint_without_the_new_fields_still_loads_and_resumes(tmp_path):
+    """Checkpoints written before these options existed: defaults, same training."""
+    X, y, _, _ = small_xor(n_train=60)
+    cfg = TrainConfig(epochs=3, seed=5, learning_rate=0.01)
+    full = SpikingClassifier(cfg).fit(X, y)
+    SpikingClassifier(cfg.replace(epochs=2)).fit(X, y, checkpoint_dir=tmp_path)
+    with np.load(tmp_path / "checkpoint.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays.pop("meta")[()]))
+    for name in ("min_weight", "update_margin", "margin_refinement", "select_best", "early_stop",
+                 "n_starts"):
+        del meta["config"][name]
+    del meta["train_state"]
+    for key in ("start", "start_epoch", "train_margin"):
+        del meta["history"][key]
+    old = tmp_path / "old.npz"
+    np.savez(old, meta=np.array(json.dumps(meta)), **arrays)
+    loaded = SpikingClassifier.load(old)
+    assert loaded.config_ == cfg.replace(epochs=2) and loaded.n_epochs_ == 2
+    assert loaded.history_["start"] == [0, 0] and loaded.history_["start_epoch"] == [1, 2]
+    resumed = SpikingClassifier(cfg).fit(X, y, resume=old)
+    np.testing.assert_array_equal(resumed.network_.weights, full.network_.weights)
+    np.testing.assert_array_equal(resumed.network_.pulse_times, full.network_.pulse_times)
+    assert resumed.history_["train_accuracy"] == full.history_["train_accuracy"]
