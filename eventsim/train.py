@@ -24,12 +24,20 @@ of its own loss plus, for each neuron that stayed silent in that example,
 update uses their **mean**, i.e. the sum divided by the number of contributing
 examples (the reference's ``num_updates_``).  A batch with no contributing example
 changes nothing, not even Adam's moments or step count.  After each update, pulse
-times are clipped at 0 (no negative times), as in the reference.
+times are clipped at 0 (no negative times), as in the reference, and, with
+``TrainConfig.min_weight``, the weights at that bound.
+
+Beyond the paper's loop (all off by default; :meth:`TrainConfig.boolean_reliable`
+switches them on): a lower bound on the weights, margin updates (also from correct
+examples whose target output leads by less than ``update_margin``), a margin
+refinement phase after 100% training accuracy, selection of the best epoch by
+training accuracy and margin, early stopping, and several independent starts.
 
 Determinism
 -----------
 All randomness comes from ``TrainConfig.seed``: the initial network from the stream
-``[seed, 0]``, the shuffling of epoch ``e`` from ``[seed, 1, e]``.  The engine is
+``[seed, 0]``, the shuffling of epoch ``e`` from ``[seed, 1, e]`` (start ``k > 0`` of
+a fit with ``n_starts > 1`` uses the seed ``SeedSequence([seed, 77, k])`` instead).  The engine is
 bit-identical for any thread count and any batching of examples, so the same seed
 and data give the same trained network, bit for bit, and resuming from a checkpoint
 gives the same network as training without interruption.
