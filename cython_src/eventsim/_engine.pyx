@@ -38,7 +38,7 @@ from libc.string cimport memset
 from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport lambertw0_q, exp, log, INFINITY
-from libc.math cimport sqrt, fmax
+from libc.math cimport sqrt
 
 cdef extern from "_kernels.h" nogil:
     void es_block_arrive(double* A, double* B, const double* w, int64_t n, double ex,
@@ -583,7 +583,8 @@ cdef inline void refresh_lif(Workspace* ws, Net* net, int64_t j, double t, doubl
     xs = ws.B[j] * ws.pop_inv2[p]
     V = K * (xm - xs)
     Vd = K * (net.rate_syn[p] * xs - net.tau[p] * xm)
-    if not (xs > 0.0 and Vd > 0.0 and fmax(0.0, K * xm) + fmax(0.0, -K * xs) > net.theta[p]):
+    if not (xs > 0.0 and Vd > 0.0 and
+            (K * xm if K * xm > 0.0 else 0.0) - (K * xs if K * xs < 0.0 else 0.0) > net.theta[p]):
         set_action(ws, net, j, ACT_NONE, INFINITY)
         return
     bound = t + ((net.theta[p] - V) / Vd) * (1.0 - 1e-10)

@@ -26,7 +26,9 @@ ES_VECTOR_CLONES static int64_t es_block_refresh_lif(const double *restrict A,
         double v = coef * (xm - xs);
         double d = coef * (rs * xs - rm * xm);
         double nm = theta - v;
-        double ub = fmax(0.0, coef * xm) + fmax(0.0, -coef * xs);
+        double pm = coef * xm, ps = -coef * xs;
+        /* ternaries, not fmax(): they vectorise without a libm call */
+        double ub = (pm > 0.0 ? pm : 0.0) + (ps > 0.0 ? ps : 0.0);
         double old = tt[i];
         double tb = tbar[i];
         /* Rising with a positive current, and able to reach theta at all. */
@@ -117,7 +119,9 @@ ES_VECTOR_CLONES static int64_t es_block_refresh_lif(const double *restrict A,
         double v = coef * (xm - xs);
         double d = coef * (rs * xs - rm * xm);
         double nm = theta - v;
-        double ub = fmax(0.0, coef * xm) + fmax(0.0, -coef * xs);
+        double pm = coef * xm, ps = -coef * xs;
+        /* ternaries, not fmax(): they vectorise without a libm call */
+        double ub = (pm > 0.0 ? pm : 0.0) + (ps > 0.0 ? ps : 0.0);
         double old = tt[i];
         double tb = tbar[i];
         /* Rising with a positive current, and able to reach theta at all. */
