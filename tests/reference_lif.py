@@ -25,13 +25,14 @@ Time is split at the sorted distinct arrival times.  On an interval
 ``[lo, hi)`` the causal set is fixed and ``V`` is a combination of at most two
 exponential-type terms (``(A s + B) e^{-s/T}`` or ``alpha e^{-s/tau_m} + beta
 e^{-s/tau_s}``), so ``dV/dt`` changes sign at most once (MATH.md B.3).  The
-reference evaluates the right derivative at ``lo`` and the left derivative at
-``hi``; if their signs differ, ``brentq`` on ``dV/dt`` locates the extremum,
-which splits the interval into at most two monotone pieces.  On the last,
-unbounded interval the bracket for the extremum is found by expanding
-``lo + T 2^k`` (``T`` the kernel's peak time) until ``dV/dt <= 0`` or ``V >=
-theta``.  The first increasing piece whose end reaches ``theta`` holds the
-crossing, found by brentq (unique on a monotone piece).
+reference evaluates the right derivative at ``lo``.  If V rises there, the
+bracket for its maximum is found by expanding ``lo + T 2^k`` (``T`` the kernel's
+peak time, ``k = -4, -3, ...``, capped at ``hi``) until ``dV/dt <= 0``, and brentq
+on ``dV/dt`` locates it (plain bisection on the sign of ``dV/dt`` if it underflowed
+to exactly 0 at the bracket's end).  If V falls at ``lo``, it can only rise later
+towards ``V(inf) = 0``, i.e. below ``theta > 0``.  The first increasing piece whose
+end reaches ``theta`` holds the crossing, found by brentq (unique on a monotone
+piece).
 
 Event order
 -----------
@@ -192,31 +193,48 @@ def _intervals(a):
         yield lo, hi, a <= lo
 
 
+def _maximum(dV, a, b):
+    """The point in ``(a, b]`` where ``dV`` turns from ``> 0`` (at ``a``) to ``<= 0`` (at
+    ``b``): brentq on ``dV`` if ``dV(b) < 0``; if ``dV(b)`` underflowed to exactly 0
+    (far in the tail, where brentq would just return ``b``), bisection on the sign."""
+    if dV(b) < 0:
+        return _brentq(dV, a, b)
+    while True:
+        m = 0.5 * (a + b)
+        if not a < m < b:
+            return b
+        if dV(m) > 0:
+            a = m
+        else:
+            b = m
+
+
 def _increasing_pieces(lo, hi, dV, kernel):
     """Increasing monotone pieces ``[(a, b), ...]`` of V on ``[lo, hi]`` in time order,
-    given that dV changes sign at most once there.  For ``hi = inf`` the piece ends
-    at the maximum."""
+    given that dV changes sign at most once there (for ``hi = inf``: up to the
+    maximum).
+
+    If V falls first (``dV(lo+) <= 0``), any later rise is towards ``V(inf) = 0``, so V
+    stays below 0 < theta there; that piece is still returned on a finite interval
+    (for the maximum of V), and left out on the unbounded one.
+    """
     d_lo = dV(lo)
-    if np.isfinite(hi):
-        d_hi = dV(hi)
-        if (d_lo > 0) == (d_hi > 0):
-            return [(lo, hi)] if d_lo > 0 else []
-        te = _brentq(dV, lo, hi)
-        return [(lo, te)] if d_lo > 0 else [(te, hi)]
-    # Unbounded last interval.  If V falls first, any later rise tends to V(inf) = 0
-    # from below: no crossing of theta > 0 (and no maximum above V(lo)).
-    if not d_lo > 0:
-        return []
     T = kernel.peak_time
+    if not d_lo > 0:
+        if np.isfinite(hi) and dV(hi) > 0:
+            return [(_brentq(dV, lo, hi), hi)]
+        return []
+    # V rises at lo: find its maximum, bracketed by lo + T/16, lo + T/8, ... (capped at
+    # hi; by lo + 8192 T every exponential has underflowed).
     prev = lo
-    for k in range(-4, 14):  # lo + T/16 ... lo + 8192 T (where every exponential underflows)
-        b = lo + T * 2.0 ** k
+    for k in range(-4, 14):
+        b = min(lo + T * 2.0 ** k, hi)
         if b <= prev:
             continue
-        db = dV(b)
-        if not db > 0:  # the maximum lies in (prev, b]
-            te = b if db == 0 else _brentq(dV, prev, b)
-            return [(lo, te)]
+        if not dV(b) > 0:
+            return [(lo, _maximum(dV, prev, b))]
+        if b == hi:
+            return [(lo, hi)]
         prev = b
     return [(lo, prev)]
 
