@@ -97,7 +97,7 @@ def lif_kernel(s, tau_mem, tau_syn, g_leak):
     """LIF kernel (exponential current synapse), for ``s > 0``, else 0::
 
         kappa(s) = tau_s / (g_l (tau_m - tau_s)) (exp(-s/tau_m) - exp(-s/tau_s))   (tau_m != tau_s)
-        kappa(s) = s exp(-s/tau) / (g_l tau)                                       (tau_m = tau_s = tau)
+        kappa(s) = s exp(-s/tau) / (g_l tau)                                (tau_m = tau_s = tau)
 
     It is evaluated as ``tau_s / (g_l |tau_m - tau_s|) exp(-s/tau_slow) (-expm1(-s |1/tau_s
     - 1/tau_m|))`` with ``tau_slow = max(tau_m, tau_s)``: no cancellation for small

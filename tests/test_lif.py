@@ -24,8 +24,8 @@ from eventsim.testing import strategies as es
 from reference_lif import (Kernel, assert_times_equal, causal_sets, network_code,
                            neuron_potential, potential_maximum, simulate_reference)
 
-FAST = settings(max_examples=25, deadline=None)
-SMALL = settings(max_examples=12, deadline=None)
+FAST = settings(max_examples=50, deadline=None)
+SMALL = settings(max_examples=25, deadline=None)
 LIF = ("lif",)
 MIXED = ("alpha", "lif")
 # ratio tau_mem / tau_syn -> engine path
@@ -95,6 +95,16 @@ def test_lif_strong_inhibition(data):
 
 @SMALL
 @given(st.data())
+def test_lif_dense_excitatory_recurrence(data):
+    """Mostly excitatory, dense, zero-delay recurrence: cascades of same-time spikes."""
+    net = data.draw(es.networks(models=MIXED, min_neurons=3, max_neurons=7, weights=(-0.3, 1.5),
+                                density=(0.7, 1.0), delays=False))
+    x = data.draw(es.input_times(net, max_examples=3, resolution=0.5))
+    check_against_reference(net, x)
+
+
+@SMALL
+@given(st.data())
 def test_lif_continuous_times_no_ties(data):
     net = data.draw(es.networks(models=MIXED, max_neurons=5, recurrent=data.draw(st.booleans()),
                                 continuous_ratios=(0.2, 5.0)))
@@ -113,7 +123,7 @@ def test_lif_horizon(data):
 
 
 @pytest.mark.parametrize("ratio", sorted(PATHS))
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_each_solver_path(ratio, data):
     """Networks whose LIF populations all have the same ratio tau_mem / tau_syn."""
@@ -536,7 +546,7 @@ def gradient_ready(net, x):
     return simulate_reference(net, x).well_conditioned(peak=1e-6, q=1e-2, arrival=1e-5)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.data())
 def test_gradients_lif_recurrent(data):
     net = data.draw(es.networks(models=LIF, max_neurons=4, max_inputs=3, max_delay=1.0,
@@ -547,7 +557,7 @@ def test_gradients_lif_recurrent(data):
     check_all_gradients(net, x, draw_c(data, (x.shape[0], net.n_neurons)))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.data())
 def test_gradients_mixed_feedforward(data):
     net = data.draw(es.feedforward_networks(models=MIXED, max_layers=2, max_width=3,
@@ -559,7 +569,7 @@ def test_gradients_mixed_feedforward(data):
 
 
 @pytest.mark.parametrize("ratio", [1.0, 2.0, 0.5, 3.0])
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(data=st.data())
 def test_gradients_each_solver_path(ratio, data):
     net = data.draw(es.feedforward_networks(models=LIF, max_layers=2, max_width=3, max_inputs=3,
@@ -621,6 +631,66 @@ def test_lif_weight_threshold_scaling_identity(data):
     g = eventsim.backward(net, res, c)
     terms = np.concatenate([net.weights * g.weights, net.theta * g.theta])
     assert abs(terms.sum()) <= 1e-9 * max(1.0, np.abs(terms).sum())
+
+
+@pytest.mark.parametrize("tm,ts", [(1.0, 1.0), (2.0, 1.0), (0.5, 1.0)])
+@pytest.mark.parametrize("clip", [1e-3, 0.05, 0.3])
+def test_clip_derivative_lif_one_layer(rng, tm, ts, clip):
+    """clip_derivative clips each local dt_j/dw_k = -kappa/Vdot and dt_j/da_k =
+    w kappa'/Vdot (in the model's own units, not dt/dtheta), for every solver path."""
+    g_l, theta = 0.7, 0.6
+    k = Kernel("lif", tau_mem=tm, tau_syn=ts, g_leak=g_l)
+    net = eventsim.Network()
+    x = net.add_inputs(3)
+    p = net.add_pulses([0.3])
+    h = net.add_population(4, model="lif", tau_mem=tm, tau_syn=ts, g_leak=g_l, theta=theta)
+    net.connect_dense(x, h, rng.uniform(-0.3, 1.5, (3, 4)) * theta / k.peak, 0.05)
+    net.connect_dense(p, h, np.full((1, 4), 0.4 * theta / k.peak))
+    xx = rng.uniform(0, 1, (5, 3))
+    res = eventsim.simulate(net, xx, record_tape=True)
+    ref = simulate_reference(net, xx)
+    assert ref.well_conditioned(peak=1e-6, q=1e-3, arrival=1e-9)
+    t = res.times
+    assert np.isfinite(t[:, h.ids]).sum() >= 5
+    pre, post = net.pre, net.post
+    s = t[:, post] - (t[:, pre] + net.delays)  # (examples, synapses)
+    causal = np.isfinite(t[:, post]) & np.isfinite(s) & (s > 0)
+    ss = np.where(causal, s, 1.0)
+    vdot = np.zeros(t.shape)
+    np.add.at(vdot.T, post, (np.where(causal, net.weights * k.ds(ss), 0.0)).T)
+    vd = np.where(causal, vdot[:, post], 1.0)
+    dw = np.where(causal, -k(ss) / vd, 0.0)
+    da = np.where(causal, net.weights * k.ds(ss) / vd, 0.0)
+    assert np.abs(np.concatenate([dw, da])).max() > clip
+    c = rng.normal(size=t.shape)
+    cj = np.where(np.isfinite(t), c, 0.0)[:, post]
+    g = eventsim.backward(net, res, c, clip_derivative=clip)
+    g0 = eventsim.backward(net, res, c)
+    np.testing.assert_allclose(g0.weights, (cj * dw).sum(0), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(g.weights, (cj * np.clip(dw, -clip, clip)).sum(0),
+                               rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(g.delays, (cj * np.clip(da, -clip, clip)).sum(0),
+                               rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(g.theta, g0.theta, rtol=1e-12)
+
+
+@SMALL
+@given(st.data())
+def test_penalty_no_spike_lif(data):
+    """Each example in which neuron j stays silent adds -penalty to the gradient of
+    every weight into j, whatever its model; nothing else changes."""
+    net = data.draw(es.networks(models=MIXED, max_neurons=6))
+    x = data.draw(es.input_times(net, max_examples=4))
+    penalty = data.draw(st.sampled_from([0.5, 1e-3, 7.0]))
+    c = draw_c(data, (x.shape[0], net.n_neurons))
+    res = eventsim.simulate(net, x, record_tape=True)
+    g0 = eventsim.backward(net, res, c)
+    g = eventsim.backward(net, res, c, penalty_no_spike=penalty)
+    n_silent = (~np.isfinite(res.times)).sum(axis=0)
+    want = g0.weights - penalty * n_silent[net.post]
+    np.testing.assert_allclose(g.weights, want, rtol=1e-12, atol=1e-12 * max(1.0, penalty))
+    for field in ("delays", "theta", "pulse_times", "input_times"):
+        np.testing.assert_array_equal(getattr(g, field), getattr(g0, field))
 
 
 def test_value_and_grad_lif(rng):
