@@ -694,3 +694,37 @@ def test_checkpoint_without_the_new_fields_still_loads_and_resumes(tmp_path):
     np.testing.assert_array_equal(resumed.network_.weights, full.network_.weights)
     np.testing.assert_array_equal(resumed.network_.pulse_times, full.network_.pulse_times)
     assert resumed.history_["train_accuracy"] == full.history_["train_accuracy"]
+
+
+def test_yin_yang_preset_and_normal_init():
+    c = TrainConfig.yin_yang(seed=3)
+    assert c.loss == "goltz" and c.n_hidden == (120,) and c.n_pulses == 0
+    assert c.init_mean == (1.5, 0.5) and c.init_std == (0.8, 0.8)
+    clf = SpikingClassifier(c)
+    net = clf.init_network(5, 3)
+    w1 = net.weight_matrix(net["input"], net["hidden0"])
+    w2 = net.weight_matrix(net["hidden0"], net["output"])
+    # 600 and 360 draws: the sample moments are within a few standard errors
+    assert abs(w1.mean() - 1.5) < 0.15 and abs(w1.std() - 0.8) < 0.1
+    assert abs(w2.mean() - 0.5) < 0.15 and abs(w2.std() - 0.8) < 0.1
+    np.testing.assert_array_equal(SpikingClassifier(c).init_network(5, 3).weights, net.weights)
+    with pytest.raises(ValueError, match="init_mean and init_std must be given together"):
+        TrainConfig(init_mean=(1.0, 1.0))
+    with pytest.raises(ValueError, match="one value per layer"):
+        TrainConfig(init_mean=(1.0,), init_std=(1.0,))
+    with pytest.raises(ValueError, match="loss must be one of"):
+        TrainConfig(loss="mse")
+    with pytest.raises(ValueError, match="goltz_xi must be > 0"):
+        TrainConfig(goltz_xi=0.0)
+
+
+def test_goltz_loss_trains_yin_yang_subset():
+    from eventsim import tasks
+
+    X, y = tasks.load_yin_yang("train", n_samples=300)
+    clf = SpikingClassifier(TrainConfig.yin_yang(epochs=8, n_threads=1, batch_size=30,
+                                                 learning_rate=5e-3))
+    before = SpikingClassifier(TrainConfig.yin_yang()).init_network(5, 3)
+    clf.fit(X, y)
+    acc0 = float(np.mean(predict_classes(eventsim.simulate(before, X).times[:, -3:]) == y))
+    assert clf.history_["train_accuracy"][-1] > max(0.55, acc0 + 0.1)
