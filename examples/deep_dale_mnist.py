@@ -95,6 +95,12 @@ def main(argv=None):
     ap.add_argument("--n-test", type=int, default=None, help="test images (default all 10,000)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--xi", type=float, default=0.05,
+                    help="softmax temperature of the Göltz loss in units of tau_syn (their "
+                         "0.2 is too soft here: the outputs of a deep network spike within "
+                         "a few hundredths of tau_syn of each other at initialisation)")
+    ap.add_argument("--penalty", type=float, default=0.0,
+                    help="penalty_no_spike (Comsa et al.) for silent neurons")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--mnist", default=None)
@@ -109,8 +115,9 @@ def main(argv=None):
     print(f"network: {net}; train {len(y_tr)} images (built-in subset), test {len(y_te)}")
     config = TrainConfig(loss="goltz", batch_size=args.batch, learning_rate=args.lr,
                          n_pulses=0, n_hidden=(400,) * args.layers, epochs=args.epochs,
-                         update_on_misclassified_only=False, penalty_no_spike=0.1,
-                         clip_derivative=100.0, seed=args.seed, n_threads=args.threads)
+                         update_on_misclassified_only=False, penalty_no_spike=args.penalty,
+                         clip_derivative=100.0, goltz_xi=args.xi, seed=args.seed,
+                         n_threads=args.threads)
     clf = SpikingClassifier(config, network=net)
 
     def on_epoch(c, e):
