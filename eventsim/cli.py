@@ -94,7 +94,7 @@ _EXTRA_HELP = {
                  "the training set, else the best by training accuracy, is kept", "N"),
 }
 
-_PRESETS = ("boolean", "boolean-reliable", "mnist")
+_PRESETS = ("boolean", "boolean-reliable", "mnist", "mnist-goltz", "yin-yang")
 
 
 def _optional_float(text):
@@ -144,7 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="hyperparameter preset: boolean (Table 1), boolean-reliable (Table 1 "
                          "with " + ", ".join(f"{k}={_fmt_default(v)}"
                                              for k, v in TrainConfig.RELIABLE.items())
-                         + "), mnist (default: boolean or mnist, by task)")
+                         + "), mnist (Table 1, MNIST column), mnist-goltz (784-340-10 with "
+                           "Göltz et al.'s loss and initialisation: TrainConfig.mnist_goltz), "
+                           "yin-yang (Göltz et al.'s Yin-Yang setting); default: mnist for "
+                           "image tasks, yin-yang for yin-yang, boolean otherwise")
     hp = tr.add_argument_group("hyperparameters of Table 1 (default: the preset's value)")
     for name, text in _TABLE1_HELP.items():
         kwargs = {}
@@ -240,7 +243,8 @@ def _config_from_args(args):
     from .tasks import IMAGE_TASKS
     from .train import TrainConfig
 
-    preset = args.preset or ("mnist" if args.task in IMAGE_TASKS else "boolean")
+    preset = args.preset or ("mnist" if args.task in IMAGE_TASKS else
+                             "yin-yang" if args.task == "yin-yang" else "boolean")
     overrides = {}
     for name in (*_TABLE1_HELP, "pulses", "update_on_misclassified_only", *_EXTRA_HELP):
         val = getattr(args, name)
@@ -252,7 +256,8 @@ def _config_from_args(args):
         overrides["min_weight"] = None
     overrides.update(epochs=args.epochs, seed=args.seed, n_threads=args.threads)
     base = {"boolean": TrainConfig.boolean, "boolean-reliable": TrainConfig.boolean_reliable,
-            "mnist": TrainConfig.mnist}[preset]
+            "mnist": TrainConfig.mnist, "mnist-goltz": TrainConfig.mnist_goltz,
+            "yin-yang": TrainConfig.yin_yang}[preset]
     return base(**overrides)
 
 

@@ -449,6 +449,45 @@ def _subset(images, labels, n, what, rng=None):
     return images[idx], labels[idx]
 
 
+#: Held-out test images of the built-in MNIST subset when no MNIST test files exist.
+SUBSET_TEST = 1000
+
+
+def _mnist_parts(datasets, data_dir, n_train, n_test, seed):
+    """(train, test) as (images, labels) pairs; see load_image_task."""
+    def subset_shuffled(missing):
+        try:
+            images, labels = datasets.load_mnist_subset()
+        except (ImportError, FileNotFoundError) as exc:
+            raise FileNotFoundError(f"{missing}; the built-in 5,000-image MNIST subset is not "
+                                    f"available either ({exc})") from None
+        # The subset is stored in label order: shuffle it (seeded).
+        perm = np.random.default_rng([0 if seed is None else int(seed), 3, 1]) \
+            .permutation(len(labels))
+        return np.asarray(images)[perm], np.asarray(labels)[perm]
+
+    test = train = None
+    if n_test != 0:
+        try:
+            test = datasets.load_mnist(data_dir, "test")
+        except FileNotFoundError as missing:
+            images, labels = subset_shuffled(missing)
+            k = SUBSET_TEST if n_test is None else int(n_test)
+            if not 0 < k < len(labels):
+                raise ValueError(f"n_test={n_test} must leave training images in the "
+                                 f"{len(labels)}-image subset") from None
+            test = (images[-k:], labels[-k:])
+            if n_train != 0:
+                train = (images[:-k], labels[:-k])
+            return train, test
+    if n_train != 0:
+        try:
+            train = datasets.load_mnist(data_dir, "train")
+        except FileNotFoundError as missing:
+            train = subset_shuffled(missing)
+    return train, test
+
+
 def load_image_task(task="mnist", *, data_dir=None, n_train=None, n_test=None, seed=None):
     """MNIST or Fashion-MNIST as input spike times.
 
@@ -460,7 +499,10 @@ def load_image_task(task="mnist", *, data_dir=None, n_train=None, n_test=None, s
         is :func:`eventsim.datasets.default_mnist_folder`.  Fashion-MNIST needs it.
         Without training files (``train-*``) in the folder, MNIST falls back to
         the 5,000-image subset of :func:`eventsim.datasets.load_mnist_subset`
-        (shuffled with ``seed``) for the training set.
+        (shuffled with ``seed``) for the training set.  Without the test files too
+        (a fresh machine), the subset is split: the last :data:`SUBSET_TEST`
+        images of the shuffled subset (or ``n_test``) are the test set, the rest
+        the training set, so that nothing outside the installed packages is needed.
     n_train, n_test : int, optional
         Use only this many examples (default: all); the first ones, or a random
         subset when ``seed`` is given.
@@ -482,25 +524,7 @@ def load_image_task(task="mnist", *, data_dir=None, n_train=None, n_test=None, s
         train = datasets.load_fashion_mnist(data_dir, "train") if n_train != 0 else None
         test = datasets.load_fashion_mnist(data_dir, "test") if n_test != 0 else None
     else:
-        test = datasets.load_mnist(data_dir, "test") if n_test != 0 else None
-        train = None
-        if n_train != 0:
-            try:
-                train = datasets.load_mnist(data_dir, "train")
-            except FileNotFoundError as missing:
-                subset = getattr(datasets, "load_mnist_subset", None)
-                if subset is None:
-                    raise
-                try:
-                    images, labels = subset()
-                except (ImportError, FileNotFoundError) as exc:
-                    raise FileNotFoundError(
-                        f"{missing}; the built-in 5,000-image training subset is not "
-                        f"available either ({exc})") from None
-                # The subset is stored in label order: shuffle it (seeded).
-                perm = np.random.default_rng([0 if seed is None else int(seed), 3, 1]) \
-                    .permutation(len(labels))
-                train = (np.asarray(images)[perm], np.asarray(labels)[perm])
+        train, test = _mnist_parts(datasets, data_dir, n_train, n_test, seed)
     out = []
     for part, n, what in ((train, n_train, "train"), (test, n_test, "test")):
         if part is None:

@@ -445,6 +445,12 @@ class TrainConfig:
         normal with mean ``init_mean[l]`` and standard deviation ``init_std[l]``
         (one value per layer; both or neither).  Pulse weights keep the Glorot
         scheme.
+    lr_decay : float, default 1.0
+        Both learning rates are multiplied by ``lr_decay ** epoch`` (epoch counted
+        from 0 within each start): an exponential schedule; 1 keeps them constant.
+    weight_decay : float, default 0.0
+        Decoupled weight decay (as in AdamW): each update first multiplies every
+        weight by ``1 - lr * weight_decay``.
     loss : {"cross_entropy", "goltz"}, default "cross_entropy"
         ``"cross_entropy"``: the paper's loss (:func:`cross_entropy`).  ``"goltz"``:
         the loss of Göltz et al. (:func:`eventsim.losses.goltz_loss`, softmax over
@@ -487,6 +493,8 @@ class TrainConfig:
     n_starts: int = 1
     init_mean: tuple | None = None
     init_std: tuple | None = None
+    lr_decay: float = 1.0
+    weight_decay: float = 0.0
     loss: str = "cross_entropy"
     goltz_xi: float = 0.2
     goltz_alpha: float = 0.005
@@ -563,6 +571,10 @@ class TrainConfig:
             if not (np.isfinite(self.init_mean).all() and np.isfinite(self.init_std).all()
                     and min(self.init_std) >= 0):
                 raise ValueError("init_mean must be finite and init_std finite and >= 0")
+        if not (np.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be finite and >= 0, got {self.weight_decay!r}")
+        if not (np.isfinite(self.lr_decay) and 0 < self.lr_decay <= 1):
+            raise ValueError(f"lr_decay must lie in (0, 1], got {self.lr_decay!r}")
         if self.loss not in _LOSS_NAMES:
             raise ValueError(f"loss must be one of {_LOSS_NAMES}, got {self.loss!r}")
         for name in ("goltz_xi", "goltz_beta", "goltz_tau_syn"):
@@ -623,6 +635,27 @@ class TrainConfig:
                     learning_rate_pulses=5.95375e-2, n_hidden=(340,), n_pulses=10,
                     nonpulse_init_multiplier=-0.275419, penalty_no_spike=48.3748,
                     pulse_init_multiplier=7.83912, pulses="per_layer")
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def mnist_goltz(cls, **overrides) -> "TrainConfig":
+        """784-340-10 for MNIST with Göltz et al.'s training choices (our tuning).
+
+        Alpha neurons with ``decay_constant = 1`` and threshold 1 (exactly their LIF
+        neuron with ``tau_mem = tau_syn = 1``), no pulses, initial weights
+        N(0.03, 0.05) into the hidden and N(0.1, 0.1) into the output layer, their
+        loss with a sharper softmax (``goltz_xi = 0.05``), Adam with learning rate
+        3e-3 decaying by ``lr_decay`` per epoch, batch 32, every example updates.  On
+        the 5,000-image subset it learns within one epoch, where the paper's MNIST
+        column first spends several epochs at chance level.
+        """
+        base = dict(batch_size=32, clip_derivative=100.0, decay_constant=1.0,
+                    fire_threshold=1.0, learning_rate=3e-3, learning_rate_pulses=0.0,
+                    n_hidden=(340,), n_pulses=0, penalty_no_spike=0.0,
+                    update_on_misclassified_only=False, epochs=20, loss="goltz",
+                    goltz_xi=0.05, lr_decay=0.85, init_mean=(0.03, 0.1),
+                    init_std=(0.05, 0.1))
         base.update(overrides)
         return cls(**base)
 
@@ -1173,6 +1206,9 @@ class SpikingClassifier:
         upd = self.optimizer_.step({"weights": g.weights * inv,
                                     "pulse_times": g.pulse_times * inv})
         w = net.weights  # updated in place; simulate() checks the parameters again
+        if c.weight_decay:
+            # Decoupled (AdamW-style) decay, at the current learning rate.
+            w *= 1.0 - self.optimizer_.learning_rates["weights"] * c.weight_decay
         w += upd["weights"]
         if c.min_weight is not None:
             np.maximum(w, c.min_weight, out=w)
@@ -1431,6 +1467,10 @@ class SpikingClassifier:
                     desc = f"start {k + 1}/{c.n_starts} " + desc
                 pbar = pbar_cls(total=n, desc=desc, unit="ex", leave=True, file=sys.stderr,
                                 dynamic_ncols=True)
+            # Learning-rate schedule: a function of the epoch within the start, so
+            # resuming from a checkpoint continues it exactly.
+            for name, lr in (("weights", c.learning_rate), ("pulse_times", c.learning_rate_pulses)):
+                self.optimizer_.learning_rates[name] = lr * c.lr_decay ** epoch
             try:
                 stats = self._train_epoch(X, y, order, pbar, margin)
                 tr = self._evaluate(X, y, with_margin=True) if need_train_eval else nan_stats

