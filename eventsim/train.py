@@ -448,6 +448,11 @@ class TrainConfig:
     lr_decay : float, default 1.0
         Both learning rates are multiplied by ``lr_decay ** epoch`` (epoch counted
         from 0 within each start): an exponential schedule; 1 keeps them constant.
+    penalty_scope : {"all", "outputs"}, default "all"
+        Which silent neurons ``penalty_no_spike`` pushes up: every neuron (the
+        paper), or only the output neurons (sparse hidden layers stay free to be
+        silent, while a silent label neuron, which the Göltz loss gives no gradient,
+        is still pushed to fire).
     weight_decay : float, default 0.0
         Decoupled weight decay (as in AdamW): each update first multiplies every
         weight by ``1 - lr * weight_decay``.
@@ -495,6 +500,7 @@ class TrainConfig:
     init_std: tuple | None = None
     lr_decay: float = 1.0
     weight_decay: float = 0.0
+    penalty_scope: str = "all"
     loss: str = "cross_entropy"
     goltz_xi: float = 0.2
     goltz_alpha: float = 0.005
@@ -571,6 +577,9 @@ class TrainConfig:
             if not (np.isfinite(self.init_mean).all() and np.isfinite(self.init_std).all()
                     and min(self.init_std) >= 0):
                 raise ValueError("init_mean must be finite and init_std finite and >= 0")
+        if self.penalty_scope not in ("all", "outputs"):
+            raise ValueError(f"penalty_scope must be 'all' or 'outputs', got "
+                             f"{self.penalty_scope!r}")
         if not (np.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be finite and >= 0, got {self.weight_decay!r}")
         if not (np.isfinite(self.lr_decay) and 0 < self.lr_decay <= 1):
@@ -1199,9 +1208,18 @@ class SpikingClassifier:
         net = self.network_
         sub = _select_examples(res, rows, lambda r: simulate(
             net, xb[r], record_tape=True, n_threads=c.n_threads))
+        everywhere = c.penalty_scope == "all"
         g = backward(net, sub, dl[rows], outputs=self._out_ids,
-                     clip_derivative=c.clip_derivative, penalty_no_spike=c.penalty_no_spike,
+                     clip_derivative=c.clip_derivative,
+                     penalty_no_spike=c.penalty_no_spike if everywhere else 0.0,
                      n_threads=c.n_threads)
+        if not everywhere and c.penalty_no_spike:
+            # The same penalty, for the output neurons only (hidden silence allowed).
+            in_ptr, in_syn = net.incoming()
+            silent = (~np.isfinite(sub.times[:, self._out_ids])).sum(axis=0)
+            for j, cnt in zip(self._out_ids, silent):
+                if cnt:
+                    g.weights[in_syn[in_ptr[j]:in_ptr[j + 1]]] -= c.penalty_no_spike * cnt
         inv = 1.0 / len(rows)
         upd = self.optimizer_.step({"weights": g.weights * inv,
                                     "pulse_times": g.pulse_times * inv})

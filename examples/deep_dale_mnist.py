@@ -99,8 +99,9 @@ def main(argv=None):
                     help="softmax temperature of the Göltz loss in units of tau_syn (their "
                          "0.2 is too soft here: the outputs of a deep network spike within "
                          "a few hundredths of tau_syn of each other at initialisation)")
-    ap.add_argument("--penalty", type=float, default=0.0,
-                    help="penalty_no_spike (Comsa et al.) for silent neurons")
+    ap.add_argument("--penalty", type=float, default=1.0,
+                    help="penalty_no_spike (Comsa et al.) for silent output neurons")
+    ap.add_argument("--lr-decay", type=float, default=0.9, help="per-epoch learning-rate factor")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--mnist", default=None)
@@ -116,6 +117,7 @@ def main(argv=None):
     config = TrainConfig(loss="goltz", batch_size=args.batch, learning_rate=args.lr,
                          n_pulses=0, n_hidden=(400,) * args.layers, epochs=args.epochs,
                          update_on_misclassified_only=False, penalty_no_spike=args.penalty,
+                         penalty_scope="outputs", lr_decay=args.lr_decay,
                          clip_derivative=100.0, goltz_xi=args.xi, seed=args.seed,
                          n_threads=args.threads)
     clf = SpikingClassifier(config, network=net)

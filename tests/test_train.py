@@ -755,3 +755,21 @@ def test_mnist_goltz_preset():
     c = TrainConfig.mnist_goltz()
     assert c.n_hidden == (340,) and c.loss == "goltz" and c.n_pulses == 0
     assert c.decay_constant == 1.0 and c.lr_decay < 1
+
+
+def test_penalty_scope_outputs_only_touches_output_synapses():
+    net = eventsim.feedforward(2, [3], 2, n_pulses=0, rng=0)
+    net.weights = np.full(net.n_synapses, -1.0)        # everything silent
+    X, y = tasks.make_xor(8, rng=1)
+    cfg = TrainConfig.boolean(epochs=1, n_pulses=0, batch_size=8, learning_rate=0.1,
+                              update_on_misclassified_only=False, penalty_no_spike=1.0,
+                              penalty_scope="outputs", n_threads=1)
+    after = SpikingClassifier(cfg, network=net).fit(X, y).network_
+    into_out = net.synapse_ids(net["hidden0"], net["output"])
+    into_hidden = net.synapse_ids(net["input"], net["hidden0"])
+    assert (after.weights[into_out] > -1.0).all()
+    np.testing.assert_array_equal(after.weights[into_hidden], -1.0)
+    full = SpikingClassifier(cfg.replace(penalty_scope="all"), network=net).fit(X, y).network_
+    assert (full.weights[into_hidden] > -1.0).all()
+    with pytest.raises(ValueError, match="penalty_scope"):
+        TrainConfig(penalty_scope="hidden")
