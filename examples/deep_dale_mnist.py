@@ -63,7 +63,7 @@ def load_data(folder, n_train, n_test, seed):
 def layer_table(net, times, labels):
     """Per hidden layer and the output: the measures of the issue, as a dict of lists."""
     lay = analysis.network_layers(net, strict=False)
-    names = [n for n in lay.names if n != "input"]
+    names = list(lay.names)
     groups = {n: lay.layer_dict()[n] for n in names}
     packets = analysis.pulse_packets(times, list(groups.values()))
     ig = analysis.information_gain(times, labels, n_classes=10)
@@ -73,6 +73,10 @@ def layer_table(net, times, labels):
             "ig_exc": [], "ig_inh": []}
     for n in names:
         ids = np.asarray(groups[n])
+        if n == "input":        # pixels: neither excitatory nor inhibitory neurons
+            rows["ig_exc"].append(np.nan)
+            rows["ig_inh"].append(np.nan)
+            continue
         exc = ids[sign[ids] > 0] if (sign[ids] != 0).any() else ids
         inh = ids[sign[ids] < 0]
         rows["ig_exc"].append(float(np.nanmean(ig[exc])) if np.isfinite(ig[exc]).any() else np.nan)
@@ -83,8 +87,9 @@ def layer_table(net, times, labels):
     weights = [lay.weights[i] for i in range(hidden[0], len(lay.weights))]
     exc_masks = [lay.excitatory[i] for i in range(hidden[0], len(lay.weights))]
     paths = analysis.class_pathways(weights, exc_masks, top_k=10)
-    rows["pathway_specificity"] = [float(v) for v in paths.layer_specificity] + [np.nan]
-    return rows, ig, paths, groups
+    rows["pathway_specificity"] = ([np.nan] + [float(v) for v in paths.layer_specificity]
+                                   + [np.nan])
+    return rows, ig, paths, {n: g for n, g in groups.items() if n != "input"}
 
 
 def main(argv=None):
@@ -99,7 +104,9 @@ def main(argv=None):
                     help="softmax temperature of the Göltz loss in units of tau_syn (their "
                          "0.2 is too soft here: the outputs of a deep network spike within "
                          "a few hundredths of tau_syn of each other at initialisation)")
-    ap.add_argument("--penalty", type=float, default=1.0,
+    ap.add_argument("--alpha", type=float, default=0.02,
+                    help="weight of the Göltz regulariser alpha e^{t_label / tau_syn}")
+    ap.add_argument("--penalty", type=float, default=0.0,
                     help="penalty_no_spike (Comsa et al.) for silent output neurons")
     ap.add_argument("--lr-decay", type=float, default=0.9, help="per-epoch learning-rate factor")
     ap.add_argument("--seed", type=int, default=0)
@@ -118,7 +125,8 @@ def main(argv=None):
                          n_pulses=0, n_hidden=(400,) * args.layers, epochs=args.epochs,
                          update_on_misclassified_only=False, penalty_no_spike=args.penalty,
                          penalty_scope="outputs", lr_decay=args.lr_decay,
-                         clip_derivative=100.0, goltz_xi=args.xi, seed=args.seed,
+                         clip_derivative=100.0, goltz_xi=args.xi, goltz_alpha=args.alpha,
+                         seed=args.seed,
                          n_threads=args.threads)
     clf = SpikingClassifier(config, network=net)
 
@@ -163,7 +171,8 @@ def save_figure(net, x_te, times, labels, rows, ig, paths, groups, path):
 
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     layers = {"input": net["input"].ids, **groups}
-    plotting.raster(times[0], layers, excitatory=net.neuron_sign > 0, ax=axes[0, 0])
+    # Inputs and outputs have no declared sign: drawn with the excitatory neurons.
+    plotting.raster(times[0], layers, excitatory=net.neuron_sign >= 0, ax=axes[0, 0])
     axes[0, 0].set_title(f"test image 0 (label {labels[0]})")
     depth = np.arange(len(rows["layer"]))
     ax = axes[0, 1]
@@ -173,12 +182,12 @@ def save_figure(net, x_te, times, labels, rows, ig, paths, groups, path):
     ax.set_title("pulse packets")
     ax.legend()
     sign = net.neuron_sign
-    plotting.plot_information_gain(ig, groups, excitatory=sign > 0 if (sign != 0).any() else None,
+    plotting.plot_information_gain(ig, groups, excitatory=sign >= 0 if (sign != 0).any() else None,
                                    ax=axes[1, 0])
     ax = axes[1, 1]
-    spec = rows["pathway_specificity"][:-1]
+    spec = rows["pathway_specificity"][1:-1]
     ax.plot(np.arange(len(spec)), spec, "o-")
-    ax.set_xticks(np.arange(len(spec)), rows["layer"][:-1], rotation=30)
+    ax.set_xticks(np.arange(len(spec)), rows["layer"][1:-1], rotation=30)
     ax.set_ylabel("pathway specificity")
     ax.set_title("class pathways (E chains)")
     fig.tight_layout()
