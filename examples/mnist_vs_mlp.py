@@ -174,21 +174,16 @@ def save_plot(history, path):
     plt.close(fig)
 
 
-# The reference code's README trains MNIST with these values (tempcoding_main flags);
-# the paper's Table 1 lists batch size 5 and smaller learning rates.
+# Presets: a TrainConfig constructor and overrides.  The reference code's README trains
+# MNIST with the "reference" values (tempcoding_main flags); the paper's Table 1 lists
+# batch size 5 and smaller learning rates.  "goltz" is TrainConfig.mnist_goltz: the same
+# alpha neurons with Göltz et al.'s loss, initialisation and no pulses.
 PRESETS = {
-    "paper": {},
-    "reference": dict(batch_size=32, learning_rate=1.0186407877494507e-3,
-                      learning_rate_pulses=9.537534860701444e-2,
-                      update_on_misclassified_only=False),
-    # The same alpha neurons with Göltz et al.'s choices: kernel s e^{-s} (their LIF
-    # with tau_mem = tau_syn = 1), no pulses, normal initialisation, their loss with a
-    # sharper softmax (xi 0.05), learning rate 3e-3 decaying by 0.85 per epoch, batch 32,
-    # every example updates.
-    "goltz": dict(batch_size=32, decay_constant=1.0, fire_threshold=1.0, n_pulses=0,
-                  init_mean=(0.03, 0.1), init_std=(0.05, 0.1), loss="goltz", goltz_xi=0.05,
-                  learning_rate=3e-3, lr_decay=0.85, penalty_no_spike=0.0,
-                  clip_derivative=100.0, update_on_misclassified_only=False),
+    "paper": (TrainConfig.mnist, {}),
+    "reference": (TrainConfig.mnist, dict(batch_size=32, learning_rate=1.0186407877494507e-3,
+                                          learning_rate_pulses=9.537534860701444e-2,
+                                          update_on_misclassified_only=False)),
+    "goltz": (TrainConfig.mnist_goltz, {}),
 }
 
 
@@ -207,11 +202,12 @@ def main(argv=None):
     ap.add_argument("--n-test", type=int, default=None, help="test images (default all 10,000)")
     ap.add_argument("--mlp-batch", type=int, default=None,
                     help="MLP batch size (default: the spiking network's)")
-    ap.add_argument("--preset", choices=sorted(PRESETS), default="paper",
-                    help="spiking hyperparameters: 'paper' = Table 1 (batch 5, update on "
-                         "misclassified examples only); 'reference' = the MNIST command in "
-                         "the reference code's README (batch 32, learning rates 1.02e-3 / "
-                         "9.54e-2, update on every example)")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="goltz",
+                    help="spiking hyperparameters: 'goltz' = TrainConfig.mnist_goltz "
+                         "(default); 'paper' = Table 1 (batch 5, update on misclassified "
+                         "examples only); 'reference' = the MNIST command in the reference "
+                         "code's README (batch 32, learning rates 1.02e-3 / 9.54e-2, update "
+                         "on every example)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override one TrainConfig field (repeatable), e.g. --set batch_size=16")
     args = ap.parse_args(argv)
@@ -219,14 +215,14 @@ def main(argv=None):
     x_tr, y_tr, x_te, y_te = load_data(args.mnist, args.n_train, args.n_test, args.seed)
     print(f"train: {len(y_tr)} images from the built-in MNIST subset; test: {len(y_te)} "
           "MNIST test images")
-    overrides = dict(PRESETS[args.preset])
+    make, overrides = PRESETS[args.preset]
+    overrides = dict(overrides)
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep:
             ap.error(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key] = json.loads(value)
-    config = TrainConfig.mnist(epochs=args.epochs, seed=args.seed, n_threads=args.threads,
-                               **overrides)
+    config = make(epochs=args.epochs, seed=args.seed, n_threads=args.threads, **overrides)
     print("spiking config:", json.dumps(config.to_dict()))
     mlp_batch = args.mlp_batch or config.batch_size
     t_tr, t_te = datasets.encode_spike_times(x_tr), datasets.encode_spike_times(x_te)
