@@ -26,6 +26,30 @@ Run:
 
 The test set is read from ``--mnist``, else ``$EVENTSIM_MNIST``, else
 ``../shared/data/mnist``.
+
+Result (``--layers 3 --epochs 20 --threads 1``, seed 0, ~15 min on 2 shared cores):
+91.74% on the 10,000 test images (98.9% on the training subset), and per layer
+
+=========  ======  =======  ======  ======  ======  =======
+layer      active  latency  spread  IG exc  IG inh  pathway
+=========  ======  =======  ======  ======  ======  =======
+hidden0     0.716    0.646   0.236   0.072   0.020     1.06
+hidden1     0.508    0.834   0.190   0.272   0.387     1.32
+hidden2     0.426    1.087   0.164   0.284   0.144     3.60
+output      0.302    1.498   0.221   0.276
+=========  ======  =======  ======  ======  ======  =======
+
+(the input layer, not in that run's table: 18% of the pixels spike, spread 0.34).  The
+temporal spread shrinks with depth through the hidden layers and the pathways sharpen
+(specificity 1.06 -> 3.60); the excitatory neurons' information gain grows from the
+first hidden layer (0.07 -> 0.27-0.28) but stays far from 1, and the inhibitory neurons'
+is not uniformly low (0.39 in the second hidden layer).  The input code here is not
+synchronous (pixel intensity sets the time), so there is no initial spreading phase.
+
+Training notes: the Göltz loss with ``xi = 0.2`` cannot separate outputs that spike within
+~0.04 of each other at initialisation (accuracy stays at chance); ``xi = 0.05`` learns.
+Without the learning-rate decay and with ``alpha = 0.005`` training oscillates as label
+neurons fall silent (loss 100, no gradient); ``alpha = 0.02`` and decay 0.9 keep it stable.
 """
 
 from __future__ import annotations
