@@ -654,7 +654,7 @@ class TrainConfig:
         Alpha neurons with ``decay_constant = 1`` and threshold 1 (exactly their LIF
         neuron with ``tau_mem = tau_syn = 1``), no pulses, initial weights
         N(0.03, 0.05) into the hidden and N(0.1, 0.1) into the output layer, their
-        loss with a sharper softmax (``goltz_xi = 0.05``) and a stronger regulariser
+        loss with a sharper softmax (``goltz_xi = 0.03``) and a stronger regulariser
         (``goltz_alpha = 0.02``), Adam with learning rate 3e-3 decaying by 0.9 per
         epoch, batch 32, every example updates.  On
         the 5,000-image subset it learns within one epoch, where the paper's MNIST
@@ -664,7 +664,7 @@ class TrainConfig:
                     fire_threshold=1.0, learning_rate=3e-3, learning_rate_pulses=0.0,
                     n_hidden=(340,), n_pulses=0, penalty_no_spike=0.0,
                     update_on_misclassified_only=False, epochs=25, loss="goltz",
-                    goltz_xi=0.05, goltz_alpha=0.02, lr_decay=0.9, init_mean=(0.03, 0.1),
+                    goltz_xi=0.03, goltz_alpha=0.02, lr_decay=0.9, init_mean=(0.03, 0.1),
                     init_std=(0.05, 0.1))
         base.update(overrides)
         return cls(**base)

@@ -7,8 +7,9 @@ MNIST test set.
 
 * Spiking network: eventsim's trainer, preset ``--preset goltz`` (default,
   ``TrainConfig.mnist_goltz``: the paper's alpha neurons with kernel ``s e^{-s}``, which
-  is Göltz et al.'s LIF neuron with ``tau_mem = tau_syn``; their loss and initialisation;
-  no pulses; Adam 3e-3 decaying by 0.9 per epoch; batch 32), ``--preset paper`` (Table 1,
+  is Göltz et al.'s LIF neuron with ``tau_mem = tau_syn``; their loss (softmax scale
+  ``xi = 0.03``, regulariser ``alpha = 0.02``) and initialisation; no pulses; Adam 3e-3
+  decaying by 0.9 per epoch; batch 32), ``--preset paper`` (Table 1,
   last column: 10 pulses per layer, batch 5, updates on misclassified examples only) or
   ``--preset reference`` (the reference code README's MNIST command).  Pixels are
   encoded as spike times ``1 - p/256`` (black pixels do not spike).
@@ -33,10 +34,19 @@ The test set is read from ``--mnist``, else ``$EVENTSIM_MNIST``, else
 
 Results (5,000 training images, all 10,000 test images, 1 engine thread):
 
-* ``--epochs 25`` (goltz, seed 0): spiking 94.03% best (epoch 19), 93.89% last; MLP
-  94.81% best, 94.78% last: gap 0.78 points (best) / 0.89 (last).  Slow regime from
-  epoch 1 on (first output spike ~0.78 after the hidden layer's mean ~0.56).  About 5 s
-  per spiking epoch.  Seed 1: 93.72% / 93.70% vs 95.01%: gap 1.3 points.
+* ``--epochs 25`` (goltz), last epoch / best epoch, spiking vs MLP:
+
+  ====  ===============  ===============  ================
+  seed  spiking          MLP              gap (last, best)
+  ====  ===============  ===============  ================
+  0     94.06% / 94.20%  94.78% / 94.81%  0.72, 0.61
+  1     94.04% / 94.09%  95.01% / 95.01%  0.97, 0.92
+  2     94.41% / 94.56%  94.83% / 94.93%  0.42, 0.37
+  3     94.14% / 94.40%  94.90% / 94.94%  0.76, 0.54
+  ====  ===============  ===============  ================
+
+  Slow regime from epoch 1 on (first output spike ~0.63-0.69 after the stimulus, the
+  hidden layer's mean spike ~0.60-0.68 before it).  About 5 s per spiking epoch.
 * ``--preset paper --epochs 40``: the outputs first fire on their pulses before any
   hidden spike (the paper's pulse weights start 7.8 standard deviations above zero), so
   for 7 epochs the network sits at chance level in the fast regime; at epoch 8 it
