@@ -24,7 +24,9 @@ def noisy_xor(n, rng):
 def cross_entropy(out_times, labels):
     """Softmax over -t; dL/dt_k = y_k - p_k (MATH.md D.1).  Silent outputs get p = 0."""
     finite = np.isfinite(out_times)
-    shifted = np.where(finite, -(out_times - np.where(finite, out_times, np.inf).min(1, keepdims=True)), -np.inf)
+    first = np.where(finite, out_times, np.inf).min(1, keepdims=True)
+    first = np.where(np.isfinite(first), first, 0.0)        # all silent: any finite shift
+    shifted = np.where(finite, -(np.where(finite, out_times, 0.0) - first), -np.inf)
     p = np.exp(shifted)
     all_silent = ~finite.any(1)
     p[all_silent] = 1.0
