@@ -36,33 +36,9 @@ GOLTZ_SILENT_LOSS = 100.0
 
 
 # ---------------------------------------------------------------------------- checks
-# The same checks and messages as eventsim.train (kept here so that this module does
-# not import eventsim.train at import time; train may import this module).
-def _check_times(out_times):
-    t = np.asarray(out_times, np.float64)
-    if t.ndim != 2 or t.shape[1] == 0:
-        raise ValueError(f"out_times must have shape (n_examples, n_outputs), got {t.shape}")
-    if np.isnan(t).any():
-        raise ValueError("out_times contains NaN")
-    if np.isneginf(t).any():
-        raise ValueError("out_times contains -inf")
-    return t
-
-
-def _check_labels(labels, n_examples, n_outputs):
-    y = np.asarray(labels)
-    if y.shape != (n_examples,):
-        raise ValueError(f"labels must have shape ({n_examples},), got {y.shape}")
-    if y.size and y.dtype.kind not in "iu":
-        if y.dtype.kind == "f" and np.isfinite(y).all() and np.array_equal(y, np.round(y)):
-            y = y.astype(np.int64)
-        else:
-            raise ValueError(f"labels must be integer class indices, got dtype {y.dtype}")
-    y = y.astype(np.int64, copy=False)
-    if y.size and (y.min() < 0 or y.max() >= n_outputs):
-        raise ValueError(f"labels must lie in 0..{n_outputs - 1} (one per output neuron), "
-                         f"got range {y.min()}..{y.max()}")
-    return y
+# The same checks and messages as the trainer.  (eventsim.train imports this module
+# only inside functions, so importing it here makes no cycle.)
+from .train import _check_labels, _check_times  # noqa: E402
 
 
 def _check_param(name, value, *, allow_zero=False):

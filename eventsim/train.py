@@ -123,7 +123,7 @@ def _check_labels(labels, n_examples, n_outputs):
     if y.shape != (n_examples,):
         raise ValueError(f"labels must have shape ({n_examples},), got {y.shape}")
     if y.size and y.dtype.kind not in "iu":
-        if y.dtype.kind == "f" and np.array_equal(y, np.round(y)):
+        if y.dtype.kind == "f" and np.isfinite(y).all() and np.array_equal(y, np.round(y)):
             y = y.astype(np.int64)
         else:
             raise ValueError(f"labels must be integer class indices, got dtype {y.dtype}")

@@ -69,6 +69,9 @@ import math
 import numpy as np
 from scipy.optimize import brentq
 
+# Test helpers (not simulation code) shared with the alpha reference.
+from reference import assert_times_equal, causal_sets  # noqa: F401
+
 __all__ = ["alpha_kernel", "alpha_kernel_ds", "lif_kernel", "lif_kernel_ds", "Kernel",
            "kernels_of", "first_crossing", "potential", "potential_maximum",
            "ReferenceResult", "simulate_reference", "causal_sets", "assert_times_equal",
@@ -427,36 +430,6 @@ def neuron_potential(net, times, neuron, t):
     keep = np.isfinite(a) & (a < times[neuron])
     k = kernels_of(net)[net.population_index[neuron]]
     return potential(a[keep], net.weights[syn][keep], k, t)
-
-
-def causal_sets(net, times):
-    """Boolean (n_examples, n_synapses): synapse delivered strictly before its target
-    fired (a silent target integrates every finite arrival)."""
-    times = np.atleast_2d(times)
-    pre, post = np.asarray(net.pre), np.asarray(net.post)
-    a = times[:, pre] + np.asarray(net.delays)[None, :]
-    return np.isfinite(a) & (a < times[:, post])
-
-
-# ----------------------------------------------------------------------------- helpers
-def assert_times_equal(got, want, *, tol=1e-9, what="spike times"):
-    """Same silent set exactly; finite times equal to ``tol * max(1, |t|)``."""
-    got = np.atleast_2d(np.asarray(got, np.float64))
-    want = np.atleast_2d(np.asarray(want, np.float64))
-    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
-    fg, fw = np.isfinite(got), np.isfinite(want)
-    bad = np.argwhere(fg != fw)
-    assert bad.size == 0, (
-        f"{what}: spike/no-spike mismatch at (example, neuron) {bad[:5].tolist()}: "
-        f"got {[got[tuple(i)] for i in bad[:5]]}, want {[want[tuple(i)] for i in bad[:5]]}")
-    both = fg & fw
-    err = np.zeros_like(got)
-    err[both] = np.abs(got[both] - want[both]) / np.maximum(1.0, np.abs(want[both]))
-    if err.size and err.max() > tol:
-        worst = np.unravel_index(np.argmax(err), err.shape)
-        raise AssertionError(
-            f"{what}: max scaled error {err.max():.3g} > {tol} at (example, neuron) "
-            f"{tuple(int(i) for i in worst)}: got {got[worst]!r}, want {want[worst]!r}")
 
 
 def network_code(net, x=None) -> str:

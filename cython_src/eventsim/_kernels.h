@@ -19,7 +19,6 @@ ES_VECTOR_CLONES static int64_t es_block_refresh_lif(const double *restrict A,
                                        double inv_m, double inv_s, double rm, double rs,
                                        double coef, double theta)
 {
-    int64_t cnt = 0;
     for (int64_t i = 0; i < n; i++) {
         double xm = A[i] * inv_m;
         double xs = B[i] * inv_s;
@@ -33,18 +32,10 @@ ES_VECTOR_CLONES static int64_t es_block_refresh_lif(const double *restrict A,
         double tb = tbar[i];
         /* Rising with a positive current, and able to reach theta at all. */
         int ok = (xs > 0.0) & (d > 0.0) & (ub > theta);
-        int live = tb > t;
-        int is_check = (old < INFINITY) & (tb == INFINITY);
-        int keep = is_check & (nm * (1.0 - 1e-10) >= d * (old - t));
-        int need = live & (ok ? !keep : (old < INFINITY));
         num[i] = nm;
-        D[i] = need ? (ok ? d : 0.0) : -1.0;
+        D[i] = es_decide(ok, nm, d, old, tb, t);
     }
-    for (int64_t i = 0; i < n; i++) {
-        idx[cnt] = (int32_t) i;
-        cnt += D[i] != -1.0;
-    }
-    return cnt;
+    return es_compact(D, idx, n);
 }
 
 #endif
@@ -58,6 +49,36 @@ ES_VECTOR_CLONES static void es_block_arrive(double *restrict A, double *restric
         A[i] += w[i] * ex;
         B[i] += w[i] * exdt;
     }
+}
+
+/* Shared by both block refresh kernels.  The decision per neuron, given whether a
+   crossing is possible (ok), the tangent numerator nm and slope d at time t: the new
+   D (d: new CHECK; 0: no crossing; -1: nothing changes -- fired, or the pending CHECK
+   at tt still lies below the tangent).  Then the compaction of the changed offsets,
+   branch-free since which neurons change is unpredictable. */
+#if defined(__GNUC__)
+#define ES_INLINE static inline __attribute__((always_inline))
+#else
+#define ES_INLINE static inline
+#endif
+
+ES_INLINE double es_decide(int ok, double nm, double d, double old, double tb, double t)
+{
+    int live = tb > t;
+    int is_check = (old < INFINITY) & (tb == INFINITY);
+    int keep = is_check & (nm * (1.0 - 1e-10) >= d * (old - t));
+    int need = live & (ok ? !keep : (old < INFINITY));
+    return need ? (ok ? d : 0.0) : -1.0;
+}
+
+ES_INLINE int64_t es_compact(const double *restrict D, int32_t *restrict idx, int64_t n)
+{
+    int64_t cnt = 0;
+    for (int64_t i = 0; i < n; i++) {
+        idx[cnt] = (int32_t) i;
+        cnt += D[i] != -1.0;
+    }
+    return cnt;
 }
 
 /* Refresh a block of n consecutive neurons of one population after arrivals at time t;
@@ -75,7 +96,6 @@ ES_VECTOR_CLONES static int64_t es_block_refresh(const double *restrict A, const
                                        int32_t *restrict idx, int64_t n,
                                        double t, double dt, double tau, double thex)
 {
-    int64_t cnt = 0;
     for (int64_t i = 0; i < n; i++) {
         double a = A[i];
         double u = a * dt - B[i];             /* V(t) e^{tau dt} */
@@ -87,19 +107,10 @@ ES_VECTOR_CLONES static int64_t es_block_refresh(const double *restrict A, const
            reaches theta before the peak; the 1e-9 slack leaves near-tangent cases
            to the exact solver. */
         int ok = (a > 0.0) & (d > 0.0) & (tau * a * nm <= d * d * (1.0 + 1e-9));
-        int live = tb > t;
-        int is_check = (old < INFINITY) & (tb == INFINITY);
-        /* A pending CHECK at `old` stays valid while the tangent is below theta there. */
-        int keep = is_check & (nm * (1.0 - 1e-10) >= d * (old - t));
-        int need = live & (ok ? !keep : (old < INFINITY));
         num[i] = nm;
-        D[i] = need ? (ok ? d : 0.0) : -1.0;
+        D[i] = es_decide(ok, nm, d, old, tb, t);
     }
-    for (int64_t i = 0; i < n; i++) {
-        idx[cnt] = (int32_t) i;
-        cnt += D[i] != -1.0;
-    }
-    return cnt;
+    return es_compact(D, idx, n);
 }
 
 /* The same for a block of LIF neurons (refresh_lif() in _engine.pyx):
@@ -112,7 +123,6 @@ ES_VECTOR_CLONES static int64_t es_block_refresh_lif(const double *restrict A,
                                        double inv_m, double inv_s, double rm, double rs,
                                        double coef, double theta)
 {
-    int64_t cnt = 0;
     for (int64_t i = 0; i < n; i++) {
         double xm = A[i] * inv_m;
         double xs = B[i] * inv_s;
@@ -126,18 +136,10 @@ ES_VECTOR_CLONES static int64_t es_block_refresh_lif(const double *restrict A,
         double tb = tbar[i];
         /* Rising with a positive current, and able to reach theta at all. */
         int ok = (xs > 0.0) & (d > 0.0) & (ub > theta);
-        int live = tb > t;
-        int is_check = (old < INFINITY) & (tb == INFINITY);
-        int keep = is_check & (nm * (1.0 - 1e-10) >= d * (old - t));
-        int need = live & (ok ? !keep : (old < INFINITY));
         num[i] = nm;
-        D[i] = need ? (ok ? d : 0.0) : -1.0;
+        D[i] = es_decide(ok, nm, d, old, tb, t);
     }
-    for (int64_t i = 0; i < n; i++) {
-        idx[cnt] = (int32_t) i;
-        cnt += D[i] != -1.0;
-    }
-    return cnt;
+    return es_compact(D, idx, n);
 }
 
 #endif
