@@ -175,3 +175,13 @@ def test_evaluate_published_network(capsys):
     assert res["n"] == 200 and res["accuracy"] > 0.9
     net = load_ihmehimmeli(SLOW_NETWORK, 0.181769)
     assert net["hidden0"].size == 340
+
+
+def test_presets_by_task_and_by_name():
+    parser = cli.build_parser()
+    cfg = cli._config_from_args(parser.parse_args(["train", "--task", "yin-yang", "--epochs", "3"]))
+    assert cfg == TrainConfig.yin_yang(epochs=3)
+    cfg = cli._config_from_args(parser.parse_args(
+        ["train", "--task", "mnist", "--preset", "mnist-goltz", "--batch-size", "16"]))
+    assert cfg == TrainConfig.mnist_goltz(batch_size=16, epochs=cfg.epochs)
+    assert cfg.loss == "goltz"
