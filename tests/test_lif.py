@@ -432,56 +432,7 @@ def test_coincident_lif_inputs_sum():
 
 
 # =========================================================================== gradients
-H = 1e-6
-RTOL = 1e-6
-
-
-def linear_loss(times, c):
-    spiking = np.isfinite(times)
-    return np.where(spiking, c * np.where(spiking, times, 0.0), 0.0).sum(axis=1)
-
-
-class FiniteDifferences:
-    """Richardson central differences of the per-example linear loss through
-    eventsim.simulate; None where the spiking or causal sets change."""
-
-    def __init__(self, net, x, c):
-        self.net, self.x, self.c = net, x, c
-        self.times = eventsim.simulate(net, x, n_threads=1).times
-        self.spiking = np.isfinite(self.times)
-        self.causal = causal_sets(net, self.times)
-
-    def _loss(self, x=None):
-        t = eventsim.simulate(self.net, self.x if x is None else x, n_threads=1).times
-        if not (np.array_equal(np.isfinite(t), self.spiking)
-                and np.array_equal(causal_sets(self.net, t), self.causal)):
-            return None
-        return linear_loss(t, self.c)
-
-    def derivative(self, apply, *, one_sided=False):
-        steps = (0, 1, 2) if one_sided else (-2, -1, 1, 2)
-        vals = {}
-        try:
-            for k in steps:
-                vals[k] = self._loss(apply(k * H))
-                if vals[k] is None:
-                    return None
-        finally:
-            apply(0.0)
-        if one_sided:
-            return (-3 * vals[0] + 4 * vals[1] - vals[2]) / (2 * H)
-        return (8 * (vals[1] - vals[-1]) - (vals[2] - vals[-2])) / (12 * H)
-
-
-def setter(obj, name, index):
-    base = getattr(obj, name).copy()
-
-    def apply(delta):
-        v = base.copy()
-        v[index] += delta
-        setattr(obj, name, v)
-
-    return apply
+from finite_differences import H, RTOL, FiniteDifferences, linear_loss, setter  # noqa: E402,F401
 
 
 def assert_close(got, want, what, net, x):
