@@ -9,35 +9,6 @@
 #define ES_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define ES_VECTOR_CLONES
-/* The same for a block of LIF neurons (refresh_lif() in _engine.pyx):
-   inv_m = e^{-rm (t-R)}, inv_s = e^{-rs (t-R)}; num, D in absolute units. */
-ES_VECTOR_CLONES static int64_t es_block_refresh_lif(const double *restrict A,
-                                       const double *restrict B,
-                                       const double *restrict tbar, const double *restrict tt,
-                                       double *restrict num, double *restrict D,
-                                       int32_t *restrict idx, int64_t n, double t,
-                                       double inv_m, double inv_s, double rm, double rs,
-                                       double coef, double theta)
-{
-    for (int64_t i = 0; i < n; i++) {
-        double xm = A[i] * inv_m;
-        double xs = B[i] * inv_s;
-        double v = coef * (xm - xs);
-        double d = coef * (rs * xs - rm * xm);
-        double nm = theta - v;
-        double pm = coef * xm, ps = -coef * xs;
-        /* ternaries, not fmax(): they vectorise without a libm call */
-        double ub = (pm > 0.0 ? pm : 0.0) + (ps > 0.0 ? ps : 0.0);
-        double old = tt[i];
-        double tb = tbar[i];
-        /* Rising with a positive current, and able to reach theta at all. */
-        int ok = (xs > 0.0) & (d > 0.0) & (ub > theta);
-        num[i] = nm;
-        D[i] = es_decide(ok, nm, d, old, tb, t);
-    }
-    return es_compact(D, idx, n);
-}
-
 #endif
 
 /* A[i] += w[i] * ex; B[i] += w[i] * exdt: one spike arriving at a block of targets. */
