@@ -62,7 +62,23 @@ class TreeMachine(RuleBasedStateMachine):
             assert j == self.model.index(m)  # ties go to the lowest neuron id
 
 
+class WideTreeMachine(TreeMachine):
+    # Several groups of leaves, so ties between groups and a group's argmin moving
+    # from one leaf to another are exercised; neurons drawn from a few leaves so
+    # that the same leaves are raised and lowered repeatedly.
+    N = 600
+
+    @rule(leaf=st.sampled_from([0, 1, 15, 16, 17, 33, 37]), offset=st.integers(0, 15),
+          t=times | st.just(math.inf))
+    def set_clustered(self, leaf, offset, t):
+        neuron = min(leaf * 16 + offset, self.N - 1)
+        self.tree.set(neuron, t)
+        self.model[neuron] = t
+
+
 TestHeap = HeapMachine.TestCase
 TestHeap.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
 TestTree = TreeMachine.TestCase
 TestTree.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
+TestWideTree = WideTreeMachine.TestCase
+TestWideTree.settings = settings(max_examples=100, stateful_step_count=80, deadline=None)

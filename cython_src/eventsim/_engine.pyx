@@ -159,54 +159,80 @@ cdef void heap_pop(Heap* h, EventRecord* out) noexcept nogil:
 # ==============================================================================
 # Action tree: min over per-neuron pending-action times
 # ==============================================================================
-# Two levels of minima over leaves of LEAF neurons.  Lowering a time is O(1);
-# raising the current minimum of a leaf rescans that leaf (LEAF entries) and the
-# summary; finding the global minimum scans the summary.  Ties go to the lowest
-# neuron id, so the order is deterministic.  For the networks this engine targets
-# (hundreds to tens of thousands of neurons) this beats a heap with decrease-key:
-# most updates only lower a time or leave it alone.
+# Two levels of minima over leaves of LEAF neurons, each with its argmin (the lowest
+# neuron id among ties, so the order is deterministic).  Lowering a time is O(1);
+# raising the argmin of a leaf rescans that leaf (LEAF entries) and its group;
+# finding the global minimum scans the groups only.  For the networks this engine
+# targets (hundreds to tens of thousands of neurons) this beats a heap with
+# decrease-key: most updates only lower a time or leave it alone.
 cdef struct ActionTree:
     double* t            # per neuron: pending action time (inf: none)
     double* leaf_min     # per leaf
     double* top_min      # per group of LEAF leaves
+    int32_t* leaf_arg    # per leaf: lowest neuron id with t == leaf_min (-1: all inf)
+    int32_t* top_arg     # per group: lowest leaf with leaf_min == top_min (-1: all inf)
     int64_t n_leaves
     int64_t n_tops
+
+
+cdef void tree_clear(ActionTree* a, int64_t n_neurons) noexcept nogil:
+    cdef int64_t i
+    for i in range(n_neurons):
+        a.t[i] = INFINITY
+    for i in range(a.n_leaves):
+        a.leaf_min[i] = INFINITY
+        a.leaf_arg[i] = -1
+    for i in range(a.n_tops):
+        a.top_min[i] = INFINITY
+        a.top_arg[i] = -1
 
 
 cdef inline void _tree_fix_top(ActionTree* a, int64_t leaf) noexcept nogil:
     cdef int64_t g = leaf // LEAF, i, end = (g + 1) * LEAF
     cdef double m = INFINITY
+    cdef int32_t arg = -1
     if end > a.n_leaves:
         end = a.n_leaves
+    cdef bint lower
     for i in range(g * LEAF, end):
-        if a.leaf_min[i] < m:
-            m = a.leaf_min[i]
+        # Selects, not branches: which entry is lowest is unpredictable.
+        lower = a.leaf_min[i] < m
+        m = a.leaf_min[i] if lower else m
+        arg = <int32_t> i if lower else arg
     a.top_min[g] = m
+    a.top_arg[g] = arg
 
 
 cdef inline void tree_set(ActionTree* a, int64_t n, int64_t n_neurons, double t) noexcept nogil:
     cdef double old = a.t[n], m
-    cdef int64_t leaf = n // LEAF, i, end
+    cdef int64_t leaf = n // LEAF, g = leaf // LEAF, i, end
+    cdef int32_t arg
+    cdef bint lower
     a.t[n] = t
-    if t < a.leaf_min[leaf]:
+    if t < a.leaf_min[leaf] or (t == a.leaf_min[leaf] and n < a.leaf_arg[leaf]):
         a.leaf_min[leaf] = t
-        if t < a.top_min[leaf // LEAF]:
-            a.top_min[leaf // LEAF] = t
-    elif old == a.leaf_min[leaf] and t > old:
+        a.leaf_arg[leaf] = <int32_t> n
+        if t < a.top_min[g] or (t == a.top_min[g] and leaf < a.top_arg[g]):
+            a.top_min[g] = t
+            a.top_arg[g] = <int32_t> leaf
+    elif n == a.leaf_arg[leaf] and t > old:
         end = (leaf + 1) * LEAF
         if end > n_neurons:
             end = n_neurons
         m = INFINITY
+        arg = -1
         for i in range(leaf * LEAF, end):
-            if a.t[i] < m:
-                m = a.t[i]
+            lower = a.t[i] < m
+            m = a.t[i] if lower else m
+            arg = <int32_t> i if lower else arg
         a.leaf_min[leaf] = m
+        a.leaf_arg[leaf] = arg
         _tree_fix_top(a, leaf)
 
 
 cdef inline int64_t tree_argmin(ActionTree* a, int64_t n_neurons, double* tmin) noexcept nogil:
-    """Neuron with the earliest pending action (-1 if none)."""
-    cdef int64_t g, best_g = -1, leaf, best_leaf = -1, i, end, best = -1
+    """Neuron with the earliest pending action (-1 if none); its time in tmin."""
+    cdef int64_t g, best_g = -1
     cdef double m = INFINITY
     for g in range(a.n_tops):
         if a.top_min[g] < m:
@@ -215,21 +241,7 @@ cdef inline int64_t tree_argmin(ActionTree* a, int64_t n_neurons, double* tmin) 
     tmin[0] = m
     if best_g < 0:
         return -1
-    end = (best_g + 1) * LEAF
-    if end > a.n_leaves:
-        end = a.n_leaves
-    for leaf in range(best_g * LEAF, end):
-        if a.leaf_min[leaf] == m:
-            best_leaf = leaf
-            break
-    end = (best_leaf + 1) * LEAF
-    if end > n_neurons:
-        end = n_neurons
-    for i in range(best_leaf * LEAF, end):
-        if a.t[i] == m:
-            best = i
-            break
-    return best
+    return a.leaf_arg[a.top_arg[best_g]]
 
 
 # ==============================================================================
@@ -286,6 +298,8 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noex
     ws.tree.t = <double*> malloc(n * sizeof(double))
     ws.tree.leaf_min = <double*> malloc(n_leaves * sizeof(double))
     ws.tree.top_min = <double*> malloc(ws.tree.n_tops * sizeof(double))
+    ws.tree.leaf_arg = <int32_t*> malloc(n_leaves * sizeof(int32_t))
+    ws.tree.top_arg = <int32_t*> malloc(ws.tree.n_tops * sizeof(int32_t))
     ws.s = <NeuronState*> malloc(n * sizeof(NeuronState))
     ws.A = <double*> malloc(n * sizeof(double))
     ws.B = <double*> malloc(n * sizeof(double))
@@ -304,7 +318,8 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noex
     ws.tape_cap = 1024
     ws.tape = <int64_t*> malloc(3 * ws.tape_cap * sizeof(int64_t))
     if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
-            or ws.tree.top_min == NULL or ws.s == NULL or ws.dirty_list == NULL
+            or ws.tree.top_min == NULL or ws.tree.leaf_arg == NULL
+            or ws.tree.top_arg == NULL or ws.s == NULL or ws.dirty_list == NULL
             or ws.A == NULL or ws.B == NULL or ws.tbar == NULL or ws.scratch_t == NULL or ws.scratch_d == NULL
             or ws.scratch_i == NULL or ws.block_dirty == NULL  or ws.dirty_blocks == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
             or ws.pop_inv == NULL or ws.pop_ex2 == NULL or ws.pop_inv2 == NULL
@@ -318,6 +333,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     if ws == NULL:
         return
     free(ws.heap.data); free(ws.tree.t); free(ws.tree.leaf_min); free(ws.tree.top_min)
+    free(ws.tree.leaf_arg); free(ws.tree.top_arg)
     free(ws.s); free(ws.dirty_list); free(ws.A); free(ws.B); free(ws.tbar); free(ws.scratch_t); free(ws.scratch_d)
     free(ws.scratch_i); free(ws.block_dirty)
     free(ws.dirty_blocks); free(ws.pop_t); free(ws.pop_ex); free(ws.pop_inv)
@@ -656,15 +672,6 @@ cdef inline void exact_lif(Workspace* ws, Net* net, int64_t j, double t, double 
     set_action(ws, net, j, ACT_FIRE, t + s)
 
 
-cdef inline double tree_min(ActionTree* a) noexcept nogil:
-    cdef double m = INFINITY
-    cdef int64_t g
-    for g in range(a.n_tops):
-        if a.top_min[g] < m:
-            m = a.top_min[g]
-    return m
-
-
 cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pulse_times,
                  double t_max, int64_t max_events, bint record,
                  double* times, double* qrow, int64_t* n_events) noexcept nogil:
@@ -690,11 +697,7 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
         st.pop = net.pop[j]
         st.act = ACT_NONE
         st.dirty = 0
-        ws.tree.t[j] = INFINITY
-    for j in range(ws.tree.n_leaves):
-        ws.tree.leaf_min[j] = INFINITY
-    for j in range(ws.tree.n_tops):
-        ws.tree.top_min[j] = INFINITY
+    tree_clear(&ws.tree, n)
     for j in range(net.n_pops):
         ws.pop_t[j] = -INFINITY
     ws.n_dirty_blocks = 0
@@ -716,7 +719,7 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                 R = ts
     while True:
         t_src = ws.heap.data[0].time if ws.heap.n > 0 else INFINITY
-        t_act = tree_min(&ws.tree)
+        tree_argmin(&ws.tree, n, &t_act)
         t = t_src if t_src < t_act else t_act
         if t == INFINITY or t > t_max:    # nothing left, or past the horizon
             break
@@ -747,8 +750,10 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                 else:
                     if deliver(ws, net, ev.neuron, ev.pos, times[ev.neuron], t, R, record) < 0:
                         return -1
-            elif tree_min(&ws.tree) == t:
+            else:
                 j = tree_argmin(&ws.tree, n, &t_act)
+                if t_act != t:
+                    break
                 events += 1
                 if ws.s[j].act == ACT_FIRE:
                     times[j] = t
@@ -760,8 +765,6 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                         return -1
                 else:
                     exact(ws, net, j, t, R)
-            else:
-                break
             if events > max_events:
                 n_events[0] = events
                 return 1
@@ -996,19 +999,19 @@ cdef class _PyActionTree:
         self.a.t = <double*> malloc((n + 1) * sizeof(double))
         self.a.leaf_min = <double*> malloc(self.a.n_leaves * sizeof(double))
         self.a.top_min = <double*> malloc(self.a.n_tops * sizeof(double))
-        if self.a.t == NULL or self.a.leaf_min == NULL or self.a.top_min == NULL:
+        self.a.leaf_arg = <int32_t*> malloc(self.a.n_leaves * sizeof(int32_t))
+        self.a.top_arg = <int32_t*> malloc(self.a.n_tops * sizeof(int32_t))
+        if (self.a.t == NULL or self.a.leaf_min == NULL or self.a.top_min == NULL
+                or self.a.leaf_arg == NULL or self.a.top_arg == NULL):
             raise MemoryError()
-        for i in range(n):
-            self.a.t[i] = INFINITY
-        for i in range(self.a.n_leaves):
-            self.a.leaf_min[i] = INFINITY
-        for i in range(self.a.n_tops):
-            self.a.top_min[i] = INFINITY
+        tree_clear(&self.a, n)
 
     def __dealloc__(self):
         free(self.a.t)
         free(self.a.leaf_min)
         free(self.a.top_min)
+        free(self.a.leaf_arg)
+        free(self.a.top_arg)
 
     def set(self, int64_t neuron, double t):
         if not 0 <= neuron < self.n:
@@ -1022,13 +1025,18 @@ cdef class _PyActionTree:
         return j, m
 
     def _check(self):
-        """Every leaf and group minimum equals the minimum of what it covers."""
+        """Every leaf and group minimum equals the minimum of what it covers, and its
+        argmin is the lowest index holding it (-1 when everything is inf)."""
         cdef int64_t leaf, g, i
         for leaf in range(self.a.n_leaves):
-            m = min([self.a.t[i] for i in range(leaf * LEAF, min((leaf + 1) * LEAF, self.n))],
-                    default=INFINITY)
+            ts = [self.a.t[i] for i in range(leaf * LEAF, min((leaf + 1) * LEAF, self.n))]
+            m = min(ts, default=INFINITY)
+            arg = leaf * LEAF + ts.index(m) if m < INFINITY else -1
             assert self.a.leaf_min[leaf] == m, f"leaf {leaf}: {self.a.leaf_min[leaf]} != {m}"
+            assert self.a.leaf_arg[leaf] == arg, f"leaf {leaf}: arg {self.a.leaf_arg[leaf]} != {arg}"
         for g in range(self.a.n_tops):
-            m = min([self.a.leaf_min[i] for i in range(g * LEAF, min((g + 1) * LEAF, self.a.n_leaves))],
-                    default=INFINITY)
+            ms = [self.a.leaf_min[i] for i in range(g * LEAF, min((g + 1) * LEAF, self.a.n_leaves))]
+            m = min(ms, default=INFINITY)
+            arg = g * LEAF + ms.index(m) if m < INFINITY else -1
             assert self.a.top_min[g] == m, f"group {g}: {self.a.top_min[g]} != {m}"
+            assert self.a.top_arg[g] == arg, f"group {g}: arg {self.a.top_arg[g]} != {arg}"
