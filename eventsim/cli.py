@@ -92,6 +92,9 @@ _EXTRA_HELP = {
     "early_stop": ("stop (the current start) after an epoch without any update", None),
     "n_starts": ("independent starts (initialisation and shuffling); the first to classify "
                  "the training set, else the best by training accuracy, is kept", "N"),
+    "start_patience": ("with several starts, end a start that has not classified the training "
+                       "set after this many of its epochs", "E"),
+    "shared_budget": ("--epochs is the budget of all starts together, not of each start", None),
 }
 
 _PRESETS = ("boolean", "boolean-reliable", "mnist", "mnist-goltz", "yin-yang")
@@ -171,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "default; --no-update-on-misclassified-only: from all examples) "
                          "[default: on]")
     op.add_argument("--epochs", type=int, default=100,
-                    help="training epochs (per start, see --n-starts)")
+                    help="training epochs (per start, see --n-starts and --shared-budget)")
     op.add_argument("--seed", type=int, default=0,
                     help="seed of the data, the initial weights and the shuffling")
     op.add_argument("--threads", type=int, default=None,
@@ -187,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
             rel.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
                              default=None, help=text + shown)
         else:
-            kind = {"min_weight": _optional_float, "n_starts": int}.get(name, float)
+            kind = {"min_weight": _optional_float, "n_starts": int,
+                    "start_patience": int}.get(name, float)
             rel.add_argument(flag, dest=name, type=kind, default=None, metavar=metavar,
                              help=text + shown)
     data = tr.add_argument_group("data")

@@ -439,6 +439,14 @@ class TrainConfig:
         classifies the whole training set; the one kept is the first with the
         highest training accuracy (of its kept network).  A given ``network`` is the
         initial network of every start (they then differ only in shuffling).
+    start_patience : int, optional
+        With ``n_starts > 1``: a start that has not classified the whole training set
+        after this many of its epochs ends there, and the next start begins (the
+        last start keeps training).  ``None``: a start ends only by ``early_stop``
+        or its epoch budget.
+    shared_budget : bool, default False
+        ``epochs`` is the budget of the whole fit, all starts together (training
+        ends after ``epochs`` epochs in total), instead of the budget of each start.
     init_mean, init_std : tuple of float, optional
         Göltz et al.'s initialisation instead of the modified Glorot one: the
         non-pulse weights of layer ``l`` (input -> first hidden is layer 0) are
@@ -496,6 +504,8 @@ class TrainConfig:
     select_best: bool = False
     early_stop: bool = False
     n_starts: int = 1
+    start_patience: int | None = None
+    shared_budget: bool = False
     init_mean: tuple | None = None
     init_std: tuple | None = None
     lr_decay: float = 1.0
@@ -561,7 +571,12 @@ class TrainConfig:
         if (isinstance(self.n_starts, bool) or int(self.n_starts) != self.n_starts
                 or self.n_starts < 1):
             raise ValueError(f"n_starts must be an integer >= 1, got {self.n_starts!r}")
-        for name in ("margin_refinement", "select_best", "early_stop"):
+        if self.start_patience is not None and (
+                isinstance(self.start_patience, bool)
+                or int(self.start_patience) != self.start_patience or self.start_patience < 1):
+            raise ValueError("start_patience must be None or an integer >= 1, got "
+                             f"{self.start_patience!r}")
+        for name in ("margin_refinement", "select_best", "early_stop", "shared_budget"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if (self.init_mean is None) != (self.init_std is None):
@@ -1472,7 +1487,7 @@ class SpikingClassifier:
                 self._set_network(net)
                 self.optimizer_ = self._make_optimizer(net, c)
             k, epoch = st["start"], st["start_epoch"]
-            if epoch >= c.epochs:
+            if (self.n_epochs_ if c.shared_budget else epoch) >= c.epochs:
                 break
             seed = _start_seed(c.seed, k)
             margin = c.update_margin if (st["refining"] or not c.margin_refinement) else 0.0
@@ -1538,12 +1553,16 @@ class SpikingClassifier:
                 st["refining"] = True
                 rule_changes = c.update_margin > 0
             stop = bool(c.early_stop and stats["n_updates"] == 0 and not rule_changes)
-            if stop or st["start_epoch"] >= c.epochs:
+            spent = self.n_epochs_ >= c.epochs if c.shared_budget else False
+            give_up = (c.start_patience is not None and not st["refining"]
+                       and st["start_epoch"] >= c.start_patience)
+            if stop or spent or give_up or st["start_epoch"] >= c.epochs:
                 kept = st["start_best"] if c.select_best else st["current"]
-                last_start = k + 1 >= c.n_starts or kept["train_accuracy"] >= 1.0
+                last_start = (k + 1 >= c.n_starts or kept["train_accuracy"] >= 1.0
+                              or spent)
                 if not last_start:
                     st["finished"] = True
-                elif stop:
+                elif stop or spent:
                     st["done"] = True
             result = self._result_network()
             if ckpt_path is not None:

@@ -95,6 +95,17 @@ def test_reliable_options_reach_the_config():
         parser.parse_args(["train", "--task", "xor", "--preset", "reliable"])
 
 
+def test_start_patience_and_shared_budget_flags(tmp_path, capsys):
+    argv = ["train", "--task", "and", "--preset", "boolean-reliable", "--n-starts", "3",
+            "--start-patience", "1", "--shared-budget", "--epochs", "2", "--n-train", "60",
+            "--n-test", "30", "--threads", "1", "--no-progress",
+            "--checkpoint-dir", str(tmp_path)]
+    assert cli.main(argv) == 0
+    clf = SpikingClassifier.load(tmp_path / "checkpoint.npz")
+    assert clf.config_.start_patience == 1 and clf.config_.shared_budget is True
+    assert clf.n_epochs_ <= 2
+
+
 def test_train_reliable_end_to_end(tmp_path, capsys):
     ck = tmp_path / "run"
     argv = ["train", "--task", "and", "--preset", "boolean-reliable", "--n-starts", "2",
@@ -106,6 +117,7 @@ def test_train_reliable_end_to_end(tmp_path, capsys):
     final = dict(zip(*[iter(out.split("final: ")[1].split())] * 2))
     clf = SpikingClassifier.load(ck / "checkpoint.npz")
     assert clf.config_.min_weight == 0.0 and clf.config_.n_starts == 2
+    assert clf.config_.start_patience is None and clf.config_.shared_budget is False
     assert (clf.network_.weights >= 0).all()
     # The final line reports the kept network, which is the checkpoint's.
     assert cli.main(["evaluate", "--network", str(ck / "checkpoint.npz"), "--task", "and",

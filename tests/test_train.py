@@ -622,6 +622,39 @@ def test_n_starts_stops_at_the_first_start_that_fits_the_training_set():
     assert clf.selection_["start"] == len(accs) - 1 and clf.score(X, y) == 1.0
 
 
+def test_start_patience_ends_unfitted_starts_and_the_last_start_keeps_training():
+    X, y, _, _ = small_and(seed=2)
+    cfg = TrainConfig.boolean_reliable(n_starts=3, epochs=4, start_patience=2, seed=2,
+                                       n_threads=1)
+    clf = SpikingClassifier(cfg).fit(X, y)
+    assert [s["train_accuracy"] < 1.0 for s in clf.starts_] == [True] * 3
+    assert [s["epochs"] for s in clf.starts_] == [2, 2, 4]
+    assert clf.history_["start"] == [0, 0, 1, 1, 2, 2, 2, 2]
+    # A start that gives up is the same run as the first epochs of that start alone.
+    short = SpikingClassifier(cfg.replace(n_starts=1, start_patience=None, epochs=2)).fit(X, y)
+    assert clf.starts_[0]["train_accuracy"] == short.starts_[0]["train_accuracy"]
+
+
+def test_shared_budget_caps_the_epochs_of_all_starts_together():
+    X, y, _, _ = small_and(seed=2)
+    cfg = TrainConfig.boolean_reliable(n_starts=4, epochs=5, start_patience=2, seed=2,
+                                       shared_budget=True, n_threads=1)
+    clf = SpikingClassifier(cfg).fit(X, y)
+    assert clf.n_epochs_ == 5 and len(clf.history_["epoch"]) == 5
+    assert [s["epochs"] for s in clf.starts_] == [2, 2, 1]
+    # Without patience the first start takes the whole budget.
+    one = SpikingClassifier(cfg.replace(start_patience=None)).fit(X, y)
+    assert one.n_epochs_ == 5 and [s["epochs"] for s in one.starts_] == [5]
+
+
+@pytest.mark.parametrize("bad", [dict(start_patience=0), dict(start_patience=1.5),
+                                 dict(start_patience=True), dict(shared_budget=1)])
+def test_start_options_are_checked(bad):
+    key = next(iter(bad))
+    with pytest.raises(ValueError, match=key):
+        TrainConfig.boolean_reliable(**bad)
+
+
 def _stop_at(epoch):
     return lambda clf, e: e["epoch"] == epoch
 
