@@ -158,6 +158,13 @@ def main(argv=None):
                     help="tau_mem / tau_syn ratios for the MNIST forward pass")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="small sizes, 2 repeats")
+    ap.add_argument("--jaxsnn-python", default=None, metavar="PYTHON",
+                    help="a Python interpreter with jaxsnn installed (see bench_jaxsnn.py): "
+                         "also time jaxsnn's forward pass on the same inputs in this run")
+    ap.add_argument("--jaxsnn-examples", type=int, default=640,
+                    help="examples for the same-run jaxsnn comparison (a multiple of 64)")
+    ap.add_argument("--jaxsnn-rounds", type=int, default=2,
+                    help="alternating rounds of eventsim and jaxsnn timings")
     args = ap.parse_args(argv)
     if args.quick:
         args.n_examples, args.n_train, args.n_dense = 200, 64, 5
@@ -168,7 +175,7 @@ def main(argv=None):
     print(f"MNIST inputs: {len(x)} images of the built-in subset, "
           f"{np.isfinite(x).sum(1).mean():.1f} input spikes per example")
     lines = []
-    header = (f"{'case':<34} {'ex/s':>10} {'ns/ev':>8} {'vs dense':>10} {'quoted':>9} "
+    header = (f"{'case':<34} {'ex/s':>10} {'ns/ev':>8} {'vs ref':>10} {'quoted':>9} "
               f"{'vs quoted':>9}   same-run reference")
 
     # --- MNIST-size forward, per ratio; dense reference for ratio 1
@@ -211,6 +218,10 @@ def main(argv=None):
             lines.append(row(f"  same, {nt} threads", ex_t, 1e9 / ex_t / ev, "-", float("nan"),
                              "jaxsnn forward 784-340-10"))
 
+    # --- same-run comparison with jaxsnn (optional; jaxsnn lives in another interpreter)
+    if args.jaxsnn_python:
+        lines.extend(jaxsnn_rows(args, x[:args.jaxsnn_examples]))
+
     # --- MNIST-size training, ratio 1
     net = lif_net(784, 340, 10, tau_mem=1.0, tau_syn=1.0, multiplier=2.0, seed=1)
     xt, yt = x[:args.n_train], labels[:args.n_train]
@@ -238,6 +249,42 @@ def main(argv=None):
     for line in lines:
         print(line)
     return 0
+
+
+def jaxsnn_rows(args, xj):
+    """Alternate eventsim and jaxsnn (bench_jaxsnn.py in ``--jaxsnn-python``) on the same
+    inputs, one thread each, for the ratios jaxsnn's analytical solver supports."""
+    import subprocess
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "inputs.npy"
+        np.save(path, xj)
+        for ratio in (2.0, 1.0):
+            net = lif_net(784, 340, 10, tau_mem=ratio, tau_syn=1.0, multiplier=2.0, seed=1)
+            ours, theirs, info = [], [], ""
+            for _ in range(args.jaxsnn_rounds):
+                ours += [len(xj) / _timed(lambda: eventsim.simulate(net, xj, n_threads=1))[0]
+                         for _ in range(args.repeats)]
+                cmd = [args.jaxsnn_python, str(HERE / "bench_jaxsnn.py"), "--inputs", str(path),
+                       "--ratio", f"{ratio:g}", "--repeats", str(args.repeats), "--batch", "64"]
+                out = subprocess.run(cmd, capture_output=True, text=True)
+                line = next((ln for ln in out.stdout.splitlines()
+                             if ln.startswith("JAXSNN_FORWARD")), None)
+                if out.returncode != 0 or line is None:
+                    raise RuntimeError(f"jaxsnn benchmark failed ({' '.join(cmd)}):\n"
+                                       f"{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+                fields = dict(f.split("=", 1) for f in line.split()[1:])
+                theirs.append(float(fields["ex_per_s"]))
+                info = (f"jaxsnn {fields.get('dtype', '')}, {len(xj)} ex, batch 64, hidden "
+                        f"active {float(fields['hidden_active']):.3f}")
+            ex_s, ref = float(np.median(ours)), float(np.median(theirs))
+            ev = synaptic_events(net, eventsim.simulate(net, xj, n_threads=1).times).mean()
+            rows.append(row(f"  vs jaxsnn same run, ratio {ratio:g}", ex_s, 1e9 / ex_s / ev,
+                            f"{info}: {ref:,.0f} ex/s (median of {len(theirs)} runs)", ref,
+                            "jaxsnn forward 784-340-10"))
+    return rows
 
 
 def _timed_with(fn):

@@ -399,7 +399,11 @@ cdef inline void pop_factor(Workspace* ws, Net* net, int32_t p, double t, double
         ws.pop_t[p] = t
         ws.pop_ex[p] = exp(net.tau[p] * (t - R))
         ws.pop_inv[p] = 1.0 / ws.pop_ex[p]
-        if net.model[p] != MODEL_ALPHA:
+        if net.model[p] == MODEL_LIF2:
+            # rate_syn = 2 tau: the square saves an exp (a rounding of difference).
+            ws.pop_ex2[p] = ws.pop_ex[p] * ws.pop_ex[p]
+            ws.pop_inv2[p] = ws.pop_inv[p] * ws.pop_inv[p]
+        elif net.model[p] != MODEL_ALPHA:
             ws.pop_ex2[p] = exp(net.rate_syn[p] * (t - R))
             ws.pop_inv2[p] = 1.0 / ws.pop_ex2[p]
 
@@ -639,10 +643,12 @@ cdef inline void exact_lif(Workspace* ws, Net* net, int64_t j, double t, double 
             set_action(ws, net, j, ACT_NONE, INFINITY)
             return
         D = sqrt(D)
-        s = log(2.0 * b / (a + D)) / rm
+        y = (a + D) / (2.0 * b)                 # e^{-rm s}
+        s = -log(y) / rm
         if not s > 0.0:
             s = 0.0
-        ws.s[j].qpend = rm * exp(-rm * s) * D
+            y = 1.0
+        ws.s[j].qpend = rm * y * D
         set_action(ws, net, j, ACT_FIRE, t + s)
         return
     # The extremum, a maximum since V rises now (MATH.md B.3).
