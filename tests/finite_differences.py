@@ -67,3 +67,17 @@ def setter(obj, name, index):
         setattr(obj, name, v)
 
     return apply
+
+
+def assert_gradient_identities(net, res, g, c):
+    """The two identities exact spike-time gradients obey for any loss dL/dt = c
+    (MATH.md 0): a common shift s of all inputs and pulses moves every spike by s, so
+    sum(dL/dx) + sum(dL/dpulse) = sum of c over spiking neurons; and V is linear in
+    the weights and thresholds together, so sum_k w_k dL/dw_k + sum_p theta_p
+    dL/dtheta_p = 0."""
+    lhs = g.input_times.sum() + g.pulse_times.sum()
+    rhs = c[np.isfinite(res.times)].sum()
+    scale = np.abs(g.input_times).sum() + np.abs(g.pulse_times).sum() + np.abs(c).sum()
+    assert abs(lhs - rhs) <= 1e-9 * max(1.0, scale), "time-shift identity"
+    terms = np.concatenate([net.weights * g.weights, net.theta * g.theta])
+    assert abs(terms.sum()) <= 1e-9 * max(1.0, np.abs(terms).sum()), "scaling identity"

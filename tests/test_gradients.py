@@ -16,7 +16,8 @@ import eventsim
 from eventsim.testing import strategies as es
 from reference import causal_sets, simulate_reference
 
-from finite_differences import H, RTOL, FiniteDifferences, linear_loss, setter  # noqa: F401
+from finite_differences import (H, RTOL, FiniteDifferences, assert_gradient_identities,  # noqa: F401
+                                linear_loss, setter)
 
 
 def assert_close(got, want, what, counter=None):
@@ -147,34 +148,15 @@ def test_gradients_single_neuron_closed_form():
 # --------------------------------------------------------------------------- identities
 @settings(max_examples=50, deadline=None)
 @given(st.data())
-def test_time_shift_identity(data):
-    """L(x + s, pulses + s) = L + s sum_{spiking} c, so
-    sum(dL/dx) + sum(dL/dpulse) = sum of c over spiking neurons (MATH.md 0)."""
+def test_time_shift_and_scaling_identities(data):
+    """Shifting inputs and pulses together shifts every spike; scaling every weight and
+    threshold by one factor changes no spike time (assert_gradient_identities)."""
     net = data.draw(es.networks(max_neurons=6))
     x = data.draw(es.input_times(net, max_examples=3))
     assume(simulate_reference(net, x).well_conditioned(peak=1e-7, q=1e-3))
     c = draw_c(data, (x.shape[0], net.n_neurons))
     res = eventsim.simulate(net, x, record_tape=True)
-    g = eventsim.backward(net, res, c)
-    lhs = g.input_times.sum() + g.pulse_times.sum()
-    rhs = c[np.isfinite(res.times)].sum()
-    scale = np.abs(g.input_times).sum() + np.abs(g.pulse_times).sum() + np.abs(c).sum()
-    assert abs(lhs - rhs) <= 1e-9 * max(1.0, scale)
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.data())
-def test_weight_threshold_scaling_identity(data):
-    """Scaling every weight and threshold by the same factor changes no spike time:
-    sum_k w_k dL/dw_k + sum_p theta_p dL/dtheta_p = 0 (MATH.md 0, per neuron)."""
-    net = data.draw(es.networks(max_neurons=6))
-    x = data.draw(es.input_times(net, max_examples=3))
-    assume(simulate_reference(net, x).well_conditioned(peak=1e-7, q=1e-3))
-    c = draw_c(data, (x.shape[0], net.n_neurons))
-    res = eventsim.simulate(net, x, record_tape=True)
-    g = eventsim.backward(net, res, c)
-    terms = np.concatenate([net.weights * g.weights, net.theta * g.theta])
-    assert abs(terms.sum()) <= 1e-9 * max(1.0, np.abs(terms).sum())
+    assert_gradient_identities(net, res, eventsim.backward(net, res, c), c)
 
 
 def test_silent_entries_of_dL_dt_are_ignored(rng):

@@ -432,7 +432,8 @@ def test_coincident_lif_inputs_sum():
 
 
 # =========================================================================== gradients
-from finite_differences import H, RTOL, FiniteDifferences, linear_loss, setter  # noqa: E402,F401
+from finite_differences import (H, RTOL, FiniteDifferences,  # noqa: E402,F401
+                                assert_gradient_identities, linear_loss, setter)
 
 
 def assert_close(got, want, what, net, x):
@@ -556,32 +557,14 @@ def test_gradients_single_lif_neuron_closed_form(tm, ts):
 
 @SMALL
 @given(st.data())
-def test_lif_time_shift_identity(data):
-    """sum(dL/dx) + sum(dL/dpulse) = sum of c over spiking neurons (MATH.md 0)."""
+def test_lif_time_shift_and_scaling_identities(data):
+    """The gradient identities of MATH.md 0 on mixed alpha/LIF networks, every solver path."""
     net = data.draw(es.networks(models=MIXED, max_neurons=6, continuous_ratios=(0.25, 4.0)))
     x = data.draw(es.input_times(net, max_examples=3))
     assume(simulate_reference(net, x).well_conditioned(peak=1e-7, q=1e-3))
     c = draw_c(data, (x.shape[0], net.n_neurons))
     res = eventsim.simulate(net, x, record_tape=True)
-    g = eventsim.backward(net, res, c)
-    lhs = g.input_times.sum() + g.pulse_times.sum()
-    rhs = c[np.isfinite(res.times)].sum()
-    scale = np.abs(g.input_times).sum() + np.abs(g.pulse_times).sum() + np.abs(c).sum()
-    assert abs(lhs - rhs) <= 1e-9 * max(1.0, scale)
-
-
-@SMALL
-@given(st.data())
-def test_lif_weight_threshold_scaling_identity(data):
-    """V is linear in w: sum_k w_k dL/dw_k + sum_p theta_p dL/dtheta_p = 0."""
-    net = data.draw(es.networks(models=MIXED, max_neurons=6, continuous_ratios=(0.25, 4.0)))
-    x = data.draw(es.input_times(net, max_examples=3))
-    assume(simulate_reference(net, x).well_conditioned(peak=1e-7, q=1e-3))
-    c = draw_c(data, (x.shape[0], net.n_neurons))
-    res = eventsim.simulate(net, x, record_tape=True)
-    g = eventsim.backward(net, res, c)
-    terms = np.concatenate([net.weights * g.weights, net.theta * g.theta])
-    assert abs(terms.sum()) <= 1e-9 * max(1.0, np.abs(terms).sum())
+    assert_gradient_identities(net, res, eventsim.backward(net, res, c), c)
 
 
 @pytest.mark.parametrize("tm,ts", [(1.0, 1.0), (2.0, 1.0), (0.5, 1.0)])
