@@ -1,6 +1,6 @@
 """A deep excitatory/inhibitory LIF network on real MNIST, analysed like a recording.
 
-The network of Oberste-Frielinghaus et al. (shared/papers/002): 784 inputs, ``--layers``
+The network of Oberste-Frielinghaus et al. (docs/references.md): 784 inputs, ``--layers``
 hidden layers of 300 excitatory + 100 inhibitory LIF neurons (Dale's law: every
 outgoing weight of an excitatory neuron stays >= 0, of an inhibitory one <= 0, at
 initialisation and after every Adam step, by projection), 10 outputs; latency code
@@ -21,11 +21,13 @@ information gain, pathways) and the numbers as JSON into ``--out``, and saves th
 trained network (checkpoint).
 
 Run:
-    python examples/deep_dale_mnist.py [--layers 3] [--epochs 10] [--n-train 5000]
+    python examples/deep_dale_mnist.py [--layers 3] [--epochs 10] [--n-train N]
         [--threads N] [--out deep_dale_mnist] [--mnist FOLDER]
 
-The test set is read from ``--mnist``, else ``$EVENTSIM_MNIST``, else
-``../shared/data/mnist``.
+The test set is read from ``--mnist``, else ``$EVENTSIM_MNIST`` (the MNIST IDX files
+``t10k-images-idx3-ubyte[.gz]``, ``t10k-labels-idx1-ubyte[.gz]``); without either, the
+last 1,000 images of the shuffled built-in subset are held out for testing and the
+other 4,000 train.
 
 Result (``--layers 3 --epochs 20 --threads 1``, seed 0, ~15 min on 2 shared cores):
 91.74% on the 10,000 test images (98.9% on the training subset), and per layer
@@ -56,7 +58,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import sys
 import time
@@ -71,17 +72,15 @@ import eventsim  # noqa: E402
 from eventsim import analysis, datasets  # noqa: E402
 from eventsim.train import SpikingClassifier, TrainConfig  # noqa: E402
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _mnist import load_train_test  # noqa: E402
+
 
 def load_data(folder, n_train, n_test, seed):
-    images, labels = datasets.load_mnist_subset()
-    order = np.random.default_rng([seed, 5]).permutation(len(labels))[:n_train]
-    x_tr = datasets.encode_spike_times(images[order]).reshape(len(order), -1)
-    y_tr = labels[order].astype(np.int64)
-    folder = folder or os.environ.get("EVENTSIM_MNIST") or ROOT.parent / "shared" / "data" / "mnist"
-    x_te, y_te = datasets.load_mnist(folder, "test")
-    if n_test is not None:
-        x_te, y_te = x_te[:n_test], y_te[:n_test]
-    return x_tr, y_tr, datasets.encode_spike_times(x_te).reshape(len(y_te), -1), y_te.astype(np.int64)
+    x_tr, y_tr, x_te, y_te, test_name = load_train_test(folder, n_train, n_test, seed, stream=5)
+    enc = datasets.encode_spike_times
+    return (enc(x_tr).reshape(len(y_tr), -1), y_tr, enc(x_te).reshape(len(y_te), -1), y_te,
+            test_name)
 
 
 def layer_table(net, times, labels):
@@ -120,8 +119,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", type=int, default=3, help="hidden layers (300 E + 100 I each)")
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--n-train", type=int, default=5000)
-    ap.add_argument("--n-test", type=int, default=None, help="test images (default all 10,000)")
+    ap.add_argument("--n-train", type=int, default=None,
+                    help="training images (default: all of the built-in subset not held out)")
+    ap.add_argument("--n-test", type=int, default=None, help="test images (default: all)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--xi", type=float, default=0.05,
@@ -135,16 +135,20 @@ def main(argv=None):
     ap.add_argument("--lr-decay", type=float, default=0.9, help="per-epoch learning-rate factor")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--mnist", default=None)
+    ap.add_argument("--mnist", default=None,
+                    help="folder with the MNIST test set (default: $EVENTSIM_MNIST; without "
+                         "either, 1,000 held-out images of the built-in subset)")
     ap.add_argument("--out", default="deep_dale_mnist")
     args = ap.parse_args(argv)
 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    x_tr, y_tr, x_te, y_te = load_data(args.mnist, args.n_train, args.n_test, args.seed)
+    x_tr, y_tr, x_te, y_te, test_name = load_data(args.mnist, args.n_train, args.n_test,
+                                                  args.seed)
     net = eventsim.dale_network(784, 10, n_layers=args.layers, n_excitatory=300,
                                 n_inhibitory=100, rng=[args.seed, 0])
-    print(f"network: {net}; train {len(y_tr)} images (built-in subset), test {len(y_te)}")
+    print(f"network: {net}; train {len(y_tr)} images (built-in subset), test {len(y_te)} "
+          f"{test_name}")
     config = TrainConfig(loss="goltz", batch_size=args.batch, learning_rate=args.lr,
                          n_pulses=0, n_hidden=(400,) * args.layers, epochs=args.epochs,
                          update_on_misclassified_only=False, penalty_no_spike=args.penalty,
@@ -168,7 +172,7 @@ def main(argv=None):
     times = eventsim.simulate(net, x_te, n_threads=args.threads).times
     rows, ig, paths, groups = layer_table(net, times, y_te)
 
-    print(f"\ntest accuracy {100 * acc:.2f}% on {len(y_te)} MNIST test images")
+    print(f"\ntest accuracy {100 * acc:.2f}% on {len(y_te)} {test_name}")
     print(f"{'layer':<9} {'active':>7} {'latency':>8} {'spread':>7} {'IG exc':>7} {'IG inh':>7} "
           f"{'pathway':>8}")
     for i, name in enumerate(rows["layer"]):

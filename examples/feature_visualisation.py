@@ -13,8 +13,12 @@ The network is the published "slow" MNIST network of the paper (784-340-10, deca
 constant 0.181769), read from the reference implementation's file format.
 
 Run:
-    python examples/feature_visualisation.py [--classes 0 1 3 7] [--out dream]
-        [--network ../shared/data/ihmehimmeli/slow_network] [--lr 0.1]
+    python examples/feature_visualisation.py --network PATH/slow_network [--classes 0 1 3 7]
+        [--out dream] [--lr 0.1]
+
+The network file is not in this repository: it is ``tempcoding/networks/slow_network``
+of github.com/google/ihmehimmeli (Apache 2.0); pass its path with ``--network`` or set
+``EVENTSIM_SLOW_NETWORK``.
 
 Result with the defaults (the paper's settings, both objectives): from the blank image, the
 slow network first outputs 2 for every target. All four targets are then produced 10
@@ -47,8 +51,6 @@ import numpy as np
 import eventsim
 from eventsim import io
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-DEFAULT_NETWORK = ROOT.parent / "shared" / "data" / "ihmehimmeli" / "slow_network"
 DECAY_CONSTANT = 0.181769  # of the published networks (not stored in the file)
 
 
@@ -177,8 +179,9 @@ def save_pngs(x, info, out_dir):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--network", default=os.environ.get("EVENTSIM_SLOW_NETWORK", str(DEFAULT_NETWORK)),
-                    help="network file in the reference's format (default: the paper's slow network)")
+    ap.add_argument("--network", default=os.environ.get("EVENTSIM_SLOW_NETWORK"),
+                    help="network file in the reference's format, e.g. the paper's slow_network "
+                         "(default: $EVENTSIM_SLOW_NETWORK)")
     ap.add_argument("--decay", type=float, default=DECAY_CONSTANT,
                     help="decay constant of the network (default %(default)s)")
     ap.add_argument("--classes", type=int, nargs="+", default=[0, 1, 3, 7],
@@ -199,6 +202,10 @@ def main(argv=None):
     ap.add_argument("--out", default="feature_visualisation", help="output folder")
     args = ap.parse_args(argv)
 
+    if args.network is None:
+        sys.exit("this example needs a trained network: pass --network PATH (the published "
+                 "slow_network of github.com/google/ihmehimmeli, tempcoding/networks/) or set "
+                 "EVENTSIM_SLOW_NETWORK")
     path = pathlib.Path(args.network)
     if not path.is_file():
         sys.exit(f"network file {path} not found; pass --network PATH (a network saved by the "
