@@ -18,10 +18,10 @@ layer and MNIST inputs (about 150 input spikes per example):
   pure-Python engine (``eventsim.pyengine``) to 1e-12 on a few examples, and agrees
   with the reference's output spike times and accuracy.
 
-The published network (``--network``, default ``../shared/data/ihmehimmeli/slow_network``)
-and the MNIST test images (``--mnist``, default ``EVENTSIM_MNIST`` or
-``../shared/data/mnist``) are used when present; otherwise a synthetic network and
-inputs with the same statistics.
+The published network (``--network`` or ``$EVENTSIM_SLOW_NETWORK``: the file
+``tempcoding/networks/slow_network`` of the reference repository) and the MNIST test
+images (``--mnist`` or ``$EVENTSIM_MNIST``) are used when given; otherwise a synthetic
+network and inputs with the same statistics.
 
 Run: ``python benchmarks/bench_engine.py`` (``--help`` for options).
 """
@@ -48,7 +48,6 @@ import eventsim  # noqa: E402
 from eventsim import datasets, io  # noqa: E402
 from eventsim.simulation import resolve_threads  # noqa: E402
 
-DEFAULT_NETWORK = ROOT.parent / "shared" / "data" / "ihmehimmeli" / "slow_network"
 DECAY = 0.181769  # decay constant of the published MNIST networks (Table 1)
 THRESHOLD = 1.16732
 # Training hyper-parameters of the published network (Table 1 / reference README).
@@ -83,29 +82,29 @@ def synthetic_inputs(n, seed=0):
 
 
 def load_problem(args):
-    net_path = pathlib.Path(args.network) if args.network else DEFAULT_NETWORK
-    if net_path.is_file():
+    network = args.network or os.environ.get("EVENTSIM_SLOW_NETWORK")
+    if network:
+        net_path = pathlib.Path(network)
+        if not net_path.is_file():
+            sys.exit(f"network file {net_path} not found (--network or EVENTSIM_SLOW_NETWORK)")
         net = io.load_ihmehimmeli(net_path, args.decay)
         net_desc = f"published network {net_path}"
     else:
-        if args.network:
-            sys.exit(f"network file {net_path} not found")
         net, net_path = synthetic_network(), None
-        net_desc = "synthetic 784-340-10 network (published network not found)"
-    folder = pathlib.Path(args.mnist) if args.mnist else datasets.default_mnist_folder()
+        net_desc = "synthetic 784-340-10 network (no --network given)"
+    folder = args.mnist or os.environ.get("EVENTSIM_MNIST")
     n_needed = max(args.n_examples, args.n_train)
-    try:
-        if folder is None:
-            raise FileNotFoundError("no MNIST folder")
-        images, labels = datasets.load_mnist(folder, "test")
+    if folder:
+        try:
+            images, labels = datasets.load_mnist(folder, "test")
+        except (FileNotFoundError, ValueError) as exc:
+            sys.exit(f"cannot read the MNIST test set (--mnist or EVENTSIM_MNIST): {exc}")
         x = datasets.encode_spike_times(images[:n_needed])
         labels = labels[:n_needed]
         data_desc = f"MNIST test images from {folder}"
-    except FileNotFoundError:
-        if args.mnist:
-            raise
+    else:
         x, labels = synthetic_inputs(n_needed)
-        data_desc = "synthetic MNIST-like inputs (MNIST not found)"
+        data_desc = "synthetic MNIST-like inputs (no --mnist given)"
     return net, net_path, x, labels, net_desc, data_desc
 
 
@@ -223,10 +222,10 @@ def median(xs):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--network", help="reference-format network file (default: the published "
-                    "slow_network in ../shared/data/ihmehimmeli, else a synthetic network)")
-    ap.add_argument("--mnist", help="folder with the MNIST IDX files (default: EVENTSIM_MNIST "
-                    "or ../shared/data/mnist, else synthetic inputs)")
+    ap.add_argument("--network", help="reference-format network file, e.g. the published "
+                    "slow_network (default: $EVENTSIM_SLOW_NETWORK, else a synthetic network)")
+    ap.add_argument("--mnist", help="folder with the MNIST IDX files (default: $EVENTSIM_MNIST, "
+                    "else synthetic inputs)")
     ap.add_argument("--decay", type=float, default=DECAY, help="decay constant (default %(default)s)")
     ap.add_argument("--n-examples", type=int, default=2000,
                     help="examples per forward repeat (default %(default)s)")

@@ -9,17 +9,17 @@ a dependency of eventsim, nothing here is imported by eventsim, and no jaxsnn co
 is copied: this driver only calls jaxsnn's public API (``Topology``, ``Source``,
 ``LIF``, ``LIFParameters``, ``Linear`` and ``jaxsnn.event.types.Spike``).
 
-Setup (outside the repository's environment)::
+Setup (outside the repository's environment; ``$JAXENV`` is a folder of your choice)::
 
-    python -m venv /tmp/jaxenv
-    /tmp/jaxenv/bin/pip install jaxsnn          # pulls jax/jaxlib (CPU), optax, ...
+    python -m venv $JAXENV
+    $JAXENV/bin/pip install jaxsnn          # pulls jax/jaxlib (CPU), optax, ...
 
 Run from the repository root (``python benchmarks/bench_lif.py --jaxsnn-python
-/tmp/jaxenv/bin/python`` does all of this and alternates with eventsim's timings)::
+$JAXENV/bin/python`` does all of this and alternates with eventsim's timings)::
 
     python -c "import sys; sys.path.insert(0,'benchmarks'); from bench_lif import \\
-        mnist_inputs; import numpy as np; x,y=mnist_inputs(640); np.save('/tmp/mnist_in.npy', x)"
-    /tmp/jaxenv/bin/python benchmarks/bench_jaxsnn.py --inputs /tmp/mnist_in.npy \\
+        mnist_inputs; import numpy as np; x,y=mnist_inputs(640); np.save('mnist_in.npy', x)"
+    $JAXENV/bin/python benchmarks/bench_jaxsnn.py --inputs mnist_in.npy \\
         [--batch 64] [--repeats 5]
 
 What it measures
