@@ -80,6 +80,16 @@ class IhmehimmeliNetwork:
         return int(self.pulses.shape[1])
 
 
+# Files users pass by mistake, recognised by their first bytes, so the error can say
+# what the file is rather than where its first non-text byte sits.
+_BINARY_MAGIC = (
+    (b"PK\x03\x04", "a zip archive (an eventsim checkpoint .npz? those are read by "
+                     "eventsim.load_checkpoint)"),
+    (b"\x93NUMPY", "a numpy .npy array"),
+    (b"\x1f\x8b", "a gzip-compressed file (decompress it first)"),
+)
+
+
 def _fail(path, msg):
     raise ValueError(f"{path}: {msg}")
 
@@ -132,13 +142,20 @@ def read_ihmehimmeli(path) -> IhmehimmeliNetwork:
         position of the bad value and what was expected there).
     """
     path = pathlib.Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory, not a network file")
     if not path.is_file():
         raise FileNotFoundError(f"network file {path} not found")
     raw = path.read_bytes()
+    for magic, what in _BINARY_MAGIC:
+        if raw.startswith(magic):
+            _fail(path, f"not a network file in the reference's text format: it starts like "
+                        f"{what}")
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError as exc:
-        _fail(path, f"not a network file: non-ASCII byte at offset {exc.start}")
+        _fail(path, f"not a network file in the reference's text format (a binary file?): "
+                    f"non-ASCII byte at offset {exc.start}")
     tokens = text.split()
     if not tokens:
         _fail(path, "empty file")

@@ -179,6 +179,32 @@ def test_binary_garbage(tmp_path):
         io.read_ihmehimmeli(bad)
 
 
+def test_truncated_checkpoint_is_named_as_such(tmp_path):
+    # Before: "not a network file: non-ASCII byte at offset 14".
+    net = eventsim.feedforward(3, [4], 2, rng=0)
+    good = tmp_path / "net.npz"
+    eventsim.save_checkpoint(good, net)
+    bad = tmp_path / "cut.npz"
+    bad.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(ValueError, match="zip archive .*eventsim checkpoint") as exc:
+        io.load_ihmehimmeli(bad, 0.5)
+    assert str(bad) in str(exc.value) and "non-ASCII" not in str(exc.value)
+
+
+@pytest.mark.parametrize("data, what", [(b"\x93NUMPY\x01\x00", "numpy .npy"),
+                                        (b"\x1f\x8b\x08\x00", "gzip")])
+def test_other_binary_files_are_named(tmp_path, data, what):
+    bad = tmp_path / "f"
+    bad.write_bytes(data + b"\x00" * 20)
+    with pytest.raises(ValueError, match=what):
+        io.load_ihmehimmeli(bad, 0.5)
+
+
+def test_directory_is_not_a_network_file(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        io.load_ihmehimmeli(tmp_path, 0.5)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope"):
         io.load_ihmehimmeli(tmp_path / "nope", 0.5)
