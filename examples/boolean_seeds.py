@@ -179,8 +179,9 @@ def main(argv=None):
             options[key] = json.loads(value)
         except json.JSONDecodeError:
             options[key] = value
-    print("config: " + json.dumps(config_for(args.mode, args.first_seed, args.threads,
-                                             options).to_dict()), flush=True)
+    if not args.quiet:
+        print("config: " + json.dumps(config_for(args.mode, args.first_seed, args.threads,
+                                                 options).to_dict()), flush=True)
     results = []
     summary = {}
     for task in args.tasks:
