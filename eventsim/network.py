@@ -725,6 +725,12 @@ class Network:
         low = self._lower()
         return low.model, low.rate, low.rate_syn, low.coef, low.theta, low.theta_scale
 
+    @staticmethod
+    def _param_names():
+        """Names of the per-population parameter arrays, in the order of
+        ``_Lowered.params_key``."""
+        return tuple(_PARAM_MODELS)
+
     def _check_population_params(self):
         """Every per-population parameter, as the setters check it: arrays edited in
         place (``net.theta[0] = 0``) get here without a setter."""

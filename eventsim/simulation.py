@@ -177,17 +177,22 @@ class _Snapshot:
     weights: np.ndarray
     delays: np.ndarray | None    # None: every delay was 0
     pulse_times: np.ndarray
-    params: dict                 # per-population parameter arrays, by name
+    params_key: bytes            # Network._lower().params_key: per-population parameters
 
     @classmethod
-    def take(cls, net: Network, low) -> "_Snapshot":
+    def take(cls, low) -> "_Snapshot":
         return cls(low.structure, low.weights.copy(),
                    low.delays.copy() if low.has_delays else None, low.pulse_times.copy(),
-                   {k: getattr(net, k).copy() for k in ("tau", "theta", "tau_mem", "tau_syn",
-                                                        "g_leak")})
+                   low.params_key)
 
     def check(self, net: Network, low) -> None:
         """Raise ValueError naming the first thing that changed since the forward run."""
+        same = _engine.same_values
+        if (low.structure is self.structure and same(self.weights, low.weights)
+                and (same(self.delays, low.delays) if self.delays is not None
+                     else not low.has_delays)
+                and same(self.pulse_times, low.pulse_times) and self.params_key == low.params_key):
+            return
         if low.structure is not self.structure:
             raise ValueError("the network's populations or synapses changed since the forward "
                              "run (or the result is from another network); simulate again")
@@ -195,18 +200,17 @@ class _Snapshot:
         for name, then, now in (("weights", self.weights, low.weights),
                                 ("delays", delays, low.delays),
                                 ("pulse_times", self.pulse_times, low.pulse_times)):
-            if then.shape != now.shape or not np.array_equal(then, now):
-                k = int(np.flatnonzero(then != now)[0]) if then.shape == now.shape else 0
+            if not same(then, now):
+                k = int(np.flatnonzero(then.view(np.int64) != now.view(np.int64))[0])
                 raise ValueError(
                     f"{name} changed since the forward run ({name}[{k}] was {then[k]!r}, is now "
                     f"{now[k]!r}); gradients would be wrong: simulate again before backward")
-        for name, then in self.params.items():
-            now = getattr(net, name)
-            if not np.array_equal(then, now, equal_nan=True):
-                i = int(np.flatnonzero(~((then == now) | (np.isnan(then) & np.isnan(now))))[0])
-                raise ValueError(
-                    f"{name} of population #{i} changed since the forward run (was {then[i]!r}, "
-                    f"is now {now[i]!r}); simulate again before backward")
+        names = net._param_names()
+        then = np.frombuffer(self.params_key).reshape(len(names), -1)
+        now = np.frombuffer(low.params_key).reshape(len(names), -1)
+        r, i = (int(v[0]) for v in np.nonzero(then.view(np.int64) != now.view(np.int64)))
+        raise ValueError(f"{names[r]} of population #{i} changed since the forward run (was "
+                         f"{then[r, i]!r}, is now {now[r, i]!r}); simulate again before backward")
 
 
 def _max_events(max_events, net: Network) -> int:
@@ -310,5 +314,5 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
     tape = None
     if record_tape:
         tape = Tape(_readonly(q), _readonly(deliveries), _readonly(offsets), low.order)
-        tape._snapshot = _Snapshot.take(net, low)
+        tape._snapshot = _Snapshot.take(low)
     return SimulationResult(times[0] if single else times, n_events, tape, x, t_max, single)

@@ -220,6 +220,25 @@ cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const
             ginput_row[source_index[j]] = gj
 
 
+cdef int64_t tape_problem(const NetRec* net, const int64_t* deliveries, int64_t n_rows,
+                         const int64_t* offsets, int64_t n_ex) noexcept nogil:
+    """0 if the tape's indices fit the network (the sweep trusts them); else 1 for
+    bad offsets, 2 for a bad row."""
+    cdef int64_t e, r, p
+    if n_ex >= 0 and not (offsets[0] >= 0 and offsets[n_ex] <= n_rows):
+        return 1
+    for e in range(n_ex):
+        if offsets[e] > offsets[e + 1]:
+            return 1
+    for r in range(n_rows):
+        p = deliveries[3 * r]
+        if not (0 <= p < net.n_neurons and net.indptr[p] <= deliveries[3 * r + 1]
+                and deliveries[3 * r + 1] <= deliveries[3 * r + 2]
+                and deliveries[3 * r + 2] <= net.indptr[p + 1]):
+            return 2
+    return 0
+
+
 def backward_batch(low, const double[:, ::1] times, const double[:, ::1] q,
                    const int64_t[:, ::1] deliveries, const int64_t[::1] offsets,
                    const double[:, ::1] g, double clip, double penalty, int n_threads):
@@ -239,6 +258,16 @@ def backward_batch(low, const double[:, ::1] times, const double[:, ::1] q,
             or g.shape[1] != n or offsets.shape[0] != n_ex + 1 \
             or (deliveries.shape[0] and deliveries.shape[1] != 3):
         raise ValueError("backward_batch: array shapes do not match the network")
+    cdef int64_t problem
+    with nogil:
+        problem = tape_problem(&net, &deliveries[0, 0] if deliveries.shape[0] else NULL,
+                               deliveries.shape[0], &offsets[0], n_ex)
+    if problem == 1:
+        raise ValueError(f"tape.offsets must rise from >= 0 to <= {deliveries.shape[0]} "
+                         f"(the number of deliveries)")
+    if problem == 2:
+        raise ValueError("tape.deliveries holds a neuron id or synapse range that does not "
+                         "fit the network")
     if penalty != 0.0 and net.in_indptr == NULL and n_syn:
         raise ValueError("backward_batch: the penalty needs the CSC arrays (lower with incoming)")
     if nt > n_chunks:

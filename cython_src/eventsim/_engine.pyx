@@ -34,7 +34,7 @@ How one example runs
 import numpy as np
 from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport malloc, realloc, free
-from libc.string cimport memset
+from libc.string cimport memset, memcmp
 from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport lambertw0_q, exp, log, INFINITY
@@ -779,6 +779,19 @@ cdef int run_one(Workspace* ws, NetRec* net, const double* inputs, double t_max,
 # ==============================================================================
 # Batch entry points
 # ==============================================================================
+def same_values(const double[::1] a, const double[::1] b):
+    """Whether two float64 arrays hold the same bytes (no NaN or -0.0 subtleties, and
+    no temporary array: this runs on every backward pass)."""
+    if a.shape[0] != b.shape[0]:
+        return False
+    if a.shape[0] == 0:
+        return True
+    cdef int rc
+    with nogil:
+        rc = memcmp(&a[0], &b[0], a.shape[0] * sizeof(double))
+    return rc == 0
+
+
 def _set_newton_iterations(int n):
     """Test hook: the Newton step limit of LIF crossings (returns the old one)."""
     global newton_max_iterations
