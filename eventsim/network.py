@@ -738,7 +738,7 @@ class Network:
         for key, models in _PARAM_MODELS.items():
             arr = getattr(self, "_" + key)
             for i, m in enumerate(self._models):
-                v = arr[i]
+                v = float(arr[i])
                 if m in models and not (np.isfinite(v) and v > 0):
                     raise ValueError(f"{key} of population {names[i]!r} (#{i}, {m}) is {v!r}; "
                                      f"it must be finite and > 0")

@@ -203,14 +203,14 @@ class _Snapshot:
             if not same(then, now):
                 k = int(np.flatnonzero(then.view(np.int64) != now.view(np.int64))[0])
                 raise ValueError(
-                    f"{name} changed since the forward run ({name}[{k}] was {then[k]!r}, is now "
-                    f"{now[k]!r}); gradients would be wrong: simulate again before backward")
+                    f"{name} changed since the forward run ({name}[{k}] was {float(then[k])!r}, is "
+                    f"now {float(now[k])!r}); gradients would be wrong: simulate again before backward")
         names = net._param_names()
         then = np.frombuffer(self.params_key).reshape(len(names), -1)
         now = np.frombuffer(low.params_key).reshape(len(names), -1)
         r, i = (int(v[0]) for v in np.nonzero(then.view(np.int64) != now.view(np.int64)))
         raise ValueError(f"{names[r]} of population #{i} changed since the forward run (was "
-                         f"{then[r, i]!r}, is now {now[r, i]!r}); simulate again before backward")
+                         f"{float(then[r, i])!r}, is now {float(now[r, i])!r}); simulate again before backward")
 
 
 def _max_events(max_events, net: Network) -> int:
