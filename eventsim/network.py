@@ -799,7 +799,7 @@ class Network:
                 return f"{name}[{k}]{where} is {arr[k]} ({need})"
         return None
 
-    def _lower(self, *, incoming=False) -> _Lowered:
+    def _lower(self, *, incoming=False, check_values=True) -> _Lowered:
         """Check every parameter and return the network as the compiled passes take it.
 
         Called on every :func:`eventsim.simulate`, :func:`eventsim.backward` and
@@ -807,17 +807,20 @@ class Network:
         edited in place.  Cheap: one vectorised pass over weights (and delays when
         any is non-zero); everything derived from the structure, the delays or the
         per-population parameters is cached until they change.  ``incoming=True``
-        adds the CSC arrays (:meth:`incoming`).
+        adds the CSC arrays (:meth:`incoming`).  ``check_values=False`` skips the
+        checks of weights, delays and pulse times, for a caller that compares them
+        bit for bit with values checked before (the backward pass, against its
+        forward run).
         """
         self._flush()
         self._check_size()
         w, d, p = self._weights, self._delays, self._pulse_times
         has_delays = bool(d.any())
-        if not (np.isfinite(w).all()
+        if check_values and not (np.isfinite(w).all()
                 and (not has_delays or (np.isfinite(d).all() and d.min() >= 0.0))
                 and not np.isnan(p).any() and not np.isneginf(p).any()):
             raise ValueError(self._parameter_problem())
-        sign = self.synapse_sign
+        sign = self.synapse_sign if check_values else None
         if sign is not None and (sign * w < 0).any():
             bad = self.dale_violations()
             raise ValueError(f"Dale's law violated by {bad.size} synapse(s), e.g. synapse {bad[0]} "
