@@ -146,9 +146,11 @@ def backward(net: Network, result: SimulationResult, dL_dt, *, outputs=None,
 def _check_tape(tape, low) -> None:
     """The tape's synapse order must be the network's: the compiled pass uses the
     network's (validated) one."""
-    order = tape.delay_order
-    if order is not low.order and not (np.shape(order) == low.order.shape
-                                       and np.array_equal(order, low.order)):
+    order, ref = tape.delay_order, low.order
+    same_view = (isinstance(order, np.ndarray) and (order is ref or order.base is ref)
+                 and order.shape == ref.shape and order.strides == ref.strides
+                 and order.__array_interface__["data"][0] == ref.__array_interface__["data"][0])
+    if not same_view and not (np.shape(order) == ref.shape and np.array_equal(order, ref)):
         raise ValueError("the tape's delay_order does not match the network's synapses "
                          "(synapses or delays changed since the forward run?)")
     # Offsets and delivery rows are checked by the compiled pass itself (one loop).

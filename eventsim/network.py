@@ -871,8 +871,9 @@ class Network:
             if not self._neuron_sign.any():
                 self._sign_cache = (None,)
             else:
-                self._sign_cache = (self.neuron_sign[self._pre],)
-        return self._sign_cache[0]
+                self._sign_cache = (_readonly(self.neuron_sign[self._pre]),)
+        sign = self._sign_cache[0]
+        return None if sign is None else sign.view()
 
     def dale_violations(self, weights=None) -> np.ndarray:
         """Synapse ids whose weight has the wrong sign for its presynaptic neuron."""

@@ -313,6 +313,8 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
             f"(runaway activity?); raise max_events or lower t_max")
     tape = None
     if record_tape:
-        tape = Tape(_readonly(q), _readonly(deliveries), _readonly(offsets), low.order)
+        # Views of read-only owners: their write flag cannot be turned back on.
+        tape = Tape(_readonly(q).view(), _readonly(deliveries).view(),
+                    _readonly(offsets).view(), low.order.view())
         tape._snapshot = _Snapshot.take(low)
     return SimulationResult(times[0] if single else times, n_events, tape, x, t_max, single)

@@ -221,6 +221,22 @@ def test_index_arrays_are_read_only():
     net.theta[0] = 1.5
 
 
+def test_pickled_and_copied_networks_stay_read_only_and_equal():
+    import pickle
+
+    net = small_net("lif")
+    net.add_population(2, name="d", dale="excitatory")
+    net.connect_dense(net["h"], net["d"], np.ones((3, 2)))
+    want = eventsim.simulate(net, X).times
+    for other in (pickle.loads(pickle.dumps(net)), net.copy()):
+        for arr in (other.indptr, other.pre, other.post, other.kind, other.synapse_sign):
+            with pytest.raises(ValueError, match="read-only"):
+                arr[0] = 10**6
+        np.testing.assert_array_equal(eventsim.simulate(other, X).times, want)
+        other.connect_dense(other["x"], other["h"], np.ones((2, 3)))   # its own structure
+        assert other.n_synapses == net.n_synapses + 6
+
+
 def test_tape_arrays_are_read_only_and_checked():
     net = small_net(delays=0.1)
     res = eventsim.simulate(net, X, record_tape=True)
@@ -229,6 +245,8 @@ def test_tape_arrays_are_read_only_and_checked():
     for arr in (tape.q, tape.deliveries, tape.offsets, tape.delay_order):
         with pytest.raises(ValueError, match="read-only"):
             arr.reshape(-1)[0] = 10**6
+        with pytest.raises(ValueError, match="WRITEABLE"):
+            arr.setflags(write=True)
 
     def with_tape(**change):
         return dataclasses.replace(res, tape=dataclasses.replace(tape, **change))
