@@ -719,12 +719,6 @@ class Network:
         return {"model": m, **{k: float(getattr(self, "_" + k)[i])
                                for k in _PARAM_MODELS if m in _PARAM_MODELS[k]}}
 
-    def _engine_params(self):
-        """Per-population arrays in the engine's terms: ``(model, rate, rate_syn,
-        coef, theta, theta_scale)`` (see :meth:`_lower`)."""
-        low = self._lower()
-        return low.model, low.rate, low.rate_syn, low.coef, low.theta, low.theta_scale
-
     @staticmethod
     def _param_names():
         """Names of the per-population parameter arrays, in the order of
