@@ -793,6 +793,25 @@ class Network:
                 return f"{name}[{k}]{where} is {arr[k]} ({need})"
         return None
 
+    def _check_structure(self, kind, source_index, pop, block, block_start, block_stop):
+        """Every index the compiled passes follow is in range: once per structure, so
+        that even a tampered ``populations`` list cannot make them read out of bounds."""
+        n, ind, post = self._n_neurons, self._indptr, self._post
+        ok = (ind.shape == (n + 1,) and ind[0] == 0 and ind[-1] == post.size
+              and (np.diff(ind) >= 0).all() and ((post >= 0) & (post < n)).all()
+              and (kind[post] == NEURON).all() and np.isin(kind, (INPUT, PULSE, NEURON)).all())
+        if ok:
+            lim = np.select([kind == INPUT, kind == PULSE], [self._n_inputs, self._n_pulses], 0)
+            src = kind != NEURON
+            ok = (((source_index >= 0) & (source_index < lim)) | ~src).all() and (
+                ((pop >= 0) & (pop < self._n_pops)) | src).all()
+        if ok and block_start.size:
+            ok = ((0 <= block_start) & (block_start <= block_stop) & (block_stop <= n)).all() and (
+                (block >= -1) & (block < block_start.size)).all()
+        if not ok:
+            raise RuntimeError("the network's internal structure is inconsistent (was its "
+                               "populations list or another private attribute modified?)")
+
     def _lower(self, *, incoming=False, check_values=True) -> _Lowered:
         """Check every parameter and return the network as the compiled passes take it.
 
@@ -833,6 +852,7 @@ class Network:
         if self._lower_cache is None:
             kind, source_index, pop = self._structure()
             block, block_start, block_stop = self._delivery_blocks()
+            self._check_structure(kind, source_index, pop, block, block_start, block_stop)
             self._lower_cache = (kind, source_index, pop, block, block_start, block_stop,
                                  _readonly(np.arange(self._pre.size, dtype=np.int64)))
         low = _Lowered()

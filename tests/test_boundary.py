@@ -221,6 +221,14 @@ def test_index_arrays_are_read_only():
     net.theta[0] = 1.5
 
 
+def test_tampered_structure_is_refused_not_followed():
+    net = small_net()
+    net.populations.append(dataclasses.replace(net["x"], name="bogus", index=10**6))
+    net._structure_changed()
+    with pytest.raises(RuntimeError, match="internal structure is inconsistent"):
+        eventsim.simulate(net, X)
+
+
 def test_pickled_and_copied_networks_stay_read_only_and_equal():
     import pickle
 
