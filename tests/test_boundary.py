@@ -199,6 +199,12 @@ def test_complex_arrays_are_refused():
                      "t must be real")
     _refuses_complex(lambda: eventsim.value_and_grad(
         net, X, lambda t: (0.0, np.ones(t.shape) * 1j)), "dL_dt must be real")
+    with pytest.raises(ValueError, match=r"tau must be finite and > 0, got \(1\+0j\)"):
+        net.add_population(2, tau=1 + 0j)
+    import scipy.sparse as sp
+    _refuses_complex(lambda: net.connect_sparse(net["x"], net["h"],
+                                                sp.csr_array(np.ones((2, 3)) * 1j)),
+                     "weights must be real")
 
 
 # ------------------------------------------------------------------ read-only internals (14)
