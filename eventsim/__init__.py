@@ -3,11 +3,18 @@ that compute with spike timing.
 
 The pieces, for a newcomer:
 
-* :mod:`eventsim.network` -- the graph: populations, sources, synapses.
-* ``cython_src/eventsim/_engine.pyx`` -- the event loop (forward pass).
-* ``cython_src/eventsim/_alpha.pxd`` -- the alpha-kernel neuron model.
+* :mod:`eventsim.network` -- the graph: populations, sources, synapses;
+  ``Network._lower()`` turns it into the record the compiled passes read.
+* ``cython_src/eventsim/_netrec.pxd`` -- that record (``NetRec``) and the codes
+  for neuron kinds, kernels and statuses, shared by both compiled passes.
+* ``cython_src/eventsim/_engine.pyx`` -- the event loop (forward pass), with the
+  neuron models (alpha kernel, LIF) inline.
+* ``cython_src/eventsim/_lambertw.pxd`` -- Lambert W0 for the alpha crossing.
 * ``cython_src/eventsim/_backward.pyx`` -- the backward pass over the tape.
-* :mod:`eventsim.pyengine` -- the same algorithm in plain Python, for reading.
+* :mod:`eventsim.simulation`, :mod:`eventsim.gradients` -- the Python entry points
+  (``simulate``, ``backward``), which validate inputs and wrap results.
+* :mod:`eventsim.pyengine` -- the same results for alpha networks in plain Python,
+  for reading (it schedules differently; its docstring says how).
 * :mod:`eventsim.train` -- loss, Adam, :class:`SpikingClassifier` (fit / predict /
   score), checkpoints; :mod:`eventsim.tasks` -- the paper's tasks;
   :mod:`eventsim.cli` -- the ``eventsim`` command; :mod:`eventsim.plotting`.

@@ -2,7 +2,7 @@
 
 For a spiking alpha neuron ``j`` with spike time ``t_j`` and causal inputs
 ``k`` (arrival ``a_k = t_pre(k) + d_k < t_j``, weight ``w_k``), the implicit
-function theorem gives (MATH.md A.4, stable form, ``q = 1 + W``)
+function theorem gives (stable form, ``q = 1 + W``; see docs/math.md)
 
 .. math::
 
@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from .network import Network
+from .network import Network, _real
 from .simulation import SimulationResult, resolve_threads, simulate
 
 try:
@@ -66,7 +66,9 @@ def backward(net: Network, result: SimulationResult, dL_dt, *, outputs=None,
     Parameters
     ----------
     net : Network
-        The network that produced ``result`` (parameters unchanged since).
+        The network that produced ``result``, unchanged since: a result whose tape
+        records different weights, delays, pulse times, per-population parameters
+        or synapses (in-place edits included) is refused.
     result : SimulationResult
         From :func:`eventsim.simulate` with ``record_tape=True``.
     dL_dt : array_like, shape (n_examples, n_neurons) or (n_examples, len(outputs))
@@ -87,6 +89,12 @@ def backward(net: Network, result: SimulationResult, dL_dt, *, outputs=None,
     Returns
     -------
     Gradients
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, a network changed since the forward run, or a tape whose
+        indices do not fit the network.
     """
     if result.tape is None:
         raise ValueError("the result has no tape: simulate with record_tape=True")
@@ -94,9 +102,15 @@ def backward(net: Network, result: SimulationResult, dL_dt, *, outputs=None,
     n_ex, n = times.shape
     if n != net.n_neurons:
         raise ValueError(f"result has {n} neurons but the network has {net.n_neurons}")
-    if result.tape.delay_order.shape[0] != net.n_synapses:
-        raise ValueError("the network's synapses changed since the forward run")
-    g = np.asarray(dL_dt, dtype=np.float64)
+    tape = result.tape
+    snapshot = tape._snapshot
+    # With a snapshot, weights, delays and pulse times must equal, bit for bit, what
+    # the forward run checked, so they need no second check.
+    low = net._lower(incoming=penalty_no_spike != 0.0, check_values=snapshot is None)
+    if snapshot is not None:
+        snapshot.check(net, low)
+    _check_tape(tape, low)
+    g = np.asarray(_real("dL_dt", dL_dt), dtype=np.float64)
     if result.single and g.ndim == 1:
         g = g[None, :]
     if outputs is not None:
@@ -119,17 +133,27 @@ def backward(net: Network, result: SimulationResult, dL_dt, *, outputs=None,
     penalty = float(penalty_no_spike)
     if not np.isfinite(penalty):
         raise ValueError("penalty_no_spike must be finite")
-    in_indptr, in_syn = net.incoming()
-    tape = result.tape
-    model, rate, rate_syn, coef, theta, theta_scale = net._engine_params()
     gw, gd, gtheta, gpulse, ginput = _backward.backward_batch(
-        net.indptr, tape.delay_order, net.pre, net.post, net.weights, net.delays,
-        net.kind, net.source_index, net.population_index, rate, theta,
-        model, rate_syn, coef, net.n_inputs, net.n_pulses, in_indptr, in_syn,
-        np.ascontiguousarray(times), tape.q, tape.deliveries, tape.offsets,
-        np.ascontiguousarray(g), clip, penalty, resolve_threads(n_threads))
+        low, np.ascontiguousarray(times, dtype=np.float64),
+        np.ascontiguousarray(tape.q, dtype=np.float64),
+        np.ascontiguousarray(tape.deliveries, dtype=np.int64).reshape(-1, 3),
+        np.ascontiguousarray(tape.offsets, dtype=np.int64), np.ascontiguousarray(g), clip,
+        penalty, resolve_threads(n_threads))
     # LIF populations with equal time constants run as alpha with a scaled threshold.
-    return Gradients(gw, gd, gtheta * theta_scale, gpulse, ginput)
+    return Gradients(gw, gd, gtheta * low.theta_scale, gpulse, ginput)
+
+
+def _check_tape(tape, low) -> None:
+    """The tape's synapse order must be the network's: the compiled pass uses the
+    network's (validated) one."""
+    order, ref = tape.delay_order, low.order
+    same_view = (isinstance(order, np.ndarray) and (order is ref or order.base is ref)
+                 and order.shape == ref.shape and order.strides == ref.strides
+                 and order.__array_interface__["data"][0] == ref.__array_interface__["data"][0])
+    if not same_view and not (np.shape(order) == ref.shape and np.array_equal(order, ref)):
+        raise ValueError("the tape's delay_order does not match the network's synapses "
+                         "(synapses or delays changed since the forward run?)")
+    # Offsets and delivery rows are checked by the compiled pass itself (one loop).
 
 
 def value_and_grad(net: Network, input_times, loss_fn, *, outputs=None, t_max=np.inf,
@@ -141,9 +165,10 @@ def value_and_grad(net: Network, input_times, loss_fn, *, outputs=None, t_max=np
     net : Network
     input_times : array_like, shape (n_examples, n_inputs)
     loss_fn : callable
-        ``loss_fn(times) -> (loss, dL_dt)`` where ``times`` has shape
+        ``loss_fn(times) -> (loss, dL_dt)``, a tuple, where ``times`` has shape
         ``(n_examples, len(outputs))`` (or all neurons when ``outputs`` is None)
-        and ``dL_dt`` has the same shape.
+        and ``dL_dt`` has exactly the same shape.  Anything else raises
+        ``TypeError`` (not a pair) or ``ValueError`` (wrong shape).
     outputs : array_like of int, optional
         Neuron ids given to ``loss_fn``.
 
@@ -155,8 +180,19 @@ def value_and_grad(net: Network, input_times, loss_fn, *, outputs=None, t_max=np
     times = res.times if res.times.ndim == 2 else res.times[None, :]
     ids = None if outputs is None else net._ids(outputs, "output")
     sel = times if ids is None else times[:, ids]
-    loss, dl = loss_fn(sel)
-    dl = np.asarray(dl, np.float64).reshape(sel.shape)
+    out = loss_fn(sel)
+    contract = (f"loss_fn(times) must return a pair (loss, dL_dt), with dL_dt of the shape of "
+                f"times, {sel.shape}")
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        what = (f"a {type(out).__name__} of length {len(out)}" if isinstance(out, (tuple, list))
+                else f"a {type(out).__name__}")
+        raise TypeError(f"{contract}; it returned {what}")
+    loss, dl = out
+    dl = np.asarray(_real("dL_dt", dl), np.float64)
+    if sel.shape[0] == 1 and dl.shape == sel.shape[1:]:
+        dl = dl[None, :]            # one example: a row is fine
+    if dl.shape != sel.shape:
+        raise ValueError(f"{contract}; dL_dt has shape {dl.shape}")
     grads = backward(net, res, dl, outputs=ids, clip_derivative=clip_derivative,
                      penalty_no_spike=penalty_no_spike, n_threads=n_threads)
     return loss, grads, res

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import uuid
 
 import numpy as np
 
 __all__ = ["Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA", "NEURON"]
 
-# Neuron kinds as stored in ``Network.kind`` (int8); the Cython engine uses the same codes.
+# Neuron kinds as stored in ``Network.kind`` (int8); the compiled passes declare the
+# same codes once, in cython_src/eventsim/_netrec.pxd.
 # Kind 2 means "a neuron with a model" whatever the model (the name ALPHA is historical).
 INPUT = 0
 PULSE = 1
@@ -68,6 +70,13 @@ class Population:
         position of its parameters in ``Network.theta`` and the other per-population
         arrays), or the
         position of its first source among inputs / pulses for source blocks.
+    owner : int
+        Token of the network that created the block.  A network accepts a
+        Population only if it holds an equal one (same name, ids and token), so a
+        block of another network is refused instead of wiring whatever neurons
+        have the same ids.  :meth:`Network.copy` keeps the token: a copy has the
+        same neuron ids, so it accepts the original's populations (and the
+        original the copy's) as long as it holds them.
     """
 
     name: str
@@ -75,6 +84,7 @@ class Population:
     start: int
     stop: int
     index: int
+    owner: int = dataclasses.field(default=0, repr=False)
 
     @property
     def size(self) -> int:
@@ -128,8 +138,41 @@ def _check_lif_ratio(tau_mem, tau_syn, where):
             f"form) or a ratio further from 1 (the two-exponential form loses precision there)")
 
 
+def _real(name, values):
+    """``values`` as an array, refusing complex numbers (NumPy would only warn and
+    drop the imaginary part)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real numbers, got complex values (dtype {arr.dtype})")
+    return arr
+
+
+def _readonly(arr):
+    arr.setflags(write=False)
+    return arr
+
+
+class _Lowered:
+    """A network in the compiled passes' terms: the fields of the ``NetRec`` record
+    (``cython_src/eventsim/_netrec.pxd``), as arrays of the exact dtypes it reads.
+
+    Built by :meth:`Network._lower`, which validated everything in it.  Index arrays
+    are the network's read-only ones; ``weights``, ``delays`` and ``pulse_times`` are
+    the live parameter arrays; ``structure`` identifies the synapse graph.
+    """
+
+    __slots__ = ("indptr", "order", "post", "weights", "delays", "has_delays", "kind",
+                 "source_index", "pop", "model", "rate", "rate_syn", "coef", "theta",
+                 "theta_scale", "log_rate_theta", "rate_max", "pulse_times", "n_inputs",
+                 "n_pulses", "block", "block_start", "block_stop", "in_indptr", "in_syn",
+                 "structure", "params_key")
+
+
+_EMPTY_I64 = _readonly(np.zeros(0, np.int64))
+
+
 def _as_finite(name, values, *, shape=None, allow_inf=False, dtype=np.float64):
-    arr = np.array(values, dtype=dtype, copy=True)
+    arr = np.array(_real(name, values), dtype=dtype, copy=True)
     if shape is not None and arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     if np.isnan(arr).any():
@@ -171,16 +214,30 @@ class Network:
         self._models: list[str] = []
         # Synapses waiting to be merged into the sorted arrays (lists of arrays).
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._pre = np.zeros(0, np.int32)
-        self._post = np.zeros(0, np.int32)
+        self._pre = _readonly(np.zeros(0, np.int32))
+        self._post = _readonly(np.zeros(0, np.int32))
         self._weights = np.zeros(0)
         self._delays = np.zeros(0)
-        self._indptr = np.zeros(1, np.int64)
+        self._indptr = _readonly(np.zeros(1, np.int64))
         self._in_cache = None
         self._struct_cache = None
         self._block_cache = None
         self._sign_cache = None
         self._neuron_sign = np.zeros(0, np.int8)
+        self._owner = uuid.uuid4().int >> 65
+        self._structure_token = object()
+        self._order_cache = None
+        self._pop_cache = None
+        self._lower_cache = None
+
+    def _structure_changed(self):
+        self._struct_cache = None
+        self._in_cache = None
+        self._block_cache = None
+        self._sign_cache = None
+        self._order_cache = None
+        self._lower_cache = None
+        self._structure_token = object()
 
     # ------------------------------------------------------------------ building
     def _add_block(self, kind, size, name, index, dale=None):
@@ -191,15 +248,13 @@ class Network:
         if name in self._names:
             raise ValueError(f"a population named {name!r} already exists")
         sign = _dale_sign(dale, int(size))
-        pop = Population(name, kind, self._n_neurons, self._n_neurons + int(size), index)
+        pop = Population(name, kind, self._n_neurons, self._n_neurons + int(size), index,
+                         self._owner)
         self._neuron_sign = np.concatenate([self._neuron_sign, sign])
         self.populations.append(pop)
         self._names[name] = pop
         self._n_neurons += int(size)
-        self._struct_cache = None
-        self._in_cache = None
-        self._block_cache = None
-        self._sign_cache = None
+        self._structure_changed()
         return pop
 
     def add_inputs(self, n, *, name=None, dale=None) -> Population:
@@ -289,9 +344,28 @@ class Network:
             setattr(self, attr, np.append(getattr(self, attr), float(p.get(key, np.nan))))
         return pop
 
+    def _own(self, pop: Population) -> Population:
+        """``pop`` if this network holds it; a block of another network is refused."""
+        if self._names.get(pop.name) != pop:
+            mine = self._names.get(pop.name)
+            detail = (f"this network's {pop.name!r} holds ids {mine.start}..{mine.stop - 1}"
+                      if mine is not None else f"this network has no population {pop.name!r}")
+            raise ValueError(
+                f"population {pop.name!r} (ids {pop.start}..{pop.stop - 1}) belongs to another "
+                f"Network ({detail}); use this network's own populations, e.g. net[{pop.name!r}]")
+        return pop
+
+    def _population_of(self, neuron: int) -> Population:
+        """The population (or source block) holding neuron id ``neuron``."""
+        starts = [p.start for p in self.populations]
+        i = int(np.searchsorted(starts, neuron, side="right")) - 1
+        while self.populations[i].size == 0:    # empty blocks share their start
+            i -= 1
+        return self.populations[i]
+
     def _ids(self, ids, what):
         if isinstance(ids, Population):
-            return ids.ids
+            return self._own(ids).ids
         if isinstance(ids, str):
             return self[ids].ids
         if isinstance(ids, slice):
@@ -323,6 +397,8 @@ class Network:
         """
         pre = self._ids(pre, "presynaptic")
         post = self._ids(post, "postsynaptic")
+        weights = _real("weights", weights)
+        delays = _real("delays", delays)
         try:
             pre, post, w, d = np.broadcast_arrays(pre, post, np.asarray(weights, np.float64),
                                                   np.asarray(delays, np.float64))
@@ -343,10 +419,7 @@ class Network:
         sign = self.neuron_sign[pre]
         _check_signs(w, sign, pre)
         self._pending.append((pre.astype(np.int32), post.astype(np.int32), w.copy(), d.copy()))
-        self._struct_cache = None
-        self._in_cache = None
-        self._block_cache = None
-        self._sign_cache = None
+        self._structure_changed()
 
     def connect_dense(self, pre, post, weights, delays=0.0):
         """Connect ``pre`` to ``post`` with a dense ``(len(pre), len(post))`` matrix.
@@ -356,7 +429,8 @@ class Network:
         """
         pre = self._ids(pre, "presynaptic")
         post = self._ids(post, "postsynaptic")
-        w = np.asarray(weights, np.float64)
+        w = np.asarray(_real("weights", weights), np.float64)
+        delays = _real("delays", delays)
         if w.shape != (pre.size, post.size):
             raise ValueError(f"weight matrix must have shape {(pre.size, post.size)}, got {w.shape}")
         d = np.broadcast_to(np.asarray(delays, np.float64), w.shape) if np.ndim(delays) else delays
@@ -401,17 +475,19 @@ class Network:
         d = np.concatenate([self._delays] + [p[3] for p in self._pending])
         self._pending = []
         order = np.argsort(pre, kind="stable")
-        self._pre, self._post = pre[order], post[order]
+        # The index arrays are read-only: the compiled passes trust them.
+        self._pre, self._post = _readonly(pre[order]), _readonly(post[order])
         self._weights, self._delays = w[order], d[order]
-        self._indptr = np.zeros(self._n_neurons + 1, np.int64)
-        np.cumsum(np.bincount(self._pre, minlength=self._n_neurons), out=self._indptr[1:])
+        indptr = np.zeros(self._n_neurons + 1, np.int64)
+        np.cumsum(np.bincount(self._pre, minlength=self._n_neurons), out=indptr[1:])
+        self._indptr = _readonly(indptr)
 
     def _check_size(self):
         # Neurons added after synapses: extend indptr.
         if self._indptr.size != self._n_neurons + 1:
             ind = np.full(self._n_neurons + 1, self._indptr[-1], np.int64)
             ind[: self._indptr.size] = self._indptr
-            self._indptr = ind
+            self._indptr = _readonly(ind)
 
     @property
     def n_neurons(self) -> int:
@@ -457,25 +533,25 @@ class Network:
                     source_index[p.start:p.stop] = np.arange(p.index, p.index + p.size)
                 else:
                     pop[p.start:p.stop] = p.index
-            self._struct_cache = (kind, source_index, pop)
+            self._struct_cache = (_readonly(kind), _readonly(source_index), _readonly(pop))
         return self._struct_cache
 
     @property
     def kind(self) -> np.ndarray:
-        """Per neuron: 0 = input, 1 = pulse, 2 = neuron (any model; int8)."""
-        return self._structure()[0]
+        """Per neuron: 0 = input, 1 = pulse, 2 = neuron (any model; int8).  Read-only."""
+        return self._structure()[0].view()
 
     @property
     def source_index(self) -> np.ndarray:
         """Per neuron: its column in ``input_times`` (inputs), its index in
-        :attr:`pulse_times` (pulses), or -1."""
-        return self._structure()[1]
+        :attr:`pulse_times` (pulses), or -1.  Read-only."""
+        return self._structure()[1].view()
 
     @property
     def population_index(self) -> np.ndarray:
         """Per neuron: index of its population in :attr:`theta` (and the other
-        per-population arrays), -1 for sources."""
-        return self._structure()[2]
+        per-population arrays), -1 for sources.  Read-only."""
+        return self._structure()[2].view()
 
     @property
     def input_ids(self) -> np.ndarray:
@@ -489,20 +565,26 @@ class Network:
 
     @property
     def indptr(self) -> np.ndarray:
-        """CSR row pointer: synapses of neuron ``n`` are ``indptr[n]:indptr[n+1]``."""
+        """CSR row pointer: synapses of neuron ``n`` are ``indptr[n]:indptr[n+1]``.
+
+        Read-only, like :attr:`pre`, :attr:`post` and the other index arrays: the
+        graph changes only through :meth:`connect` and friends.
+        """
         self._flush()
         self._check_size()
-        return self._indptr
+        return self._indptr.view()
 
     @property
     def pre(self) -> np.ndarray:
+        """Presynaptic neuron of each synapse, in synapse-id order (read-only)."""
         self._flush()
-        return self._pre
+        return self._pre.view()
 
     @property
     def post(self) -> np.ndarray:
+        """Postsynaptic neuron of each synapse, in synapse-id order (read-only)."""
         self._flush()
-        return self._post
+        return self._post.view()
 
     def _set_param(self, attr, name, value, *, allow_inf=False, nonneg=False, positive=False):
         cur = getattr(self, attr)
@@ -557,7 +639,7 @@ class Network:
 
     def _set_model_param(self, key, value):
         cur = getattr(self, "_" + key)
-        arr = np.array(value, dtype=np.float64, copy=True)
+        arr = np.array(_real(key, value), dtype=np.float64, copy=True)
         if arr.shape != cur.shape:
             raise ValueError(f"{key} must have shape {cur.shape}, got {arr.shape}")
         has = np.array([m in _PARAM_MODELS[key] for m in self._models], bool)
@@ -626,6 +708,7 @@ class Network:
         if isinstance(population, str):
             population = self[population]
         if isinstance(population, Population):
+            self._own(population)
             if population.kind in ("input", "pulse"):
                 raise ValueError(f"{population.name!r} is a source block, not a neuron population")
             population = population.index
@@ -636,9 +719,32 @@ class Network:
         return {"model": m, **{k: float(getattr(self, "_" + k)[i])
                                for k in _PARAM_MODELS if m in _PARAM_MODELS[k]}}
 
-    def _engine_params(self):
-        """Per-population arrays in the engine's terms: ``(model, rate, rate_syn,
-        coef, theta, theta_scale)``.
+    @staticmethod
+    def _param_names():
+        """Names of the per-population parameter arrays, in the order of
+        ``_Lowered.params_key``."""
+        return tuple(_PARAM_MODELS)
+
+    def _check_population_params(self):
+        """Every per-population parameter, as the setters check it: arrays edited in
+        place (``net.theta[0] = 0``) get here without a setter."""
+        names = [p.name for p in self.populations if p.kind not in ("input", "pulse")]
+        for key, models in _PARAM_MODELS.items():
+            arr = getattr(self, "_" + key)
+            for i, m in enumerate(self._models):
+                v = float(arr[i])
+                if m in models and not (np.isfinite(v) and v > 0):
+                    raise ValueError(f"{key} of population {names[i]!r} (#{i}, {m}) is {v!r}; "
+                                     f"it must be finite and > 0")
+                if m not in models and not np.isnan(v):
+                    raise ValueError(f"{key} of population {names[i]!r} (#{i}) is {v!r}, but a "
+                                     f"{m!r} population has no {key!r}: its entry must be NaN")
+        for i, m in enumerate(self._models):
+            if m == "lif":
+                _check_lif_ratio(self._tau_mem[i], self._tau_syn[i], names[i])
+
+    def _population_arrays(self):
+        """The kernels' per-population arrays, from the (checked) parameters.
 
         The engine knows two kernels.  ``model 0`` is the alpha kernel with decay
         rate ``rate`` and threshold ``theta``.  An LIF population with equal time
@@ -666,7 +772,103 @@ class Network:
                 model[i] = 2 if tm == 2.0 * ts else 1
                 rate_syn[i] = 1.0 / ts
                 coef[i] = ts / (g * (tm - ts))
-        return model, rate, rate_syn, coef, self._theta * scale, scale
+        theta = self._theta * scale
+        rate_max = float(max(rate.max(initial=0.0), rate_syn.max(initial=0.0)))
+        return tuple(_readonly(a) for a in (model, rate, rate_syn, coef, theta, scale,
+                                            np.log(rate * theta))) + (rate_max,)
+
+    def _parameter_problem(self):
+        """The first invalid weight, delay or pulse time, as a message (slow path)."""
+        for name, arr, ok in (("weights", self._weights, np.isfinite),
+                              ("delays", self._delays, lambda d: np.isfinite(d) & (d >= 0)),
+                              ("pulse_times", self._pulse_times, lambda p: p > -np.inf)):
+            bad = np.flatnonzero(~ok(arr))
+            if bad.size:
+                k = int(bad[0])
+                need = {"weights": "weights must be finite",
+                        "delays": "delays must be finite and >= 0",
+                        "pulse_times": "must be a time, or inf for no pulse"}[name]
+                where = (f" (synapse {int(self._pre[k])} -> {int(self._post[k])})"
+                         if name != "pulse_times" else "")
+                return f"{name}[{k}]{where} is {arr[k]} ({need})"
+        return None
+
+    def _check_structure(self, kind, source_index, pop, block, block_start, block_stop):
+        """Every index the compiled passes follow is in range: once per structure, so
+        that even a tampered ``populations`` list cannot make them read out of bounds."""
+        n, ind, post = self._n_neurons, self._indptr, self._post
+        ok = (ind.shape == (n + 1,) and ind[0] == 0 and ind[-1] == post.size
+              and (np.diff(ind) >= 0).all() and ((post >= 0) & (post < n)).all()
+              and (kind[post] == NEURON).all() and np.isin(kind, (INPUT, PULSE, NEURON)).all())
+        if ok:
+            lim = np.select([kind == INPUT, kind == PULSE], [self._n_inputs, self._n_pulses], 0)
+            src = kind != NEURON
+            ok = (((source_index >= 0) & (source_index < lim)) | ~src).all() and (
+                ((pop >= 0) & (pop < self._n_pops)) | src).all()
+        if ok and block_start.size:
+            ok = ((0 <= block_start) & (block_start <= block_stop) & (block_stop <= n)).all() and (
+                (block >= -1) & (block < block_start.size)).all()
+        if not ok:
+            raise RuntimeError("the network's internal structure is inconsistent (was its "
+                               "populations list or another private attribute modified?)")
+
+    def _lower(self, *, incoming=False, check_values=True) -> _Lowered:
+        """Check every parameter and return the network as the compiled passes take it.
+
+        Called on every :func:`eventsim.simulate`, :func:`eventsim.backward` and
+        :func:`eventsim.membrane_potential`, because parameter arrays may have been
+        edited in place.  Cheap: one vectorised pass over weights (and delays when
+        any is non-zero); everything derived from the structure, the delays or the
+        per-population parameters is cached until they change.  ``incoming=True``
+        adds the CSC arrays (:meth:`incoming`).  ``check_values=False`` skips the
+        checks of weights, delays and pulse times, for a caller that compares them
+        bit for bit with values checked before (the backward pass, against its
+        forward run).
+        """
+        self._flush()
+        self._check_size()
+        w, d, p = self._weights, self._delays, self._pulse_times
+        has_delays = bool(d.any())
+        if check_values and not (np.isfinite(w).all()
+                and (not has_delays or (np.isfinite(d).all() and d.min() >= 0.0))
+                and not np.isnan(p).any() and not np.isneginf(p).any()):
+            raise ValueError(self._parameter_problem())
+        sign = self.synapse_sign if check_values else None
+        if sign is not None and (sign * w < 0).any():
+            bad = self.dale_violations()
+            raise ValueError(f"Dale's law violated by {bad.size} synapse(s), e.g. synapse {bad[0]} "
+                             f"(weight {float(w[bad[0]])!r} from neuron {int(self._pre[bad[0]])}); "
+                             f"see Network.project_dale")
+        key = b"".join(getattr(self, "_" + k).tobytes() for k in _PARAM_MODELS)
+        if self._pop_cache is None or self._pop_cache[0] != key:
+            self._check_population_params()
+            self._pop_cache = (key, self._population_arrays())
+        if has_delays:
+            oc = self._order_cache
+            if oc is None or not np.array_equal(oc[0], d):
+                order = _readonly(np.lexsort((d, self._pre)).astype(np.int64))
+                self._order_cache = oc = (d.copy(), order)
+            order = oc[1]
+        if self._lower_cache is None:
+            kind, source_index, pop = self._structure()
+            block, block_start, block_stop = self._delivery_blocks()
+            self._check_structure(kind, source_index, pop, block, block_start, block_stop)
+            self._lower_cache = (kind, source_index, pop, block, block_start, block_stop,
+                                 _readonly(np.arange(self._pre.size, dtype=np.int64)))
+        low = _Lowered()
+        (low.kind, low.source_index, low.pop, low.block, low.block_start, low.block_stop,
+         identity) = self._lower_cache
+        (low.model, low.rate, low.rate_syn, low.coef, low.theta, low.theta_scale,
+         low.log_rate_theta, low.rate_max) = self._pop_cache[1]
+        low.params_key = key
+        low.indptr, low.post = self._indptr, self._post
+        low.weights, low.delays, low.pulse_times = w, d, p
+        low.has_delays = has_delays
+        low.order = order if has_delays else identity
+        low.n_inputs, low.n_pulses = self._n_inputs, self._n_pulses
+        low.in_indptr, low.in_syn = self.incoming() if incoming else (_EMPTY_I64, _EMPTY_I64)
+        low.structure = self._structure_token
+        return low
 
     # ------------------------------------------------------------------ Dale's law
     @property
@@ -683,8 +885,9 @@ class Network:
             if not self._neuron_sign.any():
                 self._sign_cache = (None,)
             else:
-                self._sign_cache = (self.neuron_sign[self._pre],)
-        return self._sign_cache[0]
+                self._sign_cache = (_readonly(self.neuron_sign[self._pre]),)
+        sign = self._sign_cache[0]
+        return None if sign is None else sign.view()
 
     def dale_violations(self, weights=None) -> np.ndarray:
         """Synapse ids whose weight has the wrong sign for its presynaptic neuron."""
@@ -725,14 +928,14 @@ class Network:
 
     def incoming(self):
         """CSC view: ``(in_indptr, in_synapses)``; the synapses into neuron ``n``
-        are ``in_synapses[in_indptr[n]:in_indptr[n+1]]`` (synapse ids)."""
+        are ``in_synapses[in_indptr[n]:in_indptr[n+1]]`` (synapse ids).  Read-only."""
         if self._in_cache is None:
             post = self.post
             order = np.argsort(post, kind="stable").astype(np.int64)
             ind = np.zeros(self._n_neurons + 1, np.int64)
             np.cumsum(np.bincount(post, minlength=self._n_neurons), out=ind[1:])
-            self._in_cache = (ind, order)
-        return self._in_cache
+            self._in_cache = (_readonly(ind), _readonly(order))
+        return tuple(a.view() for a in self._in_cache)
 
     def synapse_ids(self, pre, post) -> np.ndarray:
         """Synapse ids of all synapses from any of ``pre`` to any of ``post``."""
@@ -787,8 +990,9 @@ class Network:
                     starts.append(j0)
                     stops.append(j1)
                 block[p] = ids[key]
-            self._block_cache = (block, np.array(starts, np.int32), np.array(stops, np.int32))
-        return self._block_cache
+            self._block_cache = (_readonly(block), _readonly(np.array(starts, np.int32)),
+                                 _readonly(np.array(stops, np.int32)))
+        return tuple(a.view() for a in self._block_cache)
 
     def delay_order(self) -> np.ndarray:
         """Synapse ids sorted by (presynaptic neuron, delay), stable: the order in
@@ -799,11 +1003,25 @@ class Network:
         return np.lexsort((d, self.pre)).astype(np.int64)
 
     def copy(self) -> "Network":
-        """A deep copy (parameters are copied, not shared)."""
+        """A deep copy (parameters are copied, not shared).
+
+        The copy has the same neuron ids, so it accepts the populations of this
+        network that it holds (and this network the copy's); populations added to
+        one afterwards are refused by the other.
+        """
         import copy
 
         self._flush()
         return copy.deepcopy(self)
+
+    def __setstate__(self, state):
+        # Copies and unpickled networks: arrays come back writable and caches would
+        # be shared with the original's structure token.
+        self.__dict__.update(state)
+        for name in ("_pre", "_post", "_indptr"):
+            getattr(self, name).setflags(write=False)
+        self._structure_changed()
+        self._pop_cache = None
 
     def __repr__(self):
         pops = ", ".join(f"{p.name}:{p.kind}[{p.size}]" for p in self.populations)

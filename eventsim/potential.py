@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import NEURON, Network
+from .network import NEURON, Network, _real
 
 __all__ = ["membrane_potential", "kernel"]
 
@@ -30,11 +30,18 @@ def membrane_potential(net: Network, times, neuron, t) -> np.ndarray:
     -------
     ndarray, shape of ``t``
 
+    Raises
+    ------
+    ValueError
+        ``t`` contains NaN, ``times`` has the wrong shape, ``neuron`` is not a
+        neuron with a model, or a network parameter is invalid.
+
     Alpha populations: :math:`V(t) = \\sum_{k:\\, a_k < \\min(t, t_{spike})} w_k
     (t - a_k) e^{-\\tau (t - a_k)}`; LIF populations use the kernel documented in
     :meth:`eventsim.Network.add_population` in place of the alpha kernel.
     """
-    times = np.asarray(times, np.float64)
+    net._lower()            # checks every parameter, in-place edits included
+    times = np.asarray(_real("times", times), np.float64)
     if times.shape != (net.n_neurons,):
         raise ValueError(f"times must have shape ({net.n_neurons},), got {times.shape}")
     neuron = int(neuron)
@@ -48,7 +55,9 @@ def membrane_potential(net: Network, times, neuron, t) -> np.ndarray:
     arrival = times[net.pre[syn]] + net.delays[syn]
     keep = np.isfinite(arrival) & (arrival < times[neuron])
     a, w = arrival[keep], net.weights[syn][keep]
-    t = np.asarray(t, np.float64)
+    t = np.asarray(_real("t", t), np.float64)
+    if np.isnan(t).any():
+        raise ValueError(f"t contains NaN (at index {np.argwhere(np.isnan(t))[0].tolist()})")
     s = t[..., None] - a
     with np.errstate(over="ignore", invalid="ignore"):
         contrib = np.where(s > 0, w * kernel(params, np.where(s > 0, s, 0.0)), 0.0)

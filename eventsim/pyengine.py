@@ -1,9 +1,27 @@
 """The event-driven algorithm in plain Python: read this to understand the engine.
 
-This module implements the same exact, event-driven simulation and backward pass
-as the compiled engine (``eventsim.simulate`` / ``eventsim.backward``), written
+This module computes what the compiled engine (``eventsim.simulate`` /
+``eventsim.backward``) computes for alpha networks -- the same spike times (to
+rounding, about 1e-12) and the same gradients -- with the same maths (closed-form
+crossings through Lambert W0, the implicit-function-theorem backward pass), written
 for clarity rather than speed.  The tests use it as a second, independent oracle.
-Equation references (A.2, A.3, ...) are to ``MATH.md``.
+Equation references (A.2, A.3, ...) are to the maths notes (``docs/math.md``).
+
+How it differs from the compiled engine:
+
+* It schedules differently.  Here every predicted spike is an event in one sorted
+  queue, tagged with the neuron's *version*; a new input bumps the version and
+  pushes a new prediction, and stale ones are skipped when popped (lazy
+  deletion).  Every prediction is the exact crossing (Lambert W).  The compiled
+  engine keeps sources and deliveries in a heap and at most one pending action per
+  neuron in a separate min-structure (overwritten in place, so no versions), and
+  predicts with a cheap tangent lower bound (``CHECK``), computing the exact
+  crossing only when the bound is reached.  Both process simultaneous events as
+  one batch, so the spike times agree.
+* It has no event budget (``max_events``) and no threads.
+* It supports alpha populations only (no LIF).
+* Its tape is a list of :class:`Spike` and :class:`Delivery` records, not the
+  compiled engine's flat arrays.
 
 The neuron
 ----------

@@ -20,15 +20,12 @@ from libc.stdlib cimport calloc, free
 from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport exp, INFINITY
+from eventsim._netrec cimport NetRec, netrec_fill, KIND_NEURON, KIND_PULSE, MODEL_ALPHA
+
+# LIF kernels (MODEL_LIF, MODEL_LIF2) share one backward form.
 
 cdef enum:
-    KIND_INPUT = 0
-    KIND_PULSE = 1
-    KIND_ALPHA = 2
     CHUNK = 16
-
-cdef enum:
-    MODEL_ALPHA = 0     # see _engine.pyx; LIF models (1, 2) share one backward form
 
 
 cdef struct Buffers:
@@ -38,7 +35,7 @@ cdef struct Buffers:
     double* gpulse       # per pulse
     double* gt           # adjoint dL/dt per neuron (one example at a time)
     double* inv_vdot     # 1 / V'(t_j) per spiking neuron (one example at a time)
-    double* ej           # e^{-tau (t_j - R0)} / V'(t_j): the target's half of the kernel
+    double* ej           # e^{-rate (t_j - R0)} / V'(t_j): the target's half of the kernel
     double* ej2          # LIF: coef e^{-rs (t_j - R0)} / V'(t_j) (ej: the rm half, times coef)
     int8_t* touched      # per presynaptic neuron: row used in this chunk
     int64_t* touched_list
@@ -91,18 +88,26 @@ cdef inline double clipd(double x, double c) noexcept nogil:
     return x
 
 
-cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
-                       const int64_t* order, const int32_t* post, const double* weights,
-                       const double* delays, const int8_t* kind, const int32_t* source_index,
-                       const int32_t* pop, const double* tau, const double* theta,
-                       const int8_t* model, const double* rate_syn, const double* coef,
-                       const double* times, const double* q, const int64_t* deliveries,
-                       int64_t r_begin, int64_t r_end, const double* g, double clip,
-                       double* ginput_row) noexcept nogil:
+cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const double* q,
+                       const int64_t* deliveries, int64_t r_begin, int64_t r_end,
+                       const double* g, double clip, double* ginput_row) noexcept nogil:
+    cdef int64_t n = net.n_neurons
+    cdef const int64_t* order = net.order
+    cdef const int32_t* post = net.post
+    cdef const double* weights = net.weights
+    cdef const double* delays = net.delays
+    cdef const int8_t* kind = net.kind
+    cdef const int32_t* source_index = net.source_index
+    cdef const int32_t* pop = net.pop
+    cdef const double* rate = net.rate
+    cdef const double* theta = net.theta
+    cdef const int8_t* model = net.model
+    cdef const double* rate_syn = net.rate_syn
+    cdef const double* coef = net.coef
     cdef int64_t j, r, p, pos, k, end
     cdef int32_t pp, pprev
     cdef double tp, tj, gj, a, s, ex, dw, da, acc, ta, qj, R0 = INFINITY, t_last = -INFINITY
-    cdef double fa, fa2, ex2, rs, tau_max = 0.0
+    cdef double fa, fa2, ex2, rs, rate_max = 0.0
     cdef bint factored, lif
     for j in range(n):
         b.gt[j] = g[j]
@@ -112,24 +117,24 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
                 R0 = times[j]
             if times[j] > t_last:
                 t_last = times[j]
-        if kind[j] == KIND_ALPHA and qj > 0.0:
+        if kind[j] == KIND_NEURON and qj > 0.0:
             pp = pop[j]
-            if tau[pp] > tau_max:
-                tau_max = tau[pp]
+            if rate[pp] > rate_max:
+                rate_max = rate[pp]
             if model[pp] == MODEL_ALPHA:
-                # 1 / V'(t_j) = -W / (tau theta (1 + W)), with q = 1 + W (MATH.md A.4).
-                b.inv_vdot[j] = (1.0 - qj) / (tau[pp] * theta[pp] * qj)
+                # 1 / V'(t_j) = -W / (rate theta (1 + W)), with q = 1 + W (docs/math.md).
+                b.inv_vdot[j] = (1.0 - qj) / (rate[pp] * theta[pp] * qj)
             else:
                 # LIF: the tape holds V'(t_j) itself.
                 b.inv_vdot[j] = 1.0 / qj
-                if rate_syn[pp] > tau_max:
-                    tau_max = rate_syn[pp]
+                if rate_syn[pp] > rate_max:
+                    rate_max = rate_syn[pp]
         else:
             b.inv_vdot[j] = 0.0
-    # e^{-tau (t_j - a)} = [e^{-tau (t_j - R0)}] [e^{tau (a - R0)}]: one exp per spike and
+    # e^{-rate (t_j - a)} = [e^{-rate (t_j - R0)}] [e^{rate (a - R0)}]: one exp per spike and
     # one per delivery batch instead of one per synapse, unless the run is so long that
     # the factors could overflow (then each synapse takes its own exp).
-    factored = tau_max * (t_last - R0) < 600.0
+    factored = rate_max * (t_last - R0) < 600.0
     if factored:
         for j in range(n):
             # Zero for sources and for a spike at an exact tangency (q = 0), which
@@ -137,9 +142,9 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
             if b.inv_vdot[j] != 0.0:
                 pp = pop[j]
                 if model[pp] == MODEL_ALPHA:
-                    b.ej[j] = exp(-tau[pp] * (times[j] - R0)) * b.inv_vdot[j]
+                    b.ej[j] = exp(-rate[pp] * (times[j] - R0)) * b.inv_vdot[j]
                 else:
-                    b.ej[j] = coef[pp] * exp(-tau[pp] * (times[j] - R0)) * b.inv_vdot[j]
+                    b.ej[j] = coef[pp] * exp(-rate[pp] * (times[j] - R0)) * b.inv_vdot[j]
                     b.ej2[j] = coef[pp] * exp(-rate_syn[pp] * (times[j] - R0)) * b.inv_vdot[j]
             else:
                 b.ej[j] = 0.0
@@ -174,12 +179,12 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
                 pprev = pop[j]
                 lif = model[pprev] != MODEL_ALPHA
                 if factored:
-                    fa = exp(tau[pprev] * (a - R0))
+                    fa = exp(rate[pprev] * (a - R0))
                     if lif:
                         fa2 = exp(rate_syn[pprev] * (a - R0))
             if not tj > a:
                 continue
-            ta = tau[pprev]
+            ta = rate[pprev]
             s = tj - a
             if lif:
                 # kappa(s) = coef (e^{-rm s} - e^{-rs s}); ex, ex2 carry coef / V'(t_j).
@@ -207,7 +212,7 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
         gj = b.gt[j]
         if gj == 0.0 or not times[j] < INFINITY:
             continue
-        if kind[j] == KIND_ALPHA:
+        if kind[j] == KIND_NEURON:
             b.gtheta[pop[j]] += gj * b.inv_vdot[j]
         elif kind[j] == KIND_PULSE:
             b.gpulse[source_index[j]] += gj
@@ -215,25 +220,56 @@ cdef void backward_one(Buffers* b, int64_t e, int64_t n, const int64_t* indptr,
             ginput_row[source_index[j]] = gj
 
 
-def backward_batch(const int64_t[::1] indptr, const int64_t[::1] order,
-                   const int32_t[::1] pre, const int32_t[::1] post,
-                   const double[::1] weights, const double[::1] delays,
-                   const int8_t[::1] kind, const int32_t[::1] source_index,
-                   const int32_t[::1] pop, const double[::1] tau, const double[::1] theta,
-                   const int8_t[::1] model, const double[::1] rate_syn, const double[::1] coef,
-                   int64_t n_inputs, int64_t n_pulses,
-                   const int64_t[::1] in_indptr, const int64_t[::1] in_syn,
-                   const double[:, ::1] times, const double[:, ::1] q,
+cdef int64_t tape_problem(const NetRec* net, const int64_t* deliveries, int64_t n_rows,
+                         const int64_t* offsets, int64_t n_ex) noexcept nogil:
+    """0 if the tape's indices fit the network (the sweep trusts them); else 1 for
+    bad offsets, 2 for a bad row."""
+    cdef int64_t e, r, p
+    if n_ex >= 0 and not (offsets[0] >= 0 and offsets[n_ex] <= n_rows):
+        return 1
+    for e in range(n_ex):
+        if offsets[e] > offsets[e + 1]:
+            return 1
+    for r in range(n_rows):
+        p = deliveries[3 * r]
+        if not (0 <= p < net.n_neurons and net.indptr[p] <= deliveries[3 * r + 1]
+                and deliveries[3 * r + 1] <= deliveries[3 * r + 2]
+                and deliveries[3 * r + 2] <= net.indptr[p + 1]):
+            return 2
+    return 0
+
+
+def backward_batch(low, const double[:, ::1] times, const double[:, ::1] q,
                    const int64_t[:, ::1] deliveries, const int64_t[::1] offsets,
                    const double[:, ::1] g, double clip, double penalty, int n_threads):
-    """Gradients for a batch (see eventsim.backward).
+    """Gradients for a batch through the lowered network ``low`` (``Network._lower()``;
+    see eventsim.backward, which validates the tape).
 
     Returns ``(weights, delays, theta, pulse_times, input_times)`` gradients.
     """
-    cdef int64_t n_ex = times.shape[0], n = times.shape[1], n_syn = post.shape[0]
-    cdef int64_t n_pops = tau.shape[0], n_chunks = (n_ex + CHUNK - 1) // CHUNK
+    cdef NetRec net
+    netrec_fill(&net, low)
+    cdef int64_t n_ex = times.shape[0], n = times.shape[1], n_syn = net.n_synapses
+    cdef int64_t n_pops = net.n_pops, n_chunks = (n_ex + CHUNK - 1) // CHUNK
+    cdef int64_t n_inputs = net.n_inputs, n_pulses = net.n_pulses
     cdef int64_t nt = n_threads if n_threads > 0 else 1
     cdef int64_t wave, c, slot, n_slots, e, e_end, i, p, k, j, cnt
+    if n != net.n_neurons or q.shape[0] != n_ex or q.shape[1] != n or g.shape[0] != n_ex \
+            or g.shape[1] != n or offsets.shape[0] != n_ex + 1 \
+            or (deliveries.shape[0] and deliveries.shape[1] != 3):
+        raise ValueError("backward_batch: array shapes do not match the network")
+    cdef int64_t problem
+    with nogil:
+        problem = tape_problem(&net, &deliveries[0, 0] if deliveries.shape[0] else NULL,
+                               deliveries.shape[0], &offsets[0], n_ex)
+    if problem == 1:
+        raise ValueError(f"tape.offsets must rise from >= 0 to <= {deliveries.shape[0]} "
+                         f"(the number of deliveries)")
+    if problem == 2:
+        raise ValueError("tape.deliveries holds a neuron id or synapse range that does not "
+                         "fit the network")
+    if penalty != 0.0 and net.in_indptr == NULL and n_syn:
+        raise ValueError("backward_batch: the penalty needs the CSC arrays (lower with incoming)")
     if nt > n_chunks:
         nt = n_chunks if n_chunks > 0 else 1
     gw = np.zeros(n_syn, dtype=np.float64)
@@ -247,17 +283,10 @@ def backward_batch(const int64_t[::1] indptr, const int64_t[::1] order,
     cdef Buffers* b
     cdef double dummy = 0.0
     cdef const int64_t* dptr = &deliveries[0, 0] if deliveries.shape[0] else NULL
-    cdef const int64_t* order_p = &order[0] if n_syn else NULL
-    cdef const int32_t* post_p = &post[0] if n_syn else NULL
-    cdef const double* w_p = &weights[0] if n_syn else NULL
-    cdef const double* d_p = &delays[0] if n_syn else NULL
-    cdef const double* tau_p = &tau[0] if n_pops else NULL
-    cdef const double* theta_p = &theta[0] if n_pops else NULL
-    cdef const int8_t* model_p = &model[0] if n_pops else NULL
-    cdef const double* rate_syn_p = &rate_syn[0] if n_pops else NULL
-    cdef const double* coef_p = &coef[0] if n_pops else NULL
-    if model.shape[0] != n_pops or rate_syn.shape[0] != n_pops or coef.shape[0] != n_pops:
-        raise ValueError("per-population arrays differ in length")
+    cdef const int64_t* indptr = net.indptr
+    cdef const int8_t* kind = net.kind
+    cdef const int64_t* in_indptr = net.in_indptr
+    cdef const int64_t* in_syn = net.in_syn
     if bufs == NULL:
         raise MemoryError()
     cdef double dz = 0.0
@@ -285,10 +314,9 @@ def backward_batch(const int64_t[::1] indptr, const int64_t[::1] order,
                 if e_end > n_ex:
                     e_end = n_ex
                 while e < e_end:
-                    backward_one(bufs[slot], e, n, &indptr[0], order_p, post_p, w_p, d_p,
-                                 &kind[0], &source_index[0], &pop[0], tau_p, theta_p,
-                                 model_p, rate_syn_p, coef_p, &times[e, 0], &q[e, 0], dptr, offsets[e], offsets[e + 1],
-                                 &g[e, 0], clip, &ginv[e, 0] if n_inputs else &dummy)
+                    backward_one(bufs[slot], &net, &times[e, 0], &q[e, 0], dptr, offsets[e],
+                                 offsets[e + 1], &g[e, 0], clip,
+                                 &ginv[e, 0] if n_inputs else &dummy)
                     e = e + 1
             # Add the chunks' sums in chunk order: the result does not depend on nt.
             with nogil:
@@ -315,7 +343,7 @@ def backward_batch(const int64_t[::1] indptr, const int64_t[::1] order,
             # Silent neurons: every incoming weight gets -penalty per example (Comsa et al.).
             with nogil:
                 for j in range(n):
-                    if kind[j] != KIND_ALPHA:
+                    if kind[j] != KIND_NEURON:
                         continue
                     cnt = 0
                     for e in range(n_ex):

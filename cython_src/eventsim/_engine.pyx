@@ -34,10 +34,13 @@ How one example runs
 import numpy as np
 from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport malloc, realloc, free
-from libc.string cimport memset
+from libc.string cimport memset, memcmp
 from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport lambertw0_q, exp, log, INFINITY
+from eventsim._netrec cimport (NetRec, netrec_fill, KIND_INPUT, KIND_PULSE, KIND_NEURON,
+                               MODEL_ALPHA, MODEL_LIF, MODEL_LIF2, STATUS_OK, STATUS_BUDGET,
+                               STATUS_NEWTON, STATUS_NO_MEMORY)
 from libc.math cimport sqrt
 
 cdef extern from "_kernels.h" nogil:
@@ -53,30 +56,25 @@ cdef extern from "_kernels.h" nogil:
 
 
 cdef enum:
-    KIND_INPUT = 0
-    KIND_PULSE = 1
-    KIND_ALPHA = 2
-
-cdef enum:
     EV_SOURCE = 0      # a source neuron spikes
     EV_DELIVER = 1     # deliver the delayed synapses of a spike, from a position on
 
-# Kernels (per population, ``Net.model``).  LIF with equal time constants runs as
-# MODEL_ALPHA (see Network._engine_params).  For the LIF models the neuron state is
-# A = sum w e^{rm (a - R)}, B = sum w e^{rs (a - R)} with rm = 1/tau_mem,
-# rs = 1/tau_syn, so V(t) = coef (A e^{-rm (t-R)} - B e^{-rs (t-R)}) and the
-# synaptic current is I(t) = B e^{-rs (t-R)} (MATH.md B).
-cdef enum:
-    MODEL_ALPHA = 0
-    MODEL_LIF = 1      # any tau_mem != tau_syn: safeguarded Newton
-    MODEL_LIF2 = 2     # tau_mem = 2 tau_syn: closed form (quadratic in e^{-t/tau_mem})
+# For the LIF kernels the neuron state is A = sum w e^{rate (a - R)},
+# B = sum w e^{rate_syn (a - R)}, so V(t) = coef (A e^{-rate (t-R)} - B e^{-rate_syn (t-R)})
+# and the synaptic current is I(t) = B e^{-rate_syn (t-R)} (docs/math.md, LIF section).
 
 cdef enum:
     ACT_NONE = 0
     ACT_CHECK = 1      # time is a lower bound of the crossing: compute it exactly then
     ACT_FIRE = 2       # time is the exact spike time
 
-# Re-reference A, B when tau * (t - R) exceeds this, so that exp() stays far from
+# Newton steps allowed per LIF crossing.  From below, on a concave potential, the
+# iteration converges monotonically (quadratically, or linearly with ratio 1/2 at a
+# tangency), so 200 is never reached in double precision; running out is reported.
+# Lowered only by tests (_set_newton_iterations).
+cdef int newton_max_iterations = 200
+
+# Re-reference A, B when rate_max * (t - R) exceeds this, so that exp() stays far from
 # overflow; only the log-domain cancellation grows with it (MATH.md A.3).
 cdef double REBASE = 30.0
 cdef enum:
@@ -358,46 +356,18 @@ cdef int tape_append(Workspace* ws, int64_t pre, int64_t begin, int64_t end) noe
 
 
 # ==============================================================================
-# The network, as flat read-only arrays
-# ==============================================================================
-cdef struct Net:
-    int64_t n_neurons
-    int64_t n_pops
-    const int64_t* indptr
-    const int64_t* order     # synapse ids by (pre, delay)
-    const int32_t* post
-    const double* weights
-    const double* delays
-    const int8_t* kind
-    const int32_t* source_index
-    const int32_t* pop
-    const double* tau        # alpha: decay rate; LIF: rm = 1 / tau_mem
-    const double* theta
-    const double* log_tau_theta
-    const int8_t* model      # MODEL_* per population
-    const double* rate_syn   # LIF: rs = 1 / tau_syn
-    const double* coef       # LIF: tau_syn / (g_leak (tau_mem - tau_syn))
-    double tau_max           # largest rate of any population
-    bint has_delays          # False: synapse ids are already in delivery order
-    const int32_t* block     # per presynaptic neuron: its delivery block, or -1
-    const int32_t* block_start   # per block: first target; targets are consecutive
-    const int32_t* block_stop
-    int64_t n_blocks
-
-
-# ==============================================================================
 # One example
 # ==============================================================================
-cdef inline void set_action(Workspace* ws, Net* net, int64_t j, int act, double t) noexcept nogil:
+cdef inline void set_action(Workspace* ws, NetRec* net, int64_t j, int act, double t) noexcept nogil:
     ws.s[j].act = act
     ws.tbar[j] = t if act == ACT_FIRE else INFINITY
     tree_set(&ws.tree, j, net.n_neurons, t if act != ACT_NONE else INFINITY)
 
 
-cdef inline void pop_factor(Workspace* ws, Net* net, int32_t p, double t, double R) noexcept nogil:
+cdef inline void pop_factor(Workspace* ws, NetRec* net, int32_t p, double t, double R) noexcept nogil:
     if ws.pop_t[p] != t:
         ws.pop_t[p] = t
-        ws.pop_ex[p] = exp(net.tau[p] * (t - R))
+        ws.pop_ex[p] = exp(net.rate[p] * (t - R))
         ws.pop_inv[p] = 1.0 / ws.pop_ex[p]
         if net.model[p] == MODEL_LIF2:
             # rate_syn = 2 tau: the square saves an exp (a rounding of difference).
@@ -408,7 +378,7 @@ cdef inline void pop_factor(Workspace* ws, Net* net, int32_t p, double t, double
             ws.pop_inv2[p] = 1.0 / ws.pop_ex2[p]
 
 
-cdef inline void arrive(Workspace* ws, Net* net, int32_t j, double w, double t, double R) noexcept nogil:
+cdef inline void arrive(Workspace* ws, NetRec* net, int32_t j, double w, double t, double R) noexcept nogil:
     """Apply one arrival of weight w at time t to neuron j (not fired by t)."""
     cdef NeuronState* st = &ws.s[j]
     cdef int32_t p = st.pop
@@ -429,7 +399,7 @@ cdef inline void arrive(Workspace* ws, Net* net, int32_t j, double w, double t, 
         ws.n_dirty += 1
 
 
-cdef int deliver(Workspace* ws, Net* net, int64_t pre, int64_t pos, double t_spike, double t,
+cdef int deliver(Workspace* ws, NetRec* net, int64_t pre, int64_t pos, double t_spike, double t,
                  double R, bint record) noexcept nogil:
     """Deliver the synapses of ``pre`` due at time ``t``, starting at position ``pos``
     of the delivery order; schedule the rest.  Returns 0, or -1 if out of memory."""
@@ -438,7 +408,6 @@ cdef int deliver(Workspace* ws, Net* net, int64_t pre, int64_t pos, double t_spi
     cdef double w, ex, exdt
     cdef double* A
     cdef double* B
-    cdef const double* wk
     if not net.has_delays and net.block[pre] >= 0:
         # The targets are consecutive neurons of one population.  Arrivals at neurons
         # that fired (or fire now) are added too: a fired neuron's A, B are never read
@@ -485,11 +454,11 @@ cdef int deliver(Workspace* ws, Net* net, int64_t pre, int64_t pos, double t_spi
     return 0
 
 
-cdef inline void refresh(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
+cdef inline void refresh(Workspace* ws, NetRec* net, int64_t j, double t, double R) noexcept nogil:
     """New lower bound (CHECK) of neuron j's crossing after inputs at time t."""
     cdef NeuronState* st = &ws.s[j]
     cdef int32_t p = st.pop
-    cdef double A = ws.A[j], tau = net.tau[p], U, D, num, bound
+    cdef double A = ws.A[j], tau = net.rate[p], U, D, num, bound
     if net.model[p] != MODEL_ALPHA:
         refresh_lif(ws, net, j, t, R)
         return
@@ -519,7 +488,7 @@ cdef inline void refresh(Workspace* ws, Net* net, int64_t j, double t, double R)
     set_action(ws, net, j, ACT_CHECK, bound)
 
 
-cdef void refresh_block(Workspace* ws, Net* net, int32_t b, double t, double R) noexcept nogil:
+cdef void refresh_block(Workspace* ws, NetRec* net, int32_t b, double t, double R) noexcept nogil:
     """refresh() for block b (consecutive neurons of one population): a vectorised
     kernel finds the neurons whose action changes, then only those are updated."""
     cdef int64_t j0 = net.block_start[b]
@@ -531,12 +500,12 @@ cdef void refresh_block(Workspace* ws, Net* net, int32_t b, double t, double R) 
     if net.model[p] == MODEL_ALPHA:
         cnt = es_block_refresh(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0,
                                ws.scratch_t, ws.scratch_d, ws.scratch_i, net.block_stop[b] - j0,
-                               t, t - R, net.tau[p], net.theta[p] * ws.pop_ex[p])
+                               t, t - R, net.rate[p], net.theta[p] * ws.pop_ex[p])
     else:
         cnt = es_block_refresh_lif(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0,
                                    ws.scratch_t, ws.scratch_d, ws.scratch_i,
                                    net.block_stop[b] - j0, t, ws.pop_inv[p], ws.pop_inv2[p],
-                                   net.tau[p], net.rate_syn[p], net.coef[p], net.theta[p])
+                                   net.rate[p], net.rate_syn[p], net.coef[p], net.theta[p])
     for c in range(cnt):
         i = ws.scratch_i[c]
         if ws.scratch_d[i] == 0.0:
@@ -548,21 +517,20 @@ cdef void refresh_block(Workspace* ws, Net* net, int32_t b, double t, double R) 
             set_action(ws, net, j0 + i, ACT_CHECK, bound if bound > t else t)
 
 
-cdef inline void exact(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
-    """CHECK reached: compute the exact crossing (MATH.md A.1-A.3, W0)."""
+cdef inline int exact(Workspace* ws, NetRec* net, int64_t j, double t, double R) noexcept nogil:
+    """CHECK reached: compute the exact crossing (docs/math.md, W0).  Returns a STATUS_*."""
     cdef NeuronState* st = &ws.s[j]
     cdef int32_t p = st.pop
-    cdef double A = ws.A[j], B = ws.B[j], tau = net.tau[p], ell, W, q, tc
+    cdef double A = ws.A[j], B = ws.B[j], tau = net.rate[p], ell, W, q, tc
     if net.model[p] != MODEL_ALPHA:
-        exact_lif(ws, net, j, t, R)
-        return
+        return exact_lif(ws, net, j, t, R)
     if A <= 0.0:
         set_action(ws, net, j, ACT_NONE, INFINITY)
-        return
-    ell = net.log_tau_theta[p] - log(A) + tau * B / A
+        return STATUS_OK
+    ell = net.log_rate_theta[p] - log(A) + tau * B / A
     if not ell <= -1.0:
         set_action(ws, net, j, ACT_NONE, INFINITY)    # the peak stays below theta
-        return
+        return STATUS_OK
     q = lambertw0_q(ell, &W)
     tc = R + B / A - W / tau
     if tc < t:
@@ -573,10 +541,11 @@ cdef inline void exact(Workspace* ws, Net* net, int64_t j, double t, double R) n
             pop_factor(ws, net, p, t, R)
         if (A * (t - R) - B) * ws.pop_inv[p] < net.theta[p] * (1.0 - 1e-9):
             set_action(ws, net, j, ACT_NONE, INFINITY)
-            return
+            return STATUS_OK
         tc = t
     st.qpend = q
     set_action(ws, net, j, ACT_FIRE, tc)
+    return STATUS_OK
 
 
 # ------------------------------------------------------------------------------
@@ -592,7 +561,7 @@ cdef inline void exact(Workspace* ws, Net* net, int64_t j, double t, double R) n
 # * Since both exponentials are in (0, 1], V never exceeds
 #   max(0, a) + max(0, -b): a cheap test that rules out crossings.
 
-cdef inline void refresh_lif(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
+cdef inline void refresh_lif(Workspace* ws, NetRec* net, int64_t j, double t, double R) noexcept nogil:
     """New lower bound (CHECK) of an LIF neuron's crossing after inputs at time t."""
     cdef NeuronState* st = &ws.s[j]
     cdef int32_t p = st.pop
@@ -602,7 +571,7 @@ cdef inline void refresh_lif(Workspace* ws, Net* net, int64_t j, double t, doubl
     xm = ws.A[j] * ws.pop_inv[p]
     xs = ws.B[j] * ws.pop_inv2[p]
     V = K * (xm - xs)
-    Vd = K * (net.rate_syn[p] * xs - net.tau[p] * xm)
+    Vd = K * (net.rate_syn[p] * xs - net.rate[p] * xm)
     if not (xs > 0.0 and Vd > 0.0 and
             (K * xm if K * xm > 0.0 else 0.0) - (K * xs if K * xs < 0.0 else 0.0) > net.theta[p]):
         set_action(ws, net, j, ACT_NONE, INFINITY)
@@ -615,12 +584,16 @@ cdef inline void refresh_lif(Workspace* ws, Net* net, int64_t j, double t, doubl
     set_action(ws, net, j, ACT_CHECK, bound)
 
 
-cdef inline void exact_lif(Workspace* ws, Net* net, int64_t j, double t, double R) noexcept nogil:
-    """CHECK reached: the exact crossing of an LIF neuron, if any, from time t on."""
+cdef inline int exact_lif(Workspace* ws, NetRec* net, int64_t j, double t, double R) noexcept nogil:
+    """CHECK reached: the exact crossing of an LIF neuron, if any, from time t on.
+
+    Returns STATUS_OK, or STATUS_NEWTON if the iteration did not converge (the
+    neuron's action is then left as it was)."""
     cdef int32_t p = ws.s[j].pop
-    cdef double K = net.coef[p], rm = net.tau[p], rs = net.rate_syn[p], theta = net.theta[p]
+    cdef double K = net.coef[p], rm = net.rate[p], rs = net.rate_syn[p], theta = net.theta[p]
     cdef double a, b, V, Vd, s, ds, s_pk, arg, y, D, em, es
     cdef int it
+    cdef bint converged
     if ws.pop_t[p] != t:
         pop_factor(ws, net, p, t, R)
     a = K * ws.A[j] * ws.pop_inv[p]
@@ -629,19 +602,19 @@ cdef inline void exact_lif(Workspace* ws, Net* net, int64_t j, double t, double 
     Vd = b * rs - a * rm
     if not (ws.B[j] > 0.0 and Vd > 0.0):
         set_action(ws, net, j, ACT_NONE, INFINITY)
-        return
+        return STATUS_OK
     if V >= theta:
         # The bound t is below the crossing, so this is rounding at the ulp level.
         ws.s[j].qpend = Vd
         set_action(ws, net, j, ACT_FIRE, t)
-        return
+        return STATUS_OK
     if net.model[p] == MODEL_LIF2:
         # rm = rs / 2: with y = e^{-rm s}, V = a y - b y^2 (b > 0 as I > 0).  The
         # upward root is y = (a + D) / (2b), written to avoid cancellation (MATH.md B.2).
         D = a * a - 4.0 * b * theta
         if not (a > 0.0 and D >= 0.0):
             set_action(ws, net, j, ACT_NONE, INFINITY)
-            return
+            return STATUS_OK
         D = sqrt(D)
         y = (a + D) / (2.0 * b)                 # e^{-rm s}
         s = -log(y) / rm
@@ -650,20 +623,22 @@ cdef inline void exact_lif(Workspace* ws, Net* net, int64_t j, double t, double 
             y = 1.0
         ws.s[j].qpend = rm * y * D
         set_action(ws, net, j, ACT_FIRE, t + s)
-        return
+        return STATUS_OK
     # The extremum, a maximum since V rises now (MATH.md B.3).
     arg = (a * rm) / (b * rs)
     if not arg > 0.0:
         set_action(ws, net, j, ACT_NONE, INFINITY)     # rises towards 0 only
-        return
+        return STATUS_OK
     s_pk = log(arg) / (rm - rs)
     if not (a * exp(-rm * s_pk) - b * exp(-rs * s_pk) >= theta):
         set_action(ws, net, j, ACT_NONE, INFINITY)
-        return
+        return STATUS_OK
     s = 0.0
-    for it in range(200):
+    converged = False
+    for it in range(newton_max_iterations):
         ds = (theta - V) / Vd
         if not ds > 0.0:
+            converged = True
             break
         if s + ds > s_pk:
             ds = s_pk - s               # only by rounding: the root is before the peak
@@ -673,21 +648,27 @@ cdef inline void exact_lif(Workspace* ws, Net* net, int64_t j, double t, double 
         V = a * em - b * es
         Vd = b * rs * es - a * rm * em
         if ds <= 1e-15 * s or V >= theta or not Vd > 0.0:
+            converged = True
             break
+    if not converged:
+        return STATUS_NEWTON
     ws.s[j].qpend = Vd if Vd > 0.0 else 0.0
     set_action(ws, net, j, ACT_FIRE, t + s)
+    return STATUS_OK
 
 
-cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pulse_times,
-                 double t_max, int64_t max_events, bint record,
-                 double* times, double* qrow, int64_t* n_events) noexcept nogil:
-    """Simulate one example.  Returns 0, 1 (event budget exceeded) or -1 (no memory)."""
+cdef int run_one(Workspace* ws, NetRec* net, const double* inputs, double t_max,
+                 int64_t max_events, bint record, double* times, double* qrow,
+                 int64_t* n_events, int64_t* where) noexcept nogil:
+    """Simulate one example.  Returns a STATUS_*; for STATUS_NEWTON the neuron is
+    stored in ``where``."""
     cdef int64_t n = net.n_neurons, j, i, events = 0, nb
     cdef int32_t b
     cdef double R = INFINITY, t, t_src, t_act, ts, f
     cdef EventRecord ev
     cdef int8_t kind
     cdef NeuronState* st
+    cdef int rc
     ws.heap.n = 0
     ws.heap.seq = 0
     ws.n_dirty = 0
@@ -715,12 +696,12 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
         if kind == KIND_INPUT:
             ts = inputs[net.source_index[j]]
         elif kind == KIND_PULSE:
-            ts = pulse_times[net.source_index[j]]
+            ts = net.pulse_times[net.source_index[j]]
         else:
             continue
         if ts < INFINITY and ts <= t_max:
             if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0) < 0:
-                return -1
+                return STATUS_NO_MEMORY
             if ts < R:
                 R = ts
     while True:
@@ -729,12 +710,12 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
         t = t_src if t_src < t_act else t_act
         if t == INFINITY or t > t_max:    # nothing left, or past the horizon
             break
-        if net.tau_max * (t - R) > REBASE:
+        if net.rate_max * (t - R) > REBASE:
             # Move the reference time to now; inputs far in the past underflow to 0.
             for j in range(n):
                 st = &ws.s[j]
                 if st.pop >= 0 and (ws.A[j] != 0.0 or ws.B[j] != 0.0):
-                    f = exp(-net.tau[st.pop] * (t - R))
+                    f = exp(-net.rate[st.pop] * (t - R))
                     if net.model[st.pop] == MODEL_ALPHA:
                         ws.B[j] = (ws.B[j] - (t - R) * ws.A[j]) * f
                     else:
@@ -752,10 +733,10 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                     times[ev.neuron] = t
                     ws.tbar[ev.neuron] = t
                     if deliver(ws, net, ev.neuron, net.indptr[ev.neuron], t, t, R, record) < 0:
-                        return -1
+                        return STATUS_NO_MEMORY
                 else:
                     if deliver(ws, net, ev.neuron, ev.pos, times[ev.neuron], t, R, record) < 0:
-                        return -1
+                        return STATUS_NO_MEMORY
             else:
                 j = tree_argmin(&ws.tree, n, &t_act)
                 if t_act != t:
@@ -768,12 +749,16 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                     set_action(ws, net, j, ACT_NONE, INFINITY)
                     ws.tbar[j] = t
                     if deliver(ws, net, j, net.indptr[j], t, t, R, record) < 0:
-                        return -1
+                        return STATUS_NO_MEMORY
                 else:
-                    exact(ws, net, j, t, R)
+                    rc = exact(ws, net, j, t, R)
+                    if rc != STATUS_OK:
+                        n_events[0] = events
+                        where[0] = j
+                        return rc
             if events > max_events:
                 n_events[0] = events
-                return 1
+                return STATUS_BUDGET
         for i in range(ws.n_dirty_blocks):
             b = ws.dirty_blocks[i]
             ws.block_dirty[b] = 0
@@ -788,59 +773,47 @@ cdef int run_one(Workspace* ws, Net* net, const double* inputs, const double* pu
                 continue        # fired in this batch
             refresh(ws, net, j, t, R)
     n_events[0] = events
-    return 0
+    return STATUS_OK
 
 
 # ==============================================================================
 # Batch entry points
 # ==============================================================================
-def check_parameters(const double[::1] weights, const double[::1] delays,
-                     const double[::1] pulse_times):
-    """One pass over the parameters; returns an error message, or None if they are valid."""
-    cdef Py_ssize_t i, bad = -1
-    cdef int what = 0
+def same_values(const double[::1] a, const double[::1] b):
+    """Whether two float64 arrays hold the same bytes (no NaN or -0.0 subtleties, and
+    no temporary array: this runs on every backward pass)."""
+    if a.shape[0] != b.shape[0]:
+        return False
+    if a.shape[0] == 0:
+        return True
+    cdef int rc
     with nogil:
-        for i in range(weights.shape[0]):
-            if not (weights[i] - weights[i] == 0.0):     # NaN or inf
-                bad = i
-                what = 1
-                break
-        if bad < 0:
-            for i in range(delays.shape[0]):
-                if not (delays[i] >= 0.0 and delays[i] < INFINITY):
-                    bad = i
-                    what = 2
-                    break
-        if bad < 0:
-            for i in range(pulse_times.shape[0]):
-                if not (pulse_times[i] > -INFINITY):      # NaN or -inf; inf = never fires
-                    bad = i
-                    what = 3
-                    break
-    if what == 1:
-        return f"weights[{bad}] is {weights[bad]} (weights must be finite)"
-    if what == 2:
-        return f"delays[{bad}] is {delays[bad]} (delays must be finite and >= 0)"
-    if what == 3:
-        return f"pulse_times[{bad}] is {pulse_times[bad]} (must be a time, or inf for no pulse)"
-    return None
+        rc = memcmp(&a[0], &b[0], a.shape[0] * sizeof(double))
+    return rc == 0
 
 
-def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t[::1] post,
-              const double[::1] weights, const double[::1] delays, const int8_t[::1] kind,
-              const int32_t[::1] source_index, const int32_t[::1] pop,
-              const double[::1] tau, const double[::1] theta, const double[::1] pulse_times,
-              const double[:, ::1] inputs, double t_max, int64_t max_events, bint record,
-              int n_threads, const int32_t[::1] block, const int32_t[::1] block_start,
-              const int32_t[::1] block_stop, const int8_t[::1] model,
-              const double[::1] rate_syn, const double[::1] coef):
-    """Run every row of ``inputs`` through the network (see eventsim.simulate).
+def _set_newton_iterations(int n):
+    """Test hook: the Newton step limit of LIF crossings (returns the old one)."""
+    global newton_max_iterations
+    old = newton_max_iterations
+    newton_max_iterations = n
+    return old
 
-    Returns ``(times, q, n_events, deliveries, offsets, status)``.
+
+def run_batch(low, const double[:, ::1] inputs, double t_max, int64_t max_events, bint record,
+              int n_threads):
+    """Run every row of ``inputs`` through the lowered network ``low``
+    (``Network._lower()``; see eventsim.simulate).
+
+    Returns ``(times, q, n_events, deliveries, offsets, status, where)``: ``status``
+    per example is a STATUS_* code, ``where`` the neuron a STATUS_NEWTON refers to.
     """
-    cdef Net net
-    cdef int64_t n_ex = inputs.shape[0], n = kind.shape[0], e, i, total, tid, k
+    cdef NetRec net
+    netrec_fill(&net, low)
+    cdef int64_t n_ex = inputs.shape[0], n = net.n_neurons, e, i, total, tid, k
     cdef int64_t n_threads_ = n_threads if n_threads > 0 else 1
+    if inputs.shape[1] != net.n_inputs:
+        raise ValueError(f"inputs have {inputs.shape[1]} columns, the network {net.n_inputs} inputs")
     # A thread needs a few examples to be worth waking (results do not depend on it).
     if n_threads_ > n_ex // 4:
         n_threads_ = n_ex // 4 if n_ex >= 8 else 1
@@ -848,11 +821,12 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     qs = np.empty((n_ex if record else 1, n if record else 1), dtype=np.float64)
     n_events = np.zeros(n_ex, dtype=np.int64)
     status = np.zeros(n_ex, dtype=np.int32)
+    where = np.full(n_ex, -1, dtype=np.int64)
     ex_tid = np.zeros(n_ex, dtype=np.int64)
     ex_start = np.zeros(n_ex, dtype=np.int64)
     ex_len = np.zeros(n_ex, dtype=np.int64)
     cdef double[:, ::1] tv = times, qv = qs
-    cdef int64_t[::1] nev = n_events, etid = ex_tid, estart = ex_start, elen = ex_len
+    cdef int64_t[::1] nev = n_events, etid = ex_tid, estart = ex_start, elen = ex_len, wh = where
     cdef int32_t[::1] st = status
     cdef Workspace** wss = <Workspace**> malloc(n_threads_ * sizeof(Workspace*))
     cdef Workspace* ws
@@ -860,43 +834,6 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
     cdef double dummy = 0.0
     if wss == NULL:
         raise MemoryError()
-    net.n_neurons = n
-    net.n_pops = tau.shape[0]
-    net.indptr = &indptr[0]
-    net.order = &order[0] if order.shape[0] else NULL
-    net.post = &post[0] if post.shape[0] else NULL
-    net.weights = &weights[0] if weights.shape[0] else NULL
-    net.delays = &delays[0] if delays.shape[0] else NULL
-    net.kind = &kind[0] if n else NULL
-    net.source_index = &source_index[0] if n else NULL
-    net.pop = &pop[0] if n else NULL
-    net.tau = &tau[0] if tau.shape[0] else NULL
-    net.theta = &theta[0] if theta.shape[0] else NULL
-    with np.errstate(invalid="ignore", divide="ignore"):
-        log_tt = np.log(np.asarray(tau) * np.asarray(theta))
-    if model.shape[0] != tau.shape[0] or rate_syn.shape[0] != tau.shape[0] or coef.shape[0] != tau.shape[0]:
-        raise ValueError("per-population arrays differ in length")
-    net.model = &model[0] if tau.shape[0] else NULL
-    net.rate_syn = &rate_syn[0] if tau.shape[0] else NULL
-    net.coef = &coef[0] if tau.shape[0] else NULL
-    cdef const double[::1] log_tt_v = log_tt
-    net.log_tau_theta = &log_tt_v[0] if tau.shape[0] else NULL
-    net.block = &block[0] if n else NULL
-    net.n_blocks = block_start.shape[0]
-    net.block_start = &block_start[0] if net.n_blocks else NULL
-    net.block_stop = &block_stop[0] if net.n_blocks else NULL
-    net.has_delays = False
-    for i in range(delays.shape[0]):
-        if delays[i] != 0.0:
-            net.has_delays = True
-            break
-    net.tau_max = 0.0
-    for i in range(tau.shape[0]):
-        if tau[i] > net.tau_max:
-            net.tau_max = tau[i]
-        if model[i] != MODEL_ALPHA and rate_syn[i] > net.tau_max:
-            net.tau_max = rate_syn[i]
-    cdef const double* pulses = &pulse_times[0] if pulse_times.shape[0] else &dummy
     cdef int64_t n_in = inputs.shape[1]
     for i in range(n_threads_):
         wss[i] = ws_new(n, net.n_pops, net.n_blocks)
@@ -913,9 +850,9 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
             with nogil:
                 for e in range(n_ex):
                     estart[e] = ws.tape_n
-                    st[e] = run_one(ws, &net, &inputs[e, 0] if n_in else &dummy, pulses, t_max,
+                    st[e] = run_one(ws, &net, &inputs[e, 0] if n_in else &dummy, t_max,
                                     max_events, record, &tv[e, 0] if n else &dummy,
-                                    &qv[e, 0] if (n and record) else NULL, &nev[e])
+                                    &qv[e, 0] if (n and record) else NULL, &nev[e], &wh[e])
                     elen[e] = ws.tape_n - estart[e]
         elif n_ex > 0:
             with nogil, parallel(num_threads=n_threads_):
@@ -924,9 +861,9 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
                 for e in prange(n_ex, schedule='dynamic', chunksize=1):
                     etid[e] = tid
                     estart[e] = ws.tape_n
-                    rc = run_one(ws, &net, &inputs[e, 0] if n_in else &dummy, pulses, t_max,
+                    rc = run_one(ws, &net, &inputs[e, 0] if n_in else &dummy, t_max,
                                  max_events, record, &tv[e, 0] if n else &dummy,
-                                 &qv[e, 0] if (n and record) else NULL, &nev[e])
+                                 &qv[e, 0] if (n and record) else NULL, &nev[e], &wh[e])
                     st[e] = rc
                     elen[e] = ws.tape_n - estart[e]
         if (status < 0).any():
@@ -948,7 +885,7 @@ def run_batch(const int64_t[::1] indptr, const int64_t[::1] order, const int32_t
         for i in range(n_threads_):
             ws_free(wss[i])
         free(wss)
-    return times, (qs if record else None), n_events, deliveries, offsets, status
+    return times, (qs if record else None), n_events, deliveries, offsets, status, where
 
 
 # ==============================================================================

@@ -1,7 +1,8 @@
-"""Lambert W0 near the branch point, exposed for tests.
+"""Lambert W0 on [-1/e, 0), exposed for tests.
 
 The engine inlines :c:func:`lambertw0_q` from ``_lambertw.pxd``; this module only
-wraps it.
+wraps that same compiled function (tests/test_lambertw.py checks it against mpmath).
+The pure-Python version in :mod:`eventsim.pyengine` is a separate implementation.
 """
 import numpy as np
 
@@ -9,7 +10,8 @@ from eventsim._lambertw cimport lambertw0_q
 
 
 def _py_lambertw0(ell):
-    """Used for testing lambertw0_q: return (W0(z), 1 + W0(z)) for z = -exp(ell)."""
+    """Test entry point of the compiled lambertw0_q: return (W0(z), 1 + W0(z)) for
+    z = -exp(ell), ell <= -1 (arrays of float64)."""
     cdef double[::1] e = np.ascontiguousarray(np.atleast_1d(ell), dtype=np.float64)
     w = np.empty(e.shape[0])
     q = np.empty(e.shape[0])

@@ -89,13 +89,6 @@ def _check_float(name, value, *, positive=False, nonneg=False):
     return float(value)
 
 
-def _check_probability(name, value):
-    value = _check_float(name, value)
-    if not 0 <= value <= 1:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
-    return value
-
-
 def _grid(lo, hi, step):
     n = int(math.floor((hi - lo) / step + 1e-9))
     return [lo + i * step for i in range(n + 1)]
