@@ -110,7 +110,7 @@ def load_problem(args):
 
 # ----------------------------------------------------------------------------- eventsim
 def softmax_xent_grad(out_times, labels):
-    """dL/dt of the cross-entropy on softmax(-t) (MATH.md D.1): y - p.  Silent
+    """dL/dt of the cross-entropy on softmax(-t) (docs/math.md D.1): y - p.  Silent
     outputs get p = 0 (all silent: uniform), as in the reference."""
     big = np.finfo(np.float64).max
     t = np.where(np.isfinite(out_times), out_times, big)

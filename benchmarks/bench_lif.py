@@ -80,7 +80,7 @@ def dense_layer_times(t_in, W, tau, theta, g_leak=1.0):
     For each example the inputs are sorted; for every prefix k of them the crossing
     of ``V = sum_{i<=k} w_i (t - t_i) e^{-(t - t_i)/tau} / (g tau)`` is
     ``tau (b/a - W0(-(c/a) e^{b/a}))`` with ``a = sum w e^{t_i/tau}``,
-    ``b = sum w e^{t_i/tau} t_i/tau`` and ``c = g theta`` (MATH.md B.1); the first
+    ``b = sum w e^{t_i/tau} t_i/tau`` and ``c = g theta`` (docs/math.md B.1); the first
     prefix whose crossing lies before the next input is the spike.
     """
     out = np.full((t_in.shape[0], W.shape[1]), np.inf)

@@ -110,7 +110,7 @@ def dale_network(n_inputs, n_outputs, *, n_layers=3, n_excitatory=300, n_inhibit
                  model="lif", params=None, weight_scale=1.0, inhibition=0.5,
                  input_multiplier=1.0, input_dale=None, n_pulses=0, rng=None) -> Network:
     """A deep feed-forward network obeying Dale's law (the E/I networks of
-    Oberste-Frielinghaus et al., shared/papers/002).
+    Oberste-Frielinghaus et al. 2025, docs/references.md).
 
     Layers: ``"input"`` -> ``"hidden0"`` -> ... -> ``"hidden{L-1}"`` -> ``"output"``,
     fully connected between consecutive layers.  Each hidden layer is one population

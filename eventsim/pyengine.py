@@ -90,7 +90,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------
-# Lambert W0 on [-1/e, 0)  (MATH.md A.6)
+# Lambert W0 on [-1/e, 0)  (docs/math.md A.6)
 # ---------------------------------------------------------------------------------
 
 def _branch_point_coefficients(n_terms=23):
@@ -179,7 +179,7 @@ def lambertw0_from_log(ell):
     """``(W0(z), 1 + W0(z))`` for ``z = -exp(ell)``, ``ell <= -1``.
 
     The engine tests whether the potential's peak reaches the threshold in the log
-    domain (``ell <= -1``, MATH.md A.3); from ``ell`` the distance to the branch
+    domain (``ell <= -1``, docs/math.md A.3); from ``ell`` the distance to the branch
     point ``d = 1 + e z = -expm1(ell + 1)`` is obtained accurately, which is what
     ``1 + W`` needs near the branch point.
     """
@@ -189,7 +189,7 @@ def lambertw0_from_log(ell):
 
 
 # ---------------------------------------------------------------------------------
-# One alpha neuron  (MATH.md A.2, A.3)
+# One alpha neuron  (docs/math.md A.2, A.3)
 # ---------------------------------------------------------------------------------
 
 class _AlphaNeuron:
@@ -498,7 +498,7 @@ def simulate(net: Network, input_times, *, t_max=np.inf, record_tape=False) -> R
 
 
 # ---------------------------------------------------------------------------------
-# Backward pass  (MATH.md A.4, D.1)
+# Backward pass  (docs/math.md A.4, C)
 # ---------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -551,7 +551,7 @@ def backward(net: Network, result: Result, dL_dt, *, clip_derivative=None,
     penalty_no_spike : float, default 0
         For each alpha neuron that stays silent in an example, ``-penalty`` is added
         to the gradient of each of its incoming weights, once per example, so that
-        gradient descent raises them (Comsa et al., MATH.md D.1).
+        gradient descent raises them (Comsa et al., docs/math.md C.6).
 
     Returns
     -------
@@ -592,7 +592,7 @@ def backward(net: Network, result: Result, dL_dt, *, clip_derivative=None,
                     inv_vdot[rec.neuron] = (1.0 - rec.q) / (g.tau[p] * g.theta[p] * rec.q)
                 else:
                     # A tangential touch (the peak of V at theta exactly): t_j is not
-                    # differentiable there (MATH.md A.5); like the compiled engine,
+                    # differentiable there (docs/math.md A.5); like the compiled engine,
                     # pass nothing back through it.
                     inv_vdot[rec.neuron] = 0.0
 

@@ -71,7 +71,7 @@ def setter(obj, name, index):
 
 def assert_gradient_identities(net, res, g, c):
     """The two identities exact spike-time gradients obey for any loss dL/dt = c
-    (MATH.md 0): a common shift s of all inputs and pulses moves every spike by s, so
+    (docs/math.md 0): a common shift s of all inputs and pulses moves every spike by s, so
     sum(dL/dx) + sum(dL/dpulse) = sum of c over spiking neurons; and V is linear in
     the weights and thresholds together, so sum_k w_k dL/dw_k + sum_p theta_p
     dL/dtheta_p = 0."""

@@ -40,7 +40,7 @@ property tests can ``hypothesis.assume`` those away:
     arrival.
 ``slope``, ``q``
     ``dV/dt`` at the crossing, and ``q = slope / (slope + tau theta)``, which is
-    ``1 + W`` in MATH.md A.4 (both ``nan`` for silent neurons and sources).  All
+    ``1 + W`` in docs/math.md A.4 (both ``nan`` for silent neurons and sources).  All
     gradients scale like ``1 / slope``.
 ``arrival_gap``
     ``min_k |t_spike - a_k|`` over all arrivals at the neuron, except those through
@@ -80,7 +80,7 @@ class ReferenceResult:
     def well_conditioned(self, *, peak=1e-7, q=1e-6, arrival=0.0, tmax=1e-9):
         """True if no neuron is within the given margins of a degenerate case.
 
-        ``q`` bounds ``slope / (slope + tau theta)`` (= ``1 + W`` of MATH.md A.4)
+        ``q`` bounds ``slope / (slope + tau theta)`` (= ``1 + W`` of docs/math.md A.4)
         from below; the other bounds are on ``peak_gap``, ``arrival_gap`` and
         ``tmax_gap``."""
         qq = self.q[np.isfinite(self.q)]

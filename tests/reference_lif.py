@@ -24,7 +24,7 @@ Per interval
 Time is split at the sorted distinct arrival times.  On an interval
 ``[lo, hi)`` the causal set is fixed and ``V`` is a combination of at most two
 exponential-type terms (``(A s + B) e^{-s/T}`` or ``alpha e^{-s/tau_m} + beta
-e^{-s/tau_s}``), so ``dV/dt`` changes sign at most once (MATH.md B.3).  The
+e^{-s/tau_s}``), so ``dV/dt`` changes sign at most once (docs/math.md B.0).  The
 reference evaluates the right derivative at ``lo``.  If V rises there, the
 bracket for its maximum is found by expanding ``lo + T 2^k`` (``T`` the kernel's
 peak time, ``k = -4, -3, ...``, capped at ``hi``) until ``dV/dt <= 0``, and brentq
@@ -51,7 +51,7 @@ Margins (``hypothesis.assume`` them away)
 ``slope``, ``q``
     ``dV/dt`` at the crossing and ``q = slope / (slope + theta / T_peak)`` with
     ``T_peak`` the time of the kernel's maximum (for alpha ``1/tau``, so ``q = 1 +
-    W`` of MATH.md A.4; also for LIF with equal time constants).  ``nan`` for
+    W`` of docs/math.md A.4; also for LIF with equal time constants).  ``nan`` for
     silent neurons and sources.
 ``arrival_gap``
     ``min |t_spike - a_k|`` over arrivals at the neuron other than through its own

@@ -125,7 +125,7 @@ def test_gradients_include_direct_source_terms(data):
 
 
 def test_gradients_single_neuron_closed_form():
-    """MATH.md A.4 stable form, by hand, for one neuron with three inputs."""
+    """docs/math.md A.4 stable form, by hand, for one neuron with three inputs."""
     tau, theta = 1.3, 0.8
     w = np.array([1.1, -0.4, 0.9]) * np.e * tau * theta
     a = np.array([0.0, 0.2, 0.35])

@@ -1,8 +1,8 @@
-"""LIF neurons (exponential current synapses, first spike only; MATH.md B and 0).
+"""LIF neurons (exponential current synapses, first spike only; docs/math.md B and 0).
 
 The engine against the kernel-generic brute-force reference (tests/reference_lif.py)
 on LIF-only and mixed alpha / LIF networks, closed forms worked by hand, exact
-gradients against finite differences and the identities of MATH.md section 0,
+gradients against finite differences and the identities of docs/math.md 0.4,
 invariants (time shift, thread count) and parameter validation.
 
 Solver paths of the engine (``Network._engine_params``): ``tau_mem == tau_syn``
@@ -211,7 +211,7 @@ def test_ratio_two_is_continuous_with_newton_path(data):
                                               (2.5, 0.6, 1.3, 1.25, 10.0),
                                               (1.0, 1.0, 1.0, 0.5, 1.0001)])
 def test_single_input_equal_time_constants_lambert_w(tau, g, theta, t0, u):
-    """MATH.md B.1 with one input of weight w: t = t0 - tau W0(-g theta / w)."""
+    """docs/math.md B.1 with one input of weight w: t = t0 - tau W0(-g theta / w)."""
     w = u * math.e * g * theta
     net, out = lif_net([w], tau_mem=tau, tau_syn=tau, g_leak=g, theta=theta)
     t = eventsim.simulate(net, [t0]).times[out]
@@ -234,7 +234,7 @@ def test_single_input_ratio_two_quadratic(ts, g, theta, u):
 
 
 def test_several_inputs_ratio_two_closed_form():
-    """MATH.md B.2 with shifted sums: t = r + tau_m ln(2 a1' / (a2' + D'))."""
+    """docs/math.md B.2 with shifted sums: t = r + tau_m ln(2 a1' / (a2' + D'))."""
     ts, g, theta = 0.8, 1.3, 0.9
     tm = 2 * ts
     a = np.array([0.0, 0.1, 0.25, 0.3])
@@ -251,7 +251,7 @@ def test_several_inputs_ratio_two_closed_form():
 
 
 def test_several_inputs_tau_syn_twice_tau_mem_closed_form():
-    """MATH.md B4, tau_s = 2 tau_m (the engine's Newton path): b1 y - b2 y^2 = c/2."""
+    """docs/math.md B.4, tau_s = 2 tau_m (the engine's Newton path): b1 y - b2 y^2 = c/2."""
     tm, g, theta = 0.6, 0.9, 1.1
     ts = 2 * tm
     k = Kernel("lif", tau_mem=tm, tau_syn=ts, g_leak=g)
@@ -533,7 +533,7 @@ def test_gradients_each_solver_path(ratio, data):
 
 @pytest.mark.parametrize("tm,ts", [(1.3, 1.3), (2.0, 1.0), (0.6, 1.1), (4.0, 1.0)])
 def test_gradients_single_lif_neuron_closed_form(tm, ts):
-    """MATH.md 0 with the LIF kernel: dt/dw_i = -kappa(t - a_i)/Vdot,
+    """docs/math.md 0 with the LIF kernel: dt/dw_i = -kappa(t - a_i)/Vdot,
     dt/da_i = w_i kappa'(t - a_i)/Vdot, dt/dtheta = 1/Vdot; and the identities
     sum_i dt/da_i = 1, sum_i w_i dt/dw_i = -theta dt/dtheta."""
     g, theta = 0.8, 0.7
@@ -558,7 +558,7 @@ def test_gradients_single_lif_neuron_closed_form(tm, ts):
 @SMALL
 @given(st.data())
 def test_lif_time_shift_and_scaling_identities(data):
-    """The gradient identities of MATH.md 0 on mixed alpha/LIF networks, every solver path."""
+    """The gradient identities of docs/math.md 0 on mixed alpha/LIF networks, every solver path."""
     net = data.draw(es.networks(models=MIXED, max_neurons=6, continuous_ratios=(0.25, 4.0)))
     x = data.draw(es.input_times(net, max_examples=3))
     assume(simulate_reference(net, x).well_conditioned(peak=1e-7, q=1e-3))

@@ -292,7 +292,7 @@ def test_single_input_closed_form(tau, theta, w, t0):
     q_ref = _q_reference(ell)
     expected = Decimal(t0) - (q_ref - 1) / Decimal(tau)
     t = spike_time([w], [t0], tau=tau, theta=theta)
-    # ell itself carries a few ulp of rounding, which moves q by ~ulp / q (A.5)
+    # ell itself carries a few ulp of rounding, which moves q by ~ulp / q (docs/math.md A.5)
     tol = 4e-16 * (1 + float(abs(expected))) + 1e-15 / (tau * float(q_ref))
     assert abs(float(Decimal(t) - expected)) <= tol
 

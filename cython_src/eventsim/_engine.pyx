@@ -11,7 +11,7 @@ How one example runs
   ``CHECK`` at a cheap lower bound of it.  Writing a new action overwrites the old
   one, so nothing stale is ever popped (no version counters are needed).
 * All events with the same time form one batch.  Deliveries in a batch update the
-  targets' state ``A, B`` (MATH.md A.1/A.3, relative to a global reference time
+  targets' state ``A, B`` (docs/math.md A.1/A.3, relative to a global reference time
   ``R``) and mark them dirty; after the batch each dirty neuron's prediction is
   refreshed once, so coincident inputs (MNIST pixels sit on a 1/256 grid) cost one
   refresh, not one per input.
@@ -75,7 +75,7 @@ cdef enum:
 cdef int newton_max_iterations = 200
 
 # Re-reference A, B when rate_max * (t - R) exceeds this, so that exp() stays far from
-# overflow; only the log-domain cancellation grows with it (MATH.md A.3).
+# overflow; only the log-domain cancellation grows with it (docs/math.md A.3).
 cdef double REBASE = 30.0
 cdef enum:
     LEAF = 16          # neurons per leaf (and leaves per group) of the action tree
@@ -536,7 +536,7 @@ cdef inline int exact(Workspace* ws, NetRec* net, int64_t j, double t, double R)
     if tc < t:
         # The bound t is below the true crossing (inhibition since only delays it), so
         # tc < t means either rounding at the ulp level (then V(t) is at theta) or a
-        # spurious root before the latest input, where V was below theta (MATH.md A.2).
+        # spurious root before the latest input, where V was below theta (docs/math.md A.2).
         if ws.pop_t[p] != t:
             pop_factor(ws, net, p, t, R)
         if (A * (t - R) - B) * ws.pop_inv[p] < net.theta[p] * (1.0 - 1e-9):
@@ -549,7 +549,7 @@ cdef inline int exact(Workspace* ws, NetRec* net, int64_t j, double t, double R)
 
 
 # ------------------------------------------------------------------------------
-# LIF with exponential synapses (MATH.md B)
+# LIF with exponential synapses (docs/math.md B.0)
 # ------------------------------------------------------------------------------
 # Between inputs V(t + s) = a e^{-rm s} - b e^{-rs s} with a = coef A e^{-rm (t-R)},
 # b = coef B e^{-rs (t-R)}; I(t) = B e^{-rs (t-R)}.  Facts used (theta > 0):
@@ -610,7 +610,7 @@ cdef inline int exact_lif(Workspace* ws, NetRec* net, int64_t j, double t, doubl
         return STATUS_OK
     if net.model[p] == MODEL_LIF2:
         # rm = rs / 2: with y = e^{-rm s}, V = a y - b y^2 (b > 0 as I > 0).  The
-        # upward root is y = (a + D) / (2b), written to avoid cancellation (MATH.md B.2).
+        # upward root is y = (a + D) / (2b), written to avoid cancellation (docs/math.md B.2).
         D = a * a - 4.0 * b * theta
         if not (a > 0.0 and D >= 0.0):
             set_action(ws, net, j, ACT_NONE, INFINITY)
@@ -624,7 +624,7 @@ cdef inline int exact_lif(Workspace* ws, NetRec* net, int64_t j, double t, doubl
         ws.s[j].qpend = rm * y * D
         set_action(ws, net, j, ACT_FIRE, t + s)
         return STATUS_OK
-    # The extremum, a maximum since V rises now (MATH.md B.3).
+    # The extremum, a maximum since V rises now (docs/math.md B.3).
     arg = (a * rm) / (b * rs)
     if not arg > 0.0:
         set_action(ws, net, j, ACT_NONE, INFINITY)     # rises towards 0 only

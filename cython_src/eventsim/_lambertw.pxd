@@ -1,7 +1,7 @@
 # Lambert W0 on [-1/e, 0) for the alpha-kernel threshold crossing.  See _lambertw.pyx.
-# The argument is passed as ell = log(-z) (MATH.md A.3): the caller tests for a
+# The argument is passed as ell = log(-z) (docs/math.md A.3): the caller tests for a
 # crossing in the log domain, where nothing overflows, and 1 + W is returned
-# directly because every spike-time derivative divides by it (A.5).
+# directly because every spike-time derivative divides by it (docs/math.md A.5).
 
 cdef extern from "math.h" nogil:
     double exp(double x)
@@ -40,7 +40,7 @@ cdef inline double lambertw0_q(double ell, double* w_out) noexcept nogil:
         w = -1.0 + p * (1.0 + p * (-0.3333333333333333 + p * 0.1527777777777778))
     else:
         w = z * (1.0 - z + 1.5 * z * z)
-    # Three Halley steps from these starts reach full double precision (MATH.md A.6).
+    # Three Halley steps from these starts reach full double precision (docs/math.md A.6).
     for i in range(3):
         ew = exp(w)
         f = w * ew - z
