@@ -4,6 +4,7 @@ import heapq
 import math
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -76,9 +77,21 @@ class WideTreeMachine(TreeMachine):
         self.model[neuron] = t
 
 
-TestHeap = HeapMachine.TestCase
-TestHeap.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
-TestTree = TreeMachine.TestCase
-TestTree.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
-TestWideTree = WideTreeMachine.TestCase
-TestWideTree.settings = settings(max_examples=100, stateful_step_count=80, deadline=None)
+def _cases(machine, quick, thorough):
+    """A quick run in the default suite and a long one marked slow (``pytest -m slow``)."""
+    fast = type(machine.__name__ + "Quick", (machine.TestCase,), {})
+    fast.settings = settings(deadline=None, **quick)
+    slow = pytest.mark.slow(type(machine.__name__ + "Thorough", (machine.TestCase,), {}))
+    slow.settings = settings(deadline=None, **thorough)
+    return fast, slow
+
+
+TestHeap, TestHeapThorough = _cases(
+    HeapMachine, dict(max_examples=25, stateful_step_count=40),
+    dict(max_examples=300, stateful_step_count=80))
+TestTree, TestTreeThorough = _cases(
+    TreeMachine, dict(max_examples=25, stateful_step_count=40),
+    dict(max_examples=300, stateful_step_count=80))
+TestWideTree, TestWideTreeThorough = _cases(
+    WideTreeMachine, dict(max_examples=15, stateful_step_count=60),
+    dict(max_examples=200, stateful_step_count=100))
