@@ -8,8 +8,10 @@ The pieces, for a newcomer:
 * ``cython_src/eventsim/_alpha.pxd`` -- the alpha-kernel neuron model.
 * ``cython_src/eventsim/_backward.pyx`` -- the backward pass over the tape.
 * :mod:`eventsim.pyengine` -- the same algorithm in plain Python, for reading.
-* :mod:`eventsim.train` -- loss, Adam, :class:`SpikingClassifier` (fit / predict /
-  score), checkpoints; :mod:`eventsim.tasks` -- the paper's tasks;
+* :mod:`eventsim.training` -- :class:`SpikingClassifier` (fit / predict / score),
+  :class:`TrainConfig` and its presets, Adam, checkpoints (also importable from
+  :mod:`eventsim.train`); :mod:`eventsim.losses` -- losses on output spike times;
+  :mod:`eventsim.tasks` -- the paper's tasks;
   :mod:`eventsim.cli` -- the ``eventsim`` command; :mod:`eventsim.plotting`.
 """
 
@@ -26,8 +28,8 @@ from .simulation import EventBudgetExceeded, SimulationResult, Tape, simulate
 from .gradients import Gradients, backward, value_and_grad
 from .layers import dale_network, feedforward
 from .potential import membrane_potential
-from .train import SpikingClassifier, TrainConfig, load_checkpoint, save_checkpoint
-from . import analysis, losses, tasks
+from .training import SpikingClassifier, TrainConfig, load_checkpoint, save_checkpoint
+from . import analysis, losses, tasks, train, training
 
 __version__ = "0.1.0"
 
