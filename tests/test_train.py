@@ -350,7 +350,21 @@ def test_fit_from_given_network_and_progress_bar(capsys):
     net = eventsim.feedforward(2, [3], 2, n_pulses=1, rng=0)
     clf = SpikingClassifier(TrainConfig(epochs=1), network=net, verbose=True).fit(X, y)
     assert clf.network_ is not net and clf.network_["hidden0"].size == 3
-    assert "epoch 1/1" in capsys.readouterr().err
+    assert "training: 100%" in capsys.readouterr().err
+
+
+def test_progress_leaves_one_bar_per_run(capsys):
+    """Inner (per-epoch) bars clear; the run's bar is the only one left, even over
+    several starts."""
+    X, y, _, _ = small_xor(n_train=30)
+    SpikingClassifier(TrainConfig.boolean_reliable(epochs=3, n_threads=1, n_starts=3,
+                                                   start_patience=1),
+                      verbose=True).fit(X, y)
+    err = capsys.readouterr().err
+    final = err.rstrip("\n").rsplit("\n", 1)[-1].split("\r")[-1]
+    assert final.startswith("start ") and "epoch/s" in final
+    # Only the outer bar leaves a line (tqdm ends a kept bar with a newline).
+    assert err.count("\n") - err.count("\x1b[A") <= 2
 
 
 # ---------------------------------------------------------------------------- checkpoints

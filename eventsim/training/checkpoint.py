@@ -17,6 +17,8 @@ __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "data_digest
            "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION"]
 
 CHECKPOINT_FORMAT = "eventsim-checkpoint"
+# First bytes of a zip archive (a .npz file); an empty archive starts with the second.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 CHECKPOINT_VERSION = 1
 
 
@@ -84,15 +86,33 @@ def load_checkpoint(path):
         names the file.
     """
     path = pathlib.Path(path)
+    if path.is_dir():
+        hint = (f" (did you mean {path / 'checkpoint.npz'}?)"
+                if (path / "checkpoint.npz").is_file() else "")
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file{hint}")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file {path} not found")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head not in _ZIP_MAGIC:
+        what = "an empty file" if not head else "not a .npz archive"
+        raise CheckpointError(f"{path} is not an eventsim checkpoint: it is {what} (a "
+                              f"checkpoint is the .npz file that eventsim writes with "
+                              f"SpikingClassifier.save or `eventsim train --checkpoint-dir`)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError,
-            zipfile.LargeZipFile, NotImplementedError) as exc:
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint (cannot read the "
-                              f".npz archive: {type(exc).__name__}: {exc})") from None
+    except ValueError as exc:
+        if "pickle" not in str(exc):
+            raise CheckpointError(f"{path}: corrupt checkpoint (an array in it cannot be "
+                                  f"read: {exc})") from None
+        raise CheckpointError(f"{path} is not an eventsim checkpoint: it holds Python "
+                              f"objects, which eventsim checkpoints never do") from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, zipfile.LargeZipFile,
+            NotImplementedError):
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint (the file is cut "
+                              f"short or damaged, e.g. by an interrupted copy; eventsim "
+                              f"itself writes checkpoints atomically)") from None
     if "meta" not in arrays:
         raise CheckpointError(f"{path}: not an eventsim checkpoint (no 'meta' entry)")
     try:

@@ -337,14 +337,14 @@ class SpikingClassifier:
             np.maximum(p, 0.0, out=p, where=np.isfinite(p))
         return 1
 
-    def _train_epoch(self, X, y, order, pbar, margin=0.0):
+    def _train_epoch(self, X, y, order, pbar, margin=0.0, batch_size=None):
         """One pass over the examples in ``order``; returns running statistics.
 
         In misclassified-only mode, an example updates when it is misclassified or,
         with ``margin > 0``, when its target output leads the others by less than
         ``margin`` (or is silent)."""
         c = self.config_
-        bs = int(c.batch_size)
+        bs = int(c.batch_size if batch_size is None else batch_size)
         net = self.network_
         out_ids = self._out_ids
         n = order.size
@@ -446,16 +446,20 @@ class SpikingClassifier:
             self._resume(resume_from, c, data)
         else:
             self._begin(c, data)
-        pbar_cls = self._progress_bar_class()
-        while self._next_epoch_allowed(data):
-            entry = self._run_epoch(data, pbar_cls)
-            self._record(entry)
-            self._update_selection(entry)
-            if ckpt_path is not None:
-                self._write_checkpoint(ckpt_path, self._current_result(), self.network_,
-                                       data.digest)
-            if callback is not None and callback(self, entry):
-                break
+        progress = self._progress(data)
+        try:
+            while self._next_epoch_allowed(data):
+                entry = self._run_epoch(data, progress)
+                self._record(entry)
+                self._update_selection(entry)
+                if ckpt_path is not None:
+                    self._write_checkpoint(ckpt_path, self._current_result(), self.network_,
+                                           data.digest)
+                if callback is not None and callback(self, entry):
+                    break
+        finally:
+            if progress is not None:
+                progress.close()
         self._finish()
         return self
 
@@ -556,14 +560,15 @@ class SpikingClassifier:
         self.history_ = restore_history(meta["history"])
         self.n_epochs_ = int(meta["epoch"])
 
-    def _progress_bar_class(self):
+    def _progress(self, data):
+        """The progress bars of this fit (``verbose``), or None."""
         if not self.verbose:
             return None
         try:
             from tqdm import tqdm
         except ImportError:  # pragma: no cover - tqdm is a dependency
             return None
-        return tqdm
+        return _Progress(tqdm, self.config_, data.X.shape[0], self._state, self.n_epochs_)
 
     def _next_epoch_allowed(self, data) -> bool:
         """Is there another epoch to train?  Begins the next start if the current
@@ -585,7 +590,7 @@ class SpikingClassifier:
         c = self.config_
         return bool(c.eval_train or c.select_best or c.margin_refinement or c.n_starts > 1)
 
-    def _run_epoch(self, data, pbar_cls) -> dict:
+    def _run_epoch(self, data, progress) -> dict:
         """Train one epoch and evaluate; returns its ``history_`` entry."""
         c, st = self.config_, self._state
         k, epoch = st.start, st.start_epoch
@@ -594,19 +599,18 @@ class SpikingClassifier:
         rng = np.random.default_rng([start_seed(c.seed, k), 1, epoch])
         n = data.X.shape[0]
         order = rng.permutation(n) if c.shuffle else np.arange(n)
-        pbar = None
-        if pbar_cls is not None:
-            desc = f"epoch {epoch + 1}/{c.epochs}"
-            if c.n_starts > 1:
-                desc = f"start {k + 1}/{c.n_starts} " + desc
-            pbar = pbar_cls(total=n, desc=desc, unit="ex", leave=True, file=sys.stderr,
-                            dynamic_ncols=True)
+        pbar = None if progress is None else progress.epoch_bar(k, epoch)
         # Learning-rate schedule: a function of the epoch within the start, so
         # resuming from a checkpoint continues it exactly.
+        scale = c.lr_decay ** epoch
+        if st.refining and c.margin_refinement:
+            scale *= c.refinement_lr_scale
         for name, lr in (("weights", c.learning_rate), ("pulse_times", c.learning_rate_pulses)):
-            self.optimizer_.learning_rates[name] = lr * c.lr_decay ** epoch
+            self.optimizer_.learning_rates[name] = lr * scale
         try:
-            stats = self._train_epoch(data.X, data.y, order, pbar, margin)
+            refining = st.refining and c.margin_refinement
+            stats = self._train_epoch(data.X, data.y, order, pbar, margin,
+                                      c.refinement_batch_size if refining else None)
             tr = (self._evaluate(data.X, data.y, with_margin=True) if self._needs_train_eval()
                   else _NAN_STATS)
             te = self._evaluate(data.X_val, data.y_val) if data.has_val else _NAN_STATS
@@ -627,14 +631,14 @@ class SpikingClassifier:
                 "time_s": time.perf_counter() - t0,
                 "start": k, "start_epoch": epoch + 1, "train_margin": tr["margin"],
             }
-            if pbar is not None:
-                post = {"loss": f"{entry['loss']:.4f}", "acc": f"{entry['train_accuracy']:.3f}"}
-                if data.has_val:
-                    post["test_acc"] = f"{entry['test_accuracy']:.3f}"
-                pbar.set_postfix(post, refresh=True)
         finally:
             if pbar is not None:
                 pbar.close()
+        if progress is not None:
+            post = {"loss": f"{entry['loss']:.4f}", "acc": f"{entry['train_accuracy']:.3f}"}
+            if data.has_val:
+                post["test_acc"] = f"{entry['test_accuracy']:.3f}"
+            progress.end_epoch(post)
         return entry
 
     def _record(self, entry):
@@ -762,6 +766,40 @@ class SpikingClassifier:
                                                            cfg.select_best)
         clf._set_network(net)
         return clf
+
+
+class _Progress:
+    """One bar for the fit (the epochs of the current start, or of the whole fit with
+    a shared budget), and below it one bar per epoch that disappears when the epoch
+    ends, so a run leaves a single line behind."""
+
+    def __init__(self, tqdm, config, n_examples, state, epochs_done):
+        self._tqdm, self._c, self._n = tqdm, config, n_examples
+        self._start = state.start
+        done = epochs_done if config.shared_budget else state.start_epoch
+        self._outer = tqdm(total=config.epochs, initial=done, desc=self._desc(state.start),
+                           unit="epoch", leave=True, file=sys.stderr, dynamic_ncols=True)
+
+    def _desc(self, start):
+        c = self._c
+        return f"start {start + 1}/{c.n_starts}" if c.n_starts > 1 else "training"
+
+    def epoch_bar(self, start, epoch):
+        """The bar of epoch ``epoch`` (0-based, within start ``start``)."""
+        if start != self._start:
+            self._start = start
+            self._outer.set_description(self._desc(start), refresh=False)
+            if not self._c.shared_budget:
+                self._outer.reset(total=self._c.epochs)
+        return self._tqdm(total=self._n, desc=f"epoch {epoch + 1}", unit="ex", leave=False,
+                          file=sys.stderr, dynamic_ncols=True)
+
+    def end_epoch(self, postfix):
+        self._outer.set_postfix(postfix, refresh=False)
+        self._outer.update(1)
+
+    def close(self):
+        self._outer.close()
 
 
 _NAN_STATS = dict.fromkeys(("loss", "accuracy", "first_output_time", "hidden_time",
