@@ -401,7 +401,7 @@ def _cmd_train(args) -> int:
             f"; training margin {margin:.3g} (smallest lead of the target output's spike over "
             f"the others, in units of 1/decay constant): {_margin_note(margin)}")
         result = {"epochs_trained": clf.n_epochs_, "kept_epoch": sel["epoch"]}
-        tr = clf._evaluate(X_train, y_train, with_margin=True)
+        tr = clf.evaluate(X_train, y_train)
         result.update(train_accuracy=tr["accuracy"], loss=tr["loss"],
                       train_margin=tr["margin"])
         if has_test:
@@ -495,7 +495,7 @@ def _cmd_evaluate(args) -> int:
         print(f"accuracy {stats['accuracy']:.4f}  loss {stats['loss']:.4f}  "
               f"mean first output spike {stats['first_output_time']:.4f}  "
               f"mean hidden spike {stats['hidden_time']:.4f}  "
-              f"silent hidden {stats['hidden_silent']:.3f}")
+              f"silent hidden {stats['hidden_silent']:.3f}  margin {stats['margin']:.3g}")
     return 0
 
 

@@ -497,8 +497,8 @@ def image_data_sources(task="mnist", data_dir=None) -> dict:
     folder = _mnist_folder(datasets, data_dir)
     subset = f"the built-in {datasets.MNIST_SUBSET_SIZE:,}-image MNIST subset"
     if folder is None:
-        return {"train": f"{subset} (the rest after the held-out images)",
-                "test": f"{subset} (held-out images, not trained on)"}
+        return {"train": f"{subset} (all but its held-out images)",
+                "test": f"{subset} (its held-out images, which are MNIST training images)"}
     train = (f"IDX files in {folder}" if datasets.has_mnist_split(folder, "train")
              else f"{subset} (no train-* files in {folder})")
     return {"train": train, "test": f"IDX files in {folder}"}

@@ -325,3 +325,11 @@ def test_default_mnist_run_learns_on_the_builtin_subset(capsys, monkeypatch):
     final = capsys.readouterr().out.strip().splitlines()[-1]
     fields = final.split()
     assert float(fields[fields.index("test_accuracy") + 1]) >= 0.90, final
+
+
+def test_margin_note_says_plainly_what_a_tiny_margin_means():
+    assert "nearly tied" in cli._margin_note(3.7e-5)
+    assert "not that the classification is robust" in cli._margin_note(3.7e-5)
+    assert "misclassified" in cli._margin_note(-0.1)
+    assert "misclassified" in cli._margin_note(float("-inf"))
+    assert "leads every other output" in cli._margin_note(0.2)

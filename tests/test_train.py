@@ -899,3 +899,14 @@ def test_fit_state_is_a_dataclass_that_round_trips():
     assert again == st and isinstance(again.best, Score)
     with pytest.raises(ValueError, match="unknown training state"):
         FitState.from_dict({"nonsense": 1})
+
+
+def test_evaluate_reports_the_margin():
+    """A 100% that hinges on a tiny spike-time lead must be visible to the user."""
+    from eventsim.training.metrics import example_margins
+
+    X, y, _, _ = small_xor(n_train=40)
+    clf = SpikingClassifier(TrainConfig(epochs=1, n_threads=1)).fit(X, y)
+    stats = clf.evaluate(X, y)
+    expected = example_margins(clf.predict_times(X), np.asarray(y)).min()
+    assert stats["margin"] == expected

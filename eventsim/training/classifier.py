@@ -241,10 +241,14 @@ class SpikingClassifier:
             output spike over examples with one), ``hidden_time`` (mean of all
             hidden spike times), ``hidden_silent`` (fraction of silent hidden
             neuron-examples), ``output_silent`` (fraction of examples with no
-            output spike), ``n`` (examples).
+            output spike), ``margin`` (the smallest lead of the target output's
+            spike over every other output's, over all examples: negative when an
+            example is misclassified, ``-inf`` when a target is silent; a tiny
+            positive margin means 100% accuracy that hinges on that time
+            difference), ``n`` (examples).
         """
         self._check_fitted()
-        return self._evaluate(X, y)
+        return self._evaluate(X, y, with_margin=True)
 
     def _evaluate(self, X, y, with_margin=False) -> dict:
         """:meth:`evaluate`; with ``with_margin`` also ``margin``, the smallest lead
@@ -337,14 +341,14 @@ class SpikingClassifier:
             np.maximum(p, 0.0, out=p, where=np.isfinite(p))
         return 1
 
-    def _train_epoch(self, X, y, order, pbar, margin=0.0, batch_size=None):
+    def _train_epoch(self, X, y, order, pbar, margin=0.0):
         """One pass over the examples in ``order``; returns running statistics.
 
         In misclassified-only mode, an example updates when it is misclassified or,
         with ``margin > 0``, when its target output leads the others by less than
         ``margin`` (or is silent)."""
         c = self.config_
-        bs = int(c.batch_size if batch_size is None else batch_size)
+        bs = int(c.batch_size)
         net = self.network_
         out_ids = self._out_ids
         n = order.size
@@ -602,15 +606,10 @@ class SpikingClassifier:
         pbar = None if progress is None else progress.epoch_bar(k, epoch)
         # Learning-rate schedule: a function of the epoch within the start, so
         # resuming from a checkpoint continues it exactly.
-        scale = c.lr_decay ** epoch
-        if st.refining and c.margin_refinement:
-            scale *= c.refinement_lr_scale
         for name, lr in (("weights", c.learning_rate), ("pulse_times", c.learning_rate_pulses)):
-            self.optimizer_.learning_rates[name] = lr * scale
+            self.optimizer_.learning_rates[name] = lr * c.lr_decay ** epoch
         try:
-            refining = st.refining and c.margin_refinement
-            stats = self._train_epoch(data.X, data.y, order, pbar, margin,
-                                      c.refinement_batch_size if refining else None)
+            stats = self._train_epoch(data.X, data.y, order, pbar, margin)
             tr = (self._evaluate(data.X, data.y, with_margin=True) if self._needs_train_eval()
                   else _NAN_STATS)
             te = self._evaluate(data.X_val, data.y_val) if data.has_val else _NAN_STATS
