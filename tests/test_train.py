@@ -910,3 +910,16 @@ def test_evaluate_reports_the_margin():
     stats = clf.evaluate(X, y)
     expected = example_margins(clf.predict_times(X), np.asarray(y)).min()
     assert stats["margin"] == expected
+
+
+def test_historical_import_paths_keep_working():
+    import eventsim.train as old
+    import eventsim.training as new
+
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(new, name), name
+    assert eventsim.SpikingClassifier is new.SpikingClassifier
+    assert eventsim.TrainConfig is new.TrainConfig
+    assert eventsim.load_checkpoint is new.load_checkpoint
+    assert eventsim.save_checkpoint is new.save_checkpoint
+    assert old.cross_entropy is eventsim.losses.cross_entropy
