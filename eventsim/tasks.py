@@ -491,7 +491,8 @@ def image_data_sources(task="mnist", data_dir=None) -> dict:
 
     if task == "fashion-mnist":
         if data_dir is None:
-            raise ValueError("fashion-mnist needs data_dir (a folder with its IDX files)")
+            raise ValueError("fashion-mnist needs data_dir (on the command line --data-dir): "
+                             "a folder with its IDX files, e.g. t10k-images-idx3-ubyte.gz")
         folder = datasets.check_mnist_folder(data_dir)
         return {"train": f"IDX files in {folder}", "test": f"IDX files in {folder}"}
     folder = _mnist_folder(datasets, data_dir)
@@ -577,7 +578,8 @@ def load_image_task(task="mnist", *, data_dir=None, n_train=None, n_test=None, s
     rng = None if seed is None else np.random.default_rng([int(seed), 3])
     if task == "fashion-mnist":
         if data_dir is None:
-            raise ValueError("fashion-mnist needs data_dir (a folder with its IDX files)")
+            raise ValueError("fashion-mnist needs data_dir (on the command line --data-dir): "
+                             "a folder with its IDX files, e.g. t10k-images-idx3-ubyte.gz")
         train = datasets.load_fashion_mnist(data_dir, "train") if n_train != 0 else None
         test = datasets.load_fashion_mnist(data_dir, "test") if n_test != 0 else None
     else:
