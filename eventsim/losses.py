@@ -1,7 +1,6 @@
 """Loss functions on output spike times, and a registry of them by name.
 
-Every loss here has the signature and return convention of
-:func:`eventsim.train.cross_entropy`::
+Every loss here has the signature and return convention of :func:`cross_entropy`::
 
     loss, dL_dt = fn(out_times, labels, **options)
 
@@ -14,10 +13,12 @@ Every loss here has the signature and return convention of
 
 so a trainer can take either from :data:`LOSSES` (or :func:`get_loss`):
 
-* ``"cross_entropy"`` -- :func:`cross_entropy`, the loss of Comsa et al. 2020
-  (MATH.md D.1), i.e. :func:`eventsim.train.cross_entropy`.
-* ``"goltz"`` -- :func:`goltz_loss`, the loss of Göltz et al. 2021 (MATH.md D.2,
-  fastAndDeep ``src/utils.py::LossFunction``).
+* ``"cross_entropy"`` -- :func:`cross_entropy`, the loss of Comsa et al. 2020.
+* ``"goltz"`` -- :func:`goltz_loss`, the loss of Göltz et al. 2021 (fastAndDeep
+  ``src/utils.py::LossFunction``).
+
+The derivations are in ``docs/``.  This module depends on numpy only, so the
+trainer (:mod:`eventsim.training`) can import it without a cycle.
 """
 
 from __future__ import annotations
@@ -28,17 +29,44 @@ import numbers
 
 import numpy as np
 
-__all__ = ["LOSSES", "GOLTZ_SILENT_LOSS", "cross_entropy", "goltz_loss", "get_loss"]
+__all__ = ["LOSSES", "GOLTZ_SILENT_LOSS", "MAX_EXAMPLE_LOSS", "cross_entropy", "goltz_loss",
+           "get_loss"]
 
 #: Per-example loss of :func:`goltz_loss` when the label neuron is silent
 #: (fastAndDeep: ``total[true_label_times == np.inf] = 100.``); no gradient.
 GOLTZ_SILENT_LOSS = 100.0
 
+#: Cap on the per-example loss of :func:`cross_entropy`: ``-ln(1e-8)``, the loss the
+#: reference reports when the target neuron is silent (it evaluates ``-ln(p + 1e-8)``).
+MAX_EXAMPLE_LOSS = -math.log(1e-8)
+
 
 # ---------------------------------------------------------------------------- checks
-# The same checks and messages as the trainer.  (eventsim.train imports this module
-# only inside functions, so importing it here makes no cycle.)
-from .train import _check_labels, _check_times  # noqa: E402
+def _check_times(out_times):
+    t = np.asarray(out_times, np.float64)
+    if t.ndim != 2 or t.shape[1] == 0:
+        raise ValueError(f"out_times must have shape (n_examples, n_outputs), got {t.shape}")
+    if np.isnan(t).any():
+        raise ValueError("out_times contains NaN")
+    if np.isneginf(t).any():
+        raise ValueError("out_times contains -inf")
+    return t
+
+
+def _check_labels(labels, n_examples, n_outputs):
+    y = np.asarray(labels)
+    if y.shape != (n_examples,):
+        raise ValueError(f"labels must have shape ({n_examples},), got {y.shape}")
+    if y.size and y.dtype.kind not in "iu":
+        if y.dtype.kind == "f" and np.isfinite(y).all() and np.array_equal(y, np.round(y)):
+            y = y.astype(np.int64)
+        else:
+            raise ValueError(f"labels must be integer class indices, got dtype {y.dtype}")
+    y = y.astype(np.int64, copy=False)
+    if y.size and (y.min() < 0 or y.max() >= n_outputs):
+        raise ValueError(f"labels must lie in 0..{n_outputs - 1} (one per output neuron), "
+                         f"got range {y.min()}..{y.max()}")
+    return y
 
 
 def _check_param(name, value, *, allow_zero=False):
@@ -50,31 +78,78 @@ def _check_param(name, value, *, allow_zero=False):
 
 
 # ---------------------------------------------------------------------------- losses
+def cross_entropy_core(t, y):
+    """Per-example loss, ``y - p`` and predicted class for validated inputs.
+
+    The trainer's fast path: :func:`cross_entropy` without the checks, plus the
+    prediction it gets for free from the same minimum."""
+    n, k = t.shape
+    rows = np.arange(n)
+    tt = t
+    t_min = tt.min(axis=1)
+    any_spike = np.isfinite(t_min)
+    all_spike_rows = bool(any_spike.all())
+    shifted = tt - (t_min if all_spike_rows else np.where(any_spike, t_min, 0.0))[:, None]
+    e = np.exp(-shifted)              # silent outputs: exp(-inf) = 0
+    s = e.sum(axis=1)                 # >= 1 where an output spiked (the earliest adds 1)
+    if all_spike_rows:
+        p = e / s[:, None]
+        loss = shifted[rows, y] + np.log(s)
+    else:
+        e[~any_spike] = 1.0
+        s = np.where(any_spike, s, float(k))
+        p = e / s[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = np.where(any_spike, shifted[rows, y] + np.log(s), math.log(k))
+    loss = np.minimum(loss, MAX_EXAMPLE_LOSS)
+    dl = np.zeros_like(p)
+    dl[rows, y] = 1.0
+    dl -= p
+    unique = (tt == t_min[:, None]).sum(axis=1) == 1
+    pred = np.where(unique & any_spike, tt.argmin(axis=1), -1)
+    return loss, dl, pred
+
+
 def cross_entropy(out_times, labels):
-    """Cross-entropy of the softmax over negative spike times (Comsa et al. 2020).
+    """Cross-entropy loss of the softmax over negative output spike times.
 
     .. math::
 
         p_k = \\frac{e^{-t_k}}{\\sum_i e^{-t_i}}, \\qquad
-        L = -\\ln p_{n^*}, \\qquad
-        \\frac{\\partial L}{\\partial t_k} = \\delta_{k n^*} - p_k
+        L = -\\sum_k y_k \\ln p_k, \\qquad
+        \\frac{\\partial L}{\\partial t_k} = y_k - p_k
 
-    This is :func:`eventsim.train.cross_entropy` (imported when called); see
-    there for silent outputs and the cap on the loss.
+    with ``y`` the one-hot label.
 
     Parameters
     ----------
     out_times : array_like, shape (n_examples, n_outputs)
+        Output spike times; ``inf`` = silent (``p = 0``; all silent: ``p = 1/K``).
     labels : array_like of int, shape (n_examples,)
+        Class index of each example (its output neuron).
 
     Returns
     -------
     loss : ndarray, shape (n_examples,)
+        Per-example loss ``-ln p_y``, computed stably as ``t_y - t_min +
+        ln sum_i exp(-(t_i - t_min))``, and capped at :data:`MAX_EXAMPLE_LOSS`
+        (``-ln 1e-8``, the reference's value for a silent target, whose exact loss
+        is infinite).  Not averaged.
     dL_dt : ndarray, shape (n_examples, n_outputs)
-    """
-    from .train import cross_entropy as _cross_entropy
+        ``y - p`` per example (not divided by the number of examples); the exact
+        derivative of the uncapped loss.  Entries of silent outputs carry no
+        gradient in the engine.
 
-    return _cross_entropy(out_times, labels)
+    Examples
+    --------
+    >>> loss, g = cross_entropy([[1.0, 2.0], [0.5, np.inf]], [1, 0])
+    >>> np.round(loss, 4).tolist(), np.round(g, 4).tolist()
+    ([1.3133, 0.0], [[-0.7311, 0.7311], [0.0, 0.0]])
+    """
+    t = _check_times(out_times)
+    y = _check_labels(labels, t.shape[0], t.shape[1])
+    loss, dl, _ = cross_entropy_core(t, y)
+    return loss, dl
 
 
 def goltz_loss(out_times, labels, *, xi=0.2, tau_syn=1.0, alpha=0.005, beta=1.0):
@@ -94,7 +169,7 @@ def goltz_loss(out_times, labels, *, xi=0.2, tau_syn=1.0, alpha=0.005, beta=1.0)
         \\frac{\\partial L}{\\partial t_k} = \\frac{\\delta_{k n^*} - p_k}{s}
             + \\delta_{k n^*} \\, \\frac{\\alpha}{r} \\, e^{t_{n^*} / r}
 
-    (MATH.md D.2; fastAndDeep ``src/utils.py::LossFunction``).  The first term is
+    (fastAndDeep ``src/utils.py::LossFunction``).  The first term is
     a cross-entropy with temperature ``s``; the second pushes the label neuron to
     spike early.
 

@@ -36,7 +36,7 @@ import numpy as np
 __all__ = ["TASKS", "BOOLEAN_TASKS", "IMAGE_TASKS", "make_logic", "make_xor", "make_and",
            "make_or", "make_circles", "make_task", "load_image_task", "n_outputs_of",
            "YIN_YANG_CLASSES", "YIN_YANG_SPLITS", "make_yin_yang", "yin_yang_class",
-           "encode_yin_yang", "load_yin_yang"]
+           "encode_yin_yang", "load_yin_yang", "image_data_sources"]
 
 #: Boolean tasks and their logic functions.
 BOOLEAN_TASKS = {
@@ -453,38 +453,92 @@ def _subset(images, labels, n, what, rng=None):
 SUBSET_TEST = 1000
 
 
+def _mnist_folder(datasets, data_dir):
+    """The MNIST folder to read (``data_dir``, else ``$EVENTSIM_MNIST``), checked, or
+    None for the built-in subset.  A folder that is named but missing or empty is an
+    error, never a silent fall-back."""
+    folder = data_dir if data_dir is not None else datasets.default_mnist_folder()
+    if folder is None:
+        return None
+    try:
+        return datasets.check_mnist_folder(folder)
+    except FileNotFoundError as exc:
+        origin = "data_dir" if data_dir is not None else "EVENTSIM_MNIST"
+        raise FileNotFoundError(f"{exc} [given as {origin}]") from None
+
+
+def image_data_sources(task="mnist", data_dir=None) -> dict:
+    """Where :func:`load_image_task` takes the training and test images from.
+
+    Parameters
+    ----------
+    task : {"mnist", "fashion-mnist"}
+    data_dir : str or os.PathLike, optional
+        As for :func:`load_image_task`.
+
+    Returns
+    -------
+    dict
+        ``{"train": text, "test": text}``, e.g. ``"the built-in 5,000-image MNIST
+        subset (4,000 of its images)"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        As :func:`load_image_task` does for a missing or empty folder.
+    """
+    from . import datasets
+
+    if task == "fashion-mnist":
+        if data_dir is None:
+            raise ValueError("fashion-mnist needs data_dir (on the command line --data-dir): "
+                             "a folder with its IDX files, e.g. t10k-images-idx3-ubyte.gz")
+        folder = datasets.check_mnist_folder(data_dir)
+        return {"train": f"IDX files in {folder}", "test": f"IDX files in {folder}"}
+    folder = _mnist_folder(datasets, data_dir)
+    subset = f"the built-in {datasets.MNIST_SUBSET_SIZE:,}-image MNIST subset"
+    if folder is None:
+        return {"train": f"{subset} (all but its held-out images)",
+                "test": f"{subset} (its held-out images, which are MNIST training images)"}
+    train = (f"IDX files in {folder}" if datasets.has_mnist_split(folder, "train")
+             else f"{subset} (no train-* files in {folder})")
+    return {"train": train, "test": f"IDX files in {folder}"}
+
+
 def _mnist_parts(datasets, data_dir, n_train, n_test, seed):
     """(train, test) as (images, labels) pairs; see load_image_task."""
-    def subset_shuffled(missing):
+    def subset_shuffled():
         try:
             images, labels = datasets.load_mnist_subset()
         except (ImportError, FileNotFoundError) as exc:
-            raise FileNotFoundError(f"{missing}; the built-in 5,000-image MNIST subset is not "
-                                    f"available either ({exc})") from None
+            raise FileNotFoundError(
+                f"no MNIST folder given (data_dir or EVENTSIM_MNIST) and the built-in "
+                f"5,000-image MNIST subset is not available ({exc})") from None
         # The subset is stored in label order: shuffle it (seeded).
         perm = np.random.default_rng([0 if seed is None else int(seed), 3, 1]) \
             .permutation(len(labels))
         return np.asarray(images)[perm], np.asarray(labels)[perm]
 
+    folder = _mnist_folder(datasets, data_dir)
     test = train = None
-    if n_test != 0:
-        try:
-            test = datasets.load_mnist(data_dir, "test")
-        except FileNotFoundError as missing:
-            images, labels = subset_shuffled(missing)
+    if folder is None:
+        # A fresh machine: the subset is both training and held-out test set.
+        images, labels = subset_shuffled()
+        if n_test != 0:
             k = SUBSET_TEST if n_test is None else int(n_test)
             if not 0 < k < len(labels):
                 raise ValueError(f"n_test={n_test} must leave training images in the "
-                                 f"{len(labels)}-image subset") from None
+                                 f"{len(labels)}-image subset")
             test = (images[-k:], labels[-k:])
-            if n_train != 0:
-                train = (images[:-k], labels[:-k])
-            return train, test
+            images, labels = images[:-k], labels[:-k]
+        if n_train != 0:
+            train = (images, labels)
+        return train, test
+    if n_test != 0:
+        test = datasets.load_mnist(folder, "test")
     if n_train != 0:
-        try:
-            train = datasets.load_mnist(data_dir, "train")
-        except FileNotFoundError as missing:
-            train = subset_shuffled(missing)
+        train = (datasets.load_mnist(folder, "train") if datasets.has_mnist_split(folder, "train")
+                 else subset_shuffled())
     return train, test
 
 
@@ -495,14 +549,18 @@ def load_image_task(task="mnist", *, data_dir=None, n_train=None, n_test=None, s
     ----------
     task : {"mnist", "fashion-mnist"}
     data_dir : str or os.PathLike, optional
-        Folder with the four IDX files (plain or ``.gz``).  For MNIST the default
-        is :func:`eventsim.datasets.default_mnist_folder`.  Fashion-MNIST needs it.
-        Without training files (``train-*``) in the folder, MNIST falls back to
-        the 5,000-image subset of :func:`eventsim.datasets.load_mnist_subset`
-        (shuffled with ``seed``) for the training set.  Without the test files too
-        (a fresh machine), the subset is split: the last :data:`SUBSET_TEST`
-        images of the shuffled subset (or ``n_test``) are the test set, the rest
-        the training set, so that nothing outside the installed packages is needed.
+        Folder with the IDX files (plain or ``.gz``).  For MNIST the default is
+        ``$EVENTSIM_MNIST`` (:func:`eventsim.datasets.default_mnist_folder`);
+        Fashion-MNIST needs it.  A folder that is given (either way) must exist and
+        hold the test files (``t10k-*``), else FileNotFoundError names the folder
+        and the files looked for.  Without training files (``train-*``) in it, MNIST
+        trains on the 5,000-image subset of
+        :func:`eventsim.datasets.load_mnist_subset` (shuffled with ``seed``).  With
+        no folder at all (a fresh machine), the subset is split: the last
+        :data:`SUBSET_TEST` images of the shuffled subset (or ``n_test``) are the
+        held-out test set, the rest (4,000) the training set, so that nothing
+        outside the installed packages is needed.  :func:`image_data_sources`
+        says which applies.
     n_train, n_test : int, optional
         Use only this many examples (default: all); the first ones, or a random
         subset when ``seed`` is given.
@@ -520,7 +578,8 @@ def load_image_task(task="mnist", *, data_dir=None, n_train=None, n_test=None, s
     rng = None if seed is None else np.random.default_rng([int(seed), 3])
     if task == "fashion-mnist":
         if data_dir is None:
-            raise ValueError("fashion-mnist needs data_dir (a folder with its IDX files)")
+            raise ValueError("fashion-mnist needs data_dir (on the command line --data-dir): "
+                             "a folder with its IDX files, e.g. t10k-images-idx3-ubyte.gz")
         train = datasets.load_fashion_mnist(data_dir, "train") if n_train != 0 else None
         test = datasets.load_fashion_mnist(data_dir, "test") if n_test != 0 else None
     else:

