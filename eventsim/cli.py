@@ -6,10 +6,15 @@ Train on noisy XOR with the paper's Boolean defaults (Table 1)::
 
     eventsim train --task xor --epochs 100 --seed 0 --checkpoint-dir runs/xor --plot
 
-Train so that 100% is reached reliably (learning rate 0.01, non-negative weights, up to
-5 starts, margin refinement; see ``examples/boolean_seeds.md``)::
+Train to 100% with a real margin between the outputs (8 hidden neurons, a sharp
+softmax, up to 5 starts; see ``TrainConfig.boolean_reliable``)::
 
     eventsim train --task xor --preset boolean-reliable --seed 0
+
+The paper's 2-2-2 network and loop, fixed so that it reaches 100% (its outputs stay
+nearly tied; see ``examples/boolean_seeds.md``)::
+
+    eventsim train --task xor --preset boolean-fixed --seed 0
 
 Continue an interrupted run (same command plus ``--resume``)::
 
@@ -104,6 +109,7 @@ _EXTRA_HELP = {
 
 #: Preset name -> TrainConfig class method name.
 _PRESETS = {"boolean": "boolean", "boolean-reliable": "boolean_reliable",
+            "boolean-fixed": "boolean_fixed",
             "mnist-goltz": "mnist_goltz", "mnist-paper": "mnist_paper", "mnist": "mnist",
             "yin-yang": "yin_yang"}
 
@@ -152,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     boolean, mnist = TrainConfig.boolean(), TrainConfig.mnist_paper()
-    reliable = TrainConfig.boolean_reliable()
+    fixed = TrainConfig.boolean_fixed()
     parser = argparse.ArgumentParser(
         prog="eventsim",
         description="Event-driven exact simulation and training of spiking networks that "
@@ -172,10 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--task", required=True, choices=TASKS, metavar="TASK",
                     help="the task to learn: " + ", ".join(TASKS))
     tr.add_argument("--preset", choices=tuple(_PRESETS), default=None,
-                    help="hyperparameter preset: boolean (Table 1), boolean-reliable (Table 1 "
-                         "with " + ", ".join(f"{k}={_fmt_default(v)}"
-                                             for k, v in TrainConfig.RELIABLE.items())
-                         + "), mnist-goltz (784-340-10 alpha neurons with Göltz et al.'s loss "
+                    help="hyperparameter preset: boolean (Table 1), boolean-reliable (100%% "
+                         "with a real margin between the outputs: " + ", ".join(
+                             f"{k}={_fmt_default(v)}" for k, v in TrainConfig.RELIABLE.items())
+                         + "; TrainConfig.boolean_reliable), boolean-fixed (the paper's 2-2-2 "
+                           "network and loop with " + ", ".join(
+                               f"{k}={_fmt_default(v)}" for k, v in TrainConfig.FIXED.items())
+                         + "; reaches 100%% but with nearly tied outputs), mnist-goltz (784-340-10 alpha neurons with Göltz et al.'s loss "
                            "and initialisation, TrainConfig.mnist_goltz; reaches about 94%% "
                            "held-out after 5 epochs on the built-in subset), mnist-paper (the "
                            "paper's Table 1 MNIST column, TrainConfig.mnist_paper; on the "
@@ -220,8 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
         "reliable training (beyond the paper's loop; default: the preset's value)")
     for name, (text, metavar) in _EXTRA_HELP.items():
         flag = "--" + name.replace("_", "-")
-        shown = (f" [Boolean: {_fmt_default(getattr(boolean, name))}; boolean-reliable: "
-                 f"{_fmt_default(getattr(reliable, name))}]")
+        shown = (f" [Boolean: {_fmt_default(getattr(boolean, name))}; boolean-fixed: "
+                 f"{_fmt_default(getattr(fixed, name))}]")
         if metavar is None:
             rel.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
                              default=None, help=text + shown)

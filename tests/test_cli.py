@@ -133,9 +133,9 @@ def test_start_patience_and_shared_budget_flags(tmp_path, capsys):
     assert clf.n_epochs_ <= 2
 
 
-def test_train_reliable_end_to_end(tmp_path, capsys):
+def test_train_fixed_end_to_end(tmp_path, capsys):
     ck = tmp_path / "run"
-    argv = ["train", "--task", "and", "--preset", "boolean-reliable", "--n-starts", "2",
+    argv = ["train", "--task", "and", "--preset", "boolean-fixed", "--n-starts", "2",
             "--epochs", "2", "--n-train", "60", "--n-test", "30", "--threads", "1",
             "--no-progress", "--checkpoint-dir", str(ck)]
     assert cli.main(argv) == 0
@@ -333,3 +333,13 @@ def test_margin_note_says_plainly_what_a_tiny_margin_means():
     assert "misclassified" in cli._margin_note(-0.1)
     assert "misclassified" in cli._margin_note(float("-inf"))
     assert "leads every other output" in cli._margin_note(0.2)
+
+
+def test_boolean_presets_by_name():
+    parser = cli.build_parser()
+    for name, make in (("boolean-fixed", TrainConfig.boolean_fixed),
+                       ("boolean-reliable", TrainConfig.boolean_reliable)):
+        args = parser.parse_args(["train", "--task", "xor", "--preset", name])
+        assert cli._config_from_args(args) == make()
+    assert TrainConfig.boolean_reliable().n_hidden == (8,)
+    assert TrainConfig.boolean_fixed().n_hidden == TrainConfig.boolean().n_hidden

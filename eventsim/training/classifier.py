@@ -224,8 +224,12 @@ class SpikingClassifier:
         return predict_classes(self.predict_times(X))
 
     def predict_proba(self, X) -> np.ndarray:
-        """Softmax over negative output spike times (:func:`softmax_neg_times`)."""
-        return softmax_neg_times(self.predict_times(X))
+        """Class probabilities: the softmax over negative output spike times that the
+        training loss uses (:func:`softmax_neg_times`; with ``loss="goltz"`` the times
+        are divided by ``goltz_xi * goltz_tau_syn``, as in that loss)."""
+        c = self.config_ if hasattr(self, "config_") else self.config
+        temperature = c.goltz_xi * c.goltz_tau_syn if c.loss == "goltz" else 1.0
+        return softmax_neg_times(self.predict_times(X), temperature)
 
     def score(self, X, y) -> float:
         """Accuracy (ties and all-silent outputs count as wrong)."""

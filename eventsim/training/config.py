@@ -78,7 +78,7 @@ class TrainConfig:
     Options beyond the paper's training loop
     ----------------------------------------
     All off by default (``TrainConfig()`` trains exactly as the paper and the
-    reference implementation).  :meth:`boolean_reliable` switches them on for the
+    reference implementation).  :meth:`boolean_fixed` switches them on for the
     Boolean tasks; ``examples/boolean_seeds.md`` explains why each is needed.  None
     changes the neuron model, the network, the loss or the optimizer.
 
@@ -288,17 +288,17 @@ class TrainConfig:
         """
         return cls(**overrides)
 
-    #: The options :meth:`boolean_reliable` changes from :meth:`boolean`.
-    RELIABLE = {"learning_rate": 0.01, "learning_rate_pulses": 0.01, "min_weight": 0.0,
+    #: The options :meth:`boolean_fixed` changes from :meth:`boolean`.
+    FIXED = {"learning_rate": 0.01, "learning_rate_pulses": 0.01, "min_weight": 0.0,
                 "update_margin": 0.02, "margin_refinement": True, "select_best": True,
                 "early_stop": True, "n_starts": 5}
 
     @classmethod
-    def boolean_reliable(cls, **overrides) -> "TrainConfig":
-        """The Boolean defaults, changed so that training reliably reaches 100%.
+    def boolean_fixed(cls, **overrides) -> "TrainConfig":
+        """The paper's Boolean model and loop, fixed so that training reaches 100%.
 
         Same network, neuron, loss, Adam, penalty, clipping, batch size, pulse and
-        misclassified-only updates as :meth:`boolean`; changed (``RELIABLE``):
+        misclassified-only updates as :meth:`boolean`; changed (``FIXED``):
 
         * ``learning_rate = learning_rate_pulses = 0.01`` (inside the paper's search
           range; at 0.001 the misclassified-only updates do not converge in 100
@@ -326,7 +326,52 @@ class TrainConfig:
         only.  Margin updates from such a nearly tied network undo the 100% rather
         than widen the margin, which is why ``select_best`` keeps the last 100%
         epoch.  Check ``selection_["train_margin"]`` (or the ``margin`` of
-        :meth:`SpikingClassifier.evaluate`) before relying on a decision.
+        :meth:`SpikingClassifier.evaluate`) before relying on a decision, or use
+        :meth:`boolean_reliable`, which trains to a real margin.
+        """
+        base = dict(cls.FIXED)
+        base.update(overrides)
+        return cls(**base)
+
+    #: The options :meth:`boolean_reliable` changes from :meth:`boolean`.
+    RELIABLE = {"n_hidden": (8,), "batch_size": 25, "learning_rate": 0.03,
+                "learning_rate_pulses": 0.03, "lr_decay": 0.97,
+                "update_on_misclassified_only": False, "pulse_init_multiplier": 5.0,
+                "nonpulse_init_multiplier": 5.0, "loss": "goltz", "goltz_xi": 0.02,
+                "n_starts": 5, "select_best": True}
+
+    @classmethod
+    def boolean_reliable(cls, **overrides) -> "TrainConfig":
+        """Boolean tasks trained to 100% with a real margin between the outputs.
+
+        The paper's neuron (alpha kernel, decay constant 1, threshold 1), one pulse
+        for the whole network, Adam, ``penalty_no_spike = 1``, ``clip_derivative =
+        100``, 100 epochs; changed from :meth:`boolean` (``RELIABLE``):
+
+        * 8 hidden neurons instead of 2, initial weights with mean 5 standard
+          deviations (``pulse_init_multiplier = nonpulse_init_multiplier = 5``), so
+          the hidden neurons fire from the first epoch;
+        * the loss of Göltz et al. with a sharp softmax (``goltz_xi = 0.02``): the
+          cross-entropy of softmax(-t) with temperature 1 rewards a lead of 0.05 with
+          p = 0.51, so it cannot tell a tied network from a confident one; at
+          temperature 0.02 the same lead gives p = 0.92, and the loss keeps pushing
+          until the target leads clearly;
+        * mini-batches of 25 from every example (not only misclassified ones),
+          learning rate 0.03 decaying by 0.97 per epoch;
+        * ``n_starts = 5``, ``select_best``: up to five starts; within a start the
+          epoch with the best training accuracy, then the largest training margin,
+          is kept.  Selection uses the training data only.
+
+        Measured with ``python examples/boolean_seeds.py --mode reliable --tasks xor
+        and or circles --seeds 20`` (1,000 training and 150 test examples per seed,
+        seeds 0-19): 100% test accuracy in 17 / 19 / 20 / 17 of 20 seeds on XOR /
+        AND / OR / circles (each other seed misses 1-3 of 150 test examples); the
+        smallest training margin (lead of the target output's spike over every other
+        output's, in units of ``1 / decay_constant``) is at least 0.028 / 0.065 /
+        0.092 / 0.068 over all seeds, with medians 0.075 / 0.10 / 0.13 / 0.092, and
+        ``predict_proba`` gives the target more than 0.75 on every training example.
+        :meth:`boolean_fixed` (the paper's 2-2-2 network and loop, fixed) reaches
+        100% test more often, but its outputs stay nearly tied.
         """
         base = dict(cls.RELIABLE)
         base.update(overrides)

@@ -14,13 +14,16 @@ from ..losses import _check_labels, _check_times
 __all__ = ["softmax_neg_times", "predict_classes", "accuracy", "example_margins"]
 
 
-def softmax_neg_times(out_times) -> np.ndarray:
-    """Softmax over negative output spike times, ``p_k = exp(-t_k) / sum_i exp(-t_i)``.
+def softmax_neg_times(out_times, temperature: float = 1.0) -> np.ndarray:
+    """Softmax over negative output spike times, ``p_k = exp(-t_k / T) / sum_i exp(-t_i / T)``.
 
     Parameters
     ----------
     out_times : array_like, shape (n_examples, n_outputs)
         Output spike times; ``inf`` = silent.
+    temperature : float, default 1
+        ``T``, in the units of the spike times: the time lead that multiplies the
+        odds by ``e`` (1 for the loss of Comsa et al., ``xi tau_syn`` for Göltz et al.'s).
 
     Returns
     -------
@@ -30,11 +33,13 @@ def softmax_neg_times(out_times) -> np.ndarray:
         neurons have the largest double as their time).
     """
     t = _check_times(out_times)
+    if not (np.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be finite and > 0, got {temperature!r}")
     finite = np.isfinite(t)
     any_spike = finite.any(axis=1)
     t_min = np.where(finite, t, np.inf).min(axis=1, keepdims=True)
     t_min = np.where(any_spike[:, None], t_min, 0.0)
-    e = np.where(finite, np.exp(-(np.where(finite, t, 0.0) - t_min)), 0.0)
+    e = np.where(finite, np.exp(-(np.where(finite, t, 0.0) - t_min) / temperature), 0.0)
     e[~any_spike] = 1.0
     return e / e.sum(axis=1, keepdims=True)
 
