@@ -8,7 +8,6 @@ from .training import (MAX_EXAMPLE_LOSS, Adam, CheckpointError, SpikingClassifie
                        TrainConfig, accuracy, cross_entropy, load_checkpoint,
                        network_from_arrays, network_to_arrays, predict_classes,
                        save_checkpoint, softmax_neg_times)
-from .training.tape import select_examples as _select_examples  # noqa: F401 (older tests)
 
 __all__ = [
     "TrainConfig", "SpikingClassifier", "Adam", "CheckpointError",

@@ -5,7 +5,7 @@ on LIF-only and mixed alpha / LIF networks, closed forms worked by hand, exact
 gradients against finite differences and the identities of docs/math.md 0.4,
 invariants (time shift, thread count) and parameter validation.
 
-Solver paths of the engine (``Network._engine_params``): ``tau_mem == tau_syn``
+Solver paths of the engine (``Network._lower``): ``tau_mem == tau_syn``
 (Lambert W, run as an alpha kernel), ``tau_mem == 2 tau_syn`` (quadratic), any
 other ratio (safeguarded Newton).  Every path is covered explicitly.
 """

@@ -34,7 +34,7 @@ def loss_cases(draw, *, min_time=-3.0, max_time=5.0, silent=False):
 
 
 def _direct(times, label, xi, tau_syn, alpha, beta):
-    """MATH.md D.2 evaluated term by term in 50-digit arithmetic (no log-sum-exp)."""
+    """docs/math.md D.2 evaluated term by term in 50-digit arithmetic (no log-sum-exp)."""
     with mpmath.workdps(50):
         s, r = mpmath.mpf(xi) * tau_syn, mpmath.mpf(beta) * tau_syn
         ts = [mpmath.mpf(t) for t in times if np.isfinite(t)]

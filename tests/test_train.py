@@ -12,7 +12,7 @@ import pytest
 import eventsim
 from eventsim import tasks
 from eventsim.train import (MAX_EXAMPLE_LOSS, Adam, CheckpointError, SpikingClassifier,
-                            TrainConfig, _select_examples, accuracy, cross_entropy,
+                            TrainConfig, accuracy, cross_entropy,
                             load_checkpoint, predict_classes, save_checkpoint,
                             softmax_neg_times)
 
@@ -204,7 +204,7 @@ def test_initialisation_glorot_and_pulses():
 
 
 # ---------------------------------------------------------------------------- trainer
-def test_select_examples_equals_resimulation(rng):
+def test_selected_examples_equal_resimulation(rng):
     net = eventsim.feedforward(3, [4], 2, n_pulses=1, pulse_init_multiplier=2,
                                nonpulse_init_multiplier=2, rng=2)
     X = rng.uniform(0, 1, (9, 3))
@@ -212,7 +212,7 @@ def test_select_examples_equals_resimulation(rng):
     res = eventsim.simulate(net, X, record_tape=True)
     for rows in (np.array([1, 4, 5, 8]), np.array([2, 3, 4]), np.array([8])):
         dl = rng.normal(size=(rows.size, 2))
-        a = eventsim.backward(net, _select_examples(res, rows), dl, outputs=out,
+        a = eventsim.backward(net, res.select(rows), dl, outputs=out,
                               clip_derivative=50.0, penalty_no_spike=0.7)
         sub = eventsim.simulate(net, X[rows], record_tape=True)
         b = eventsim.backward(net, sub, dl, outputs=out, clip_derivative=50.0,

@@ -13,7 +13,6 @@ One concept per module, each usable alone:
 * :mod:`~eventsim.training.selection` -- which network a fit returns (starts,
   best epoch): :class:`~eventsim.training.selection.FitState`.
 * :mod:`~eventsim.training.history` -- the per-epoch record of a fit.
-* :mod:`~eventsim.training.tape` -- cutting a simulation tape down to some examples.
 * :mod:`~eventsim.training.classifier` -- :class:`SpikingClassifier`, the
   scikit-learn style estimator that puts these together.
 

@@ -45,7 +45,6 @@ from .config import TrainConfig
 from .history import HISTORY_KEYS, restore_history
 from .metrics import accuracy, example_margins, predict_classes, softmax_neg_times
 from .selection import FitState, Score, start_seed
-from .tape import select_examples
 
 __all__ = ["SpikingClassifier"]
 
@@ -307,14 +306,13 @@ class SpikingClassifier:
                               alpha=c.goltz_alpha, beta=c.goltz_beta)
         return loss, dl, predict_classes(out)
 
-    def _update(self, res, rows, dl, xb):
-        """One Adam step from the examples ``rows`` of ``res`` (inputs ``xb``), with
+    def _update(self, res, rows, dl):
+        """One Adam step from the examples ``rows`` of ``res``, with
         the mean gradient over those examples; then the weights are clipped at
         ``min_weight`` and the pulse times at 0."""
         c = self.config_
         net = self.network_
-        sub = select_examples(res, rows, lambda r: simulate(
-            net, xb[r], record_tape=True, n_threads=c.n_threads))
+        sub = res.select(rows)
         everywhere = c.penalty_scope == "all"
         g = backward(net, sub, dl[rows], outputs=self._out_ids,
                      clip_derivative=c.clip_derivative,
@@ -343,7 +341,6 @@ class SpikingClassifier:
             p = net.pulse_times
             p += upd["pulse_times"]
             np.maximum(p, 0.0, out=p, where=np.isfinite(p))
-        return 1
 
     def _train_epoch(self, X, y, order, pbar, margin=0.0):
         """One pass over the examples in ``order``; returns running statistics.
@@ -384,7 +381,8 @@ class SpikingClassifier:
                     fb = int(hits[0]) // bs               # first batch with a wrong example
                     end = min((fb + 1) * bs, rows.size)
                     sel = hits[hits < end]
-                    n_updates += self._update(res, sel, dl, xb)
+                    self._update(res, sel, dl)
+                    n_updates += 1
                     pos += fb + 1
                     window = min(max_window, 2 * (fb + 1))
                 else:
@@ -393,7 +391,8 @@ class SpikingClassifier:
                     window = min(max_window, 2 * window)
             else:
                 end = rows.size
-                n_updates += self._update(res, np.arange(rows.size), dl, xb)
+                self._update(res, np.arange(rows.size), dl)
+                n_updates += 1
                 pos = hi
             loss_sum += float(loss[:end].sum())
             n_correct += int(end - wrong[:end].sum())
