@@ -463,8 +463,9 @@ def _mnist_folder(datasets, data_dir):
     try:
         return datasets.check_mnist_folder(folder)
     except FileNotFoundError as exc:
-        origin = "data_dir" if data_dir is not None else "EVENTSIM_MNIST"
-        raise FileNotFoundError(f"{exc} [given as {origin}]") from None
+        origin = ("data_dir (--data-dir on the command line)" if data_dir is not None
+                  else "the environment variable EVENTSIM_MNIST")
+        raise FileNotFoundError(f"{exc}; the folder was named by {origin}") from None
 
 
 def image_data_sources(task="mnist", data_dir=None) -> dict:
