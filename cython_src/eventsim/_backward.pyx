@@ -21,8 +21,60 @@ from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport exp, INFINITY
 from eventsim._netrec cimport NetRec, netrec_fill, KIND_NEURON, KIND_PULSE, MODEL_ALPHA
+from eventsim._model_alpha cimport (alpha_rate_max, alpha_inv_vdot, alpha_target,
+                                    alpha_source, alpha_kernel, alpha_jump)
+from eventsim._model_lif cimport (lif_rate_max, lif_inv_vdot, lif_target, lif_source,
+                                  lif_kernel, lif_jump)
 
-# LIF kernels (MODEL_LIF, MODEL_LIF2) share one backward form.
+
+# ==============================================================================
+# Model dispatch: the only place the backward pass switches on the model
+# ==============================================================================
+# Each model's local derivatives are in its _model_<name>.pxd (docs/engine.md,
+# section 9).  The LIF kernels (MODEL_LIF, MODEL_LIF2) share one backward form.
+
+cdef inline double model_rate_max(const NetRec* net, int32_t p) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        return alpha_rate_max(net, p)
+    return lif_rate_max(net, p)
+
+
+cdef inline double model_inv_vdot(const NetRec* net, int32_t p, double q) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        return alpha_inv_vdot(net, p, q)
+    return lif_inv_vdot(net, p, q)
+
+
+cdef inline void model_target(const NetRec* net, int32_t p, double tj, double R0,
+                              double inv_vdot, double* ej, double* ej2) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        alpha_target(net, p, tj, R0, inv_vdot, ej, ej2)
+    else:
+        lif_target(net, p, tj, R0, inv_vdot, ej, ej2)
+
+
+cdef inline void model_source(const NetRec* net, int32_t p, double a, double R0,
+                              double* fa, double* fa2) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        alpha_source(net, p, a, R0, fa, fa2)
+    else:
+        lif_source(net, p, a, R0, fa, fa2)
+
+
+cdef inline void model_kernel(const NetRec* net, int32_t p, double s, double inv_vdot,
+                              double* ex, double* ex2) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        alpha_kernel(net, p, s, inv_vdot, ex, ex2)
+    else:
+        lif_kernel(net, p, s, inv_vdot, ex, ex2)
+
+
+cdef inline void model_jump(const NetRec* net, int32_t p, double w, double s, double ex,
+                            double ex2, double* dw, double* da) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        alpha_jump(net, p, w, s, ex, ex2, dw, da)
+    else:
+        lif_jump(net, p, w, s, ex, ex2, dw, da)
 
 cdef enum:
     CHUNK = 16
@@ -35,8 +87,8 @@ cdef struct Buffers:
     double* gpulse       # per pulse
     double* gt           # adjoint dL/dt per neuron (one example at a time)
     double* inv_vdot     # 1 / V'(t_j) per spiking neuron (one example at a time)
-    double* ej           # e^{-rate (t_j - R0)} / V'(t_j): the target's half of the kernel
-    double* ej2          # LIF: coef e^{-rs (t_j - R0)} / V'(t_j) (ej: the rm half, times coef)
+    double* ej           # the target's half of the factored kernel (model_target)
+    double* ej2          # its second half, for two-exponential kernels (else 0)
     int8_t* touched      # per presynaptic neuron: row used in this chunk
     int64_t* touched_list
     int64_t n_touched
@@ -99,16 +151,11 @@ cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const
     cdef const int8_t* kind = net.kind
     cdef const int32_t* source_index = net.source_index
     cdef const int32_t* pop = net.pop
-    cdef const double* rate = net.rate
-    cdef const double* theta = net.theta
-    cdef const int8_t* model = net.model
-    cdef const double* rate_syn = net.rate_syn
-    cdef const double* coef = net.coef
     cdef int64_t j, r, p, pos, k, end
     cdef int32_t pp, pprev
-    cdef double tp, tj, gj, a, s, ex, dw, da, acc, ta, qj, R0 = INFINITY, t_last = -INFINITY
-    cdef double fa, fa2, ex2, rs, rate_max = 0.0
-    cdef bint factored, lif
+    cdef double tp, tj, gj, a, s, ex, dw, da, acc, qj, R0 = INFINITY, t_last = -INFINITY
+    cdef double fa, fa2, ex2, rm, rate_max = 0.0
+    cdef bint factored
     for j in range(n):
         b.gt[j] = g[j]
         qj = q[j]
@@ -119,16 +166,10 @@ cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const
                 t_last = times[j]
         if kind[j] == KIND_NEURON and qj > 0.0:
             pp = pop[j]
-            if rate[pp] > rate_max:
-                rate_max = rate[pp]
-            if model[pp] == MODEL_ALPHA:
-                # 1 / V'(t_j) = -W / (rate theta (1 + W)), with q = 1 + W (docs/math.md).
-                b.inv_vdot[j] = (1.0 - qj) / (rate[pp] * theta[pp] * qj)
-            else:
-                # LIF: the tape holds V'(t_j) itself.
-                b.inv_vdot[j] = 1.0 / qj
-                if rate_syn[pp] > rate_max:
-                    rate_max = rate_syn[pp]
+            rm = model_rate_max(net, pp)
+            if rm > rate_max:
+                rate_max = rm
+            b.inv_vdot[j] = model_inv_vdot(net, pp, qj)
         else:
             b.inv_vdot[j] = 0.0
     # e^{-rate (t_j - a)} = [e^{-rate (t_j - R0)}] [e^{rate (a - R0)}]: one exp per spike and
@@ -140,12 +181,7 @@ cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const
             # Zero for sources and for a spike at an exact tangency (q = 0), which
             # passes no gradient: never a stale value from an earlier example.
             if b.inv_vdot[j] != 0.0:
-                pp = pop[j]
-                if model[pp] == MODEL_ALPHA:
-                    b.ej[j] = exp(-rate[pp] * (times[j] - R0)) * b.inv_vdot[j]
-                else:
-                    b.ej[j] = coef[pp] * exp(-rate[pp] * (times[j] - R0)) * b.inv_vdot[j]
-                    b.ej2[j] = coef[pp] * exp(-rate_syn[pp] * (times[j] - R0)) * b.inv_vdot[j]
+                model_target(net, pop[j], times[j], R0, b.inv_vdot[j], &b.ej[j], &b.ej2[j])
             else:
                 b.ej[j] = 0.0
                 b.ej2[j] = 0.0
@@ -164,7 +200,6 @@ cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const
         pprev = -1
         fa = 0.0
         fa2 = 0.0
-        lif = False
         a = INFINITY
         while pos < end:
             k = order[pos]
@@ -177,33 +212,21 @@ cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const
             if tp + delays[k] != a or pop[j] != pprev:
                 a = tp + delays[k]
                 pprev = pop[j]
-                lif = model[pprev] != MODEL_ALPHA
                 if factored:
-                    fa = exp(rate[pprev] * (a - R0))
-                    if lif:
-                        fa2 = exp(rate_syn[pprev] * (a - R0))
+                    model_source(net, pprev, a, R0, &fa, &fa2)
             if not tj > a:
                 continue
-            ta = rate[pprev]
             s = tj - a
-            if lif:
-                # kappa(s) = coef (e^{-rm s} - e^{-rs s}); ex, ex2 carry coef / V'(t_j).
-                rs = rate_syn[pprev]
-                if factored:
-                    ex = b.ej[j] * fa
-                    ex2 = b.ej2[j] * fa2
-                else:
-                    ex = coef[pprev] * exp(-ta * s) * b.inv_vdot[j]
-                    ex2 = coef[pprev] * exp(-rs * s) * b.inv_vdot[j]
-                dw = clipd(ex2 - ex, clip)                                  # -kappa / V'
-                da = clipd(weights[k] * (rs * ex2 - ta * ex), clip)          # w kappa' / V'
+            # The kernel factors of this arrival (docs/engine.md, section 9), then the
+            # model's local derivatives dt_j / dw_k and dt_j / da_k.
+            if factored:
+                ex = b.ej[j] * fa
+                ex2 = b.ej2[j] * fa2
             else:
-                if factored:
-                    ex = b.ej[j] * fa
-                else:
-                    ex = exp(-ta * s) * b.inv_vdot[j]
-                dw = clipd(-s * ex, clip)                          # dt_j / dw_k
-                da = clipd(weights[k] * (1.0 - ta * s) * ex, clip)  # dt_j / da_k
+                model_kernel(net, pprev, s, b.inv_vdot[j], &ex, &ex2)
+            model_jump(net, pprev, weights[k], s, ex, ex2, &dw, &da)
+            dw = clipd(dw, clip)
+            da = clipd(da, clip)
             b.gw[k] += gj * dw
             b.gd[k] += gj * da
             acc = acc + gj * da

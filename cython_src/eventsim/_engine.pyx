@@ -37,38 +37,27 @@ from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memset, memcmp
 from libc.stdint cimport int64_t, int32_t, int8_t
 
-from eventsim._lambertw cimport lambertw0_q, exp, log, INFINITY
-from eventsim._netrec cimport (NetRec, netrec_fill, KIND_INPUT, KIND_PULSE, KIND_NEURON,
-                               MODEL_ALPHA, MODEL_LIF, MODEL_LIF2, STATUS_OK, STATUS_BUDGET,
-                               STATUS_NEWTON, STATUS_NO_MEMORY)
-from libc.math cimport sqrt
-
-cdef extern from "_kernels.h" nogil:
-    void es_block_arrive(double* A, double* B, const double* w, int64_t n, double ex,
-                         double exdt)
-    int64_t es_block_refresh(const double* A, const double* B, const double* tbar,
-                             const double* tt, double* num, double* D, int32_t* idx, int64_t n,
-                             double t, double dt, double tau, double thex)
-    int64_t es_block_refresh_lif(const double* A, const double* B, const double* tbar,
-                                 const double* tt, double* num, double* D, int32_t* idx,
-                                 int64_t n, double t, double inv_m, double inv_s, double rm,
-                                 double rs, double coef, double theta)
+from eventsim._lambertw cimport exp, INFINITY
+from eventsim._netrec cimport (NetRec, netrec_fill, PopClock, KIND_INPUT, KIND_PULSE,
+                               KIND_NEURON, MODEL_ALPHA, MODEL_LIF, MODEL_LIF2, CROSS_NONE,
+                               CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
+                               STATUS_NO_MEMORY)
+from eventsim._model_alpha cimport (alpha_clock, alpha_arrive, alpha_block_arrive,
+                                    alpha_rebase, alpha_bound, alpha_block_bound, alpha_exact)
+from eventsim._model_lif cimport (lif_clock, lif_arrive, lif_block_arrive, lif_rebase,
+                                  lif_bound, lif_block_bound, lif_exact)
 
 
 cdef enum:
     EV_SOURCE = 0      # a source neuron spikes
     EV_DELIVER = 1     # deliver the delayed synapses of a spike, from a position on
 
-# For the LIF kernels the neuron state is A = sum w e^{rate (a - R)},
-# B = sum w e^{rate_syn (a - R)}, so V(t) = coef (A e^{-rate (t-R)} - B e^{-rate_syn (t-R)})
-# and the synaptic current is I(t) = B e^{-rate_syn (t-R)} (docs/math.md, LIF section).
-
 cdef enum:
     ACT_NONE = 0
     ACT_CHECK = 1      # time is a lower bound of the crossing: compute it exactly then
     ACT_FIRE = 2       # time is the exact spike time
 
-# Newton steps allowed per LIF crossing.  From below, on a concave potential, the
+# Iteration steps allowed per exact crossing (LIF: Newton's).  From below, on a concave potential, the
 # iteration converges monotonically (quadratically, or linearly with ratio 1/2 at a
 # tangency), so 200 is never reached in double precision; running out is reported.
 # Lowered only by tests (_set_newton_iterations).
@@ -260,8 +249,8 @@ cdef struct Workspace:
     Heap heap
     ActionTree tree
     NeuronState* s
-    double* A            # sum w e^{tau (a - R)}
-    double* B            # sum w (a - R) e^{tau (a - R)}
+    double* A            # the model's state (alpha: sum w e^{tau (a - R)})
+    double* B            # (alpha: sum w (a - R) e^{tau (a - R)})
     double* tbar         # exact pending FIRE time or emitted spike time; inf otherwise
     double* scratch_t    # refresh_block: tangent numerators
     double* scratch_d    # refresh_block: slopes (0: no crossing)
@@ -271,11 +260,7 @@ cdef struct Workspace:
     int64_t n_dirty_blocks
     int32_t* dirty_list
     int64_t n_dirty
-    double* pop_t        # per population: time for which pop_ex is cached
-    double* pop_ex       # e^{tau (pop_t - R)}
-    double* pop_inv      # its inverse
-    double* pop_ex2      # LIF: e^{rs (pop_t - R)}
-    double* pop_inv2     # its inverse
+    PopClock* clock      # per population: its time factors, cached for clock.t
     int64_t* tape        # (pre, begin, end) triples of this thread's examples
     int64_t tape_n       # used triples
     int64_t tape_cap
@@ -308,19 +293,14 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noex
     ws.block_dirty = <int8_t*> malloc((n_blocks + 1) * sizeof(int8_t))
     ws.dirty_blocks = <int32_t*> malloc((n_blocks + 1) * sizeof(int32_t))
     ws.dirty_list = <int32_t*> malloc(n * sizeof(int32_t))
-    ws.pop_t = <double*> malloc(p * sizeof(double))
-    ws.pop_ex = <double*> malloc(p * sizeof(double))
-    ws.pop_inv = <double*> malloc(p * sizeof(double))
-    ws.pop_ex2 = <double*> malloc(p * sizeof(double))
-    ws.pop_inv2 = <double*> malloc(p * sizeof(double))
+    ws.clock = <PopClock*> malloc(p * sizeof(PopClock))
     ws.tape_cap = 1024
     ws.tape = <int64_t*> malloc(3 * ws.tape_cap * sizeof(int64_t))
     if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
             or ws.tree.top_min == NULL or ws.tree.leaf_arg == NULL
             or ws.tree.top_arg == NULL or ws.s == NULL or ws.dirty_list == NULL
             or ws.A == NULL or ws.B == NULL or ws.tbar == NULL or ws.scratch_t == NULL or ws.scratch_d == NULL
-            or ws.scratch_i == NULL or ws.block_dirty == NULL  or ws.dirty_blocks == NULL or ws.pop_t == NULL or ws.pop_ex == NULL
-            or ws.pop_inv == NULL or ws.pop_ex2 == NULL or ws.pop_inv2 == NULL
+            or ws.scratch_i == NULL or ws.block_dirty == NULL  or ws.dirty_blocks == NULL or ws.clock == NULL
             or ws.tape == NULL):
         ws_free(ws)
         return NULL
@@ -334,8 +314,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.tree.leaf_arg); free(ws.tree.top_arg)
     free(ws.s); free(ws.dirty_list); free(ws.A); free(ws.B); free(ws.tbar); free(ws.scratch_t); free(ws.scratch_d)
     free(ws.scratch_i); free(ws.block_dirty)
-    free(ws.dirty_blocks); free(ws.pop_t); free(ws.pop_ex); free(ws.pop_inv)
-    free(ws.pop_ex2); free(ws.pop_inv2)
+    free(ws.dirty_blocks); free(ws.clock)
     free(ws.tape)
     free(ws)
 
@@ -364,33 +343,80 @@ cdef inline void set_action(Workspace* ws, NetRec* net, int64_t j, int act, doub
     tree_set(&ws.tree, j, net.n_neurons, t if act != ACT_NONE else INFINITY)
 
 
-cdef inline void pop_factor(Workspace* ws, NetRec* net, int32_t p, double t, double R) noexcept nogil:
-    if ws.pop_t[p] != t:
-        ws.pop_t[p] = t
-        ws.pop_ex[p] = exp(net.rate[p] * (t - R))
-        ws.pop_inv[p] = 1.0 / ws.pop_ex[p]
-        if net.model[p] == MODEL_LIF2:
-            # rate_syn = 2 tau: the square saves an exp (a rounding of difference).
-            ws.pop_ex2[p] = ws.pop_ex[p] * ws.pop_ex[p]
-            ws.pop_inv2[p] = ws.pop_inv[p] * ws.pop_inv[p]
-        elif net.model[p] != MODEL_ALPHA:
-            ws.pop_ex2[p] = exp(net.rate_syn[p] * (t - R))
-            ws.pop_inv2[p] = 1.0 / ws.pop_ex2[p]
+# ==============================================================================
+# Model dispatch: the only place the forward pass switches on the model
+# ==============================================================================
+# Each model's math is in its own _model_<name>.pxd behind the same functions
+# (docs/engine.md, section 9); these inline switches pick one per population.  A
+# new model adds its MODEL_* code (_netrec.pxd) and one case to each.
+
+cdef inline void model_clock(const NetRec* net, int32_t p, double t, double R,
+                             PopClock* c) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        alpha_clock(net, p, t, R, c)
+    else:
+        lif_clock(net, p, t, R, c)
 
 
+cdef inline void model_arrive(const NetRec* net, int32_t p, double* A, double* B, double w,
+                              const PopClock* c, double t, double R) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        alpha_arrive(A, B, w, c, t, R)
+    else:
+        lif_arrive(A, B, w, c, t, R)
+
+
+cdef inline void model_block_arrive(const NetRec* net, int32_t p, double* A, double* B,
+                                    const double* w, int64_t n, const PopClock* c, double t,
+                                    double R) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        alpha_block_arrive(A, B, w, n, c, t, R)
+    else:
+        lif_block_arrive(A, B, w, n, c, t, R)
+
+
+cdef inline void model_rebase(const NetRec* net, int32_t p, double* A, double* B,
+                              double dt) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        alpha_rebase(A, B, net, p, dt)
+    else:
+        lif_rebase(A, B, net, p, dt)
+
+
+cdef inline int model_bound(const NetRec* net, int32_t p, double A, double B, PopClock* c,
+                            double t, double R, double* bound) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        return alpha_bound(net, p, A, B, c, t, R, bound)
+    return lif_bound(net, p, A, B, c, t, R, bound)
+
+
+cdef inline int64_t model_block_bound(const NetRec* net, int32_t p, const double* A,
+                                      const double* B, const double* tbar, const double* tt,
+                                      double* num, double* D, int32_t* idx, int64_t n,
+                                      const PopClock* c, double t, double R) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        return alpha_block_bound(net, p, A, B, tbar, tt, num, D, idx, n, c, t, R)
+    return lif_block_bound(net, p, A, B, tbar, tt, num, D, idx, n, c, t, R)
+
+
+cdef inline int model_exact(const NetRec* net, int32_t p, double A, double B, PopClock* c,
+                            double t, double R, int max_iter, double* tc,
+                            double* q) noexcept nogil:
+    if net.model[p] == MODEL_ALPHA:
+        return alpha_exact(net, p, A, B, c, t, R, max_iter, tc, q)
+    return lif_exact(net, p, A, B, c, t, R, max_iter, tc, q)
+
+
+# ==============================================================================
+# One neuron, through the model interface
+# ==============================================================================
 cdef inline void arrive(Workspace* ws, NetRec* net, int32_t j, double w, double t, double R) noexcept nogil:
     """Apply one arrival of weight w at time t to neuron j (not fired by t)."""
     cdef NeuronState* st = &ws.s[j]
     cdef int32_t p = st.pop
-    cdef double ex
-    if ws.pop_t[p] != t:
-        pop_factor(ws, net, p, t, R)
-    ex = w * ws.pop_ex[p]
-    ws.A[j] += ex
-    if net.model[p] == MODEL_ALPHA:
-        ws.B[j] += ex * (t - R)
-    else:
-        ws.B[j] += w * ws.pop_ex2[p]
+    if ws.clock[p].t != t:
+        model_clock(net, p, t, R, &ws.clock[p])
+    model_arrive(net, p, &ws.A[j], &ws.B[j], w, &ws.clock[p], t, R)
     # An inhibitory input only delays a crossing: a pending CHECK stays a valid
     # lower bound, and no pending action stays none.  A pending FIRE must move.
     if not st.dirty and (w > 0.0 or st.act == ACT_FIRE):
@@ -405,9 +431,7 @@ cdef int deliver(Workspace* ws, NetRec* net, int64_t pre, int64_t pos, double t_
     of the delivery order; schedule the rest.  Returns 0, or -1 if out of memory."""
     cdef int64_t end = net.indptr[pre + 1], begin = pos, k, i, m
     cdef int32_t j, b, p
-    cdef double w, ex, exdt
-    cdef double* A
-    cdef double* B
+    cdef double w
     if not net.has_delays and net.block[pre] >= 0:
         # The targets are consecutive neurons of one population.  Arrivals at neurons
         # that fired (or fire now) are added too: a fired neuron's A, B are never read
@@ -416,11 +440,10 @@ cdef int deliver(Workspace* ws, NetRec* net, int64_t pre, int64_t pos, double t_
         b = net.block[pre]
         j = net.block_start[b]
         p = ws.s[j].pop
-        if ws.pop_t[p] != t:
-            pop_factor(ws, net, p, t, R)
-        ex = ws.pop_ex[p]
-        exdt = ex * (t - R) if net.model[p] == MODEL_ALPHA else ws.pop_ex2[p]
-        es_block_arrive(ws.A + j, ws.B + j, net.weights + pos, end - pos, ex, exdt)
+        if ws.clock[p].t != t:
+            model_clock(net, p, t, R, &ws.clock[p])
+        model_block_arrive(net, p, ws.A + j, ws.B + j, net.weights + pos, end - pos,
+                           &ws.clock[p], t, R)
         if not ws.block_dirty[b]:
             ws.block_dirty[b] = 1
             ws.dirty_blocks[ws.n_dirty_blocks] = b
@@ -458,31 +481,10 @@ cdef inline void refresh(Workspace* ws, NetRec* net, int64_t j, double t, double
     """New lower bound (CHECK) of neuron j's crossing after inputs at time t."""
     cdef NeuronState* st = &ws.s[j]
     cdef int32_t p = st.pop
-    cdef double A = ws.A[j], tau = net.rate[p], U, D, num, bound
-    if net.model[p] != MODEL_ALPHA:
-        refresh_lif(ws, net, j, t, R)
-        return
-    if A <= 0.0:
-        # V = e^{-tau t}(A t - B) with A <= 0 never rises above its value now (< theta).
+    cdef double bound
+    if not model_bound(net, p, ws.A[j], ws.B[j], &ws.clock[p], t, R, &bound):
         set_action(ws, net, j, ACT_NONE, INFINITY)
         return
-    if ws.pop_t[p] != t:
-        pop_factor(ws, net, p, t, R)
-    U = A * (t - R) - ws.B[j]            # V(t) e^{tau (t - R)}
-    D = A - tau * U                      # V'(t) e^{tau (t - R)}
-    if D <= 0.0:
-        # Past the peak: V only falls from here (and V(t) < theta).
-        set_action(ws, net, j, ACT_NONE, INFINITY)
-        return
-    num = net.theta[p] * ws.pop_ex[p] - U
-    # The tangent reaches theta after num / D; the peak comes after D / (tau A).  If
-    # the tangent (an upper bound of concave V) reaches theta only after the peak,
-    # V stays below theta.  The 1e-9 slack leaves near-tangent cases to exact().
-    if tau * A * num > D * D * (1.0 + 1e-9):
-        set_action(ws, net, j, ACT_NONE, INFINITY)
-        return
-    # Shave a relative 1e-10 so rounding can never put the bound after the crossing.
-    bound = t + (num / D) * (1.0 - 1e-10)
     if st.act == ACT_CHECK and ws.tree.t[j] <= bound:
         return                            # the earlier bound is still a valid bound
     set_action(ws, net, j, ACT_CHECK, bound)
@@ -495,17 +497,11 @@ cdef void refresh_block(Workspace* ws, NetRec* net, int32_t b, double t, double 
     cdef int32_t p = ws.s[j0].pop
     cdef int64_t c, cnt, i
     cdef double bound
-    if ws.pop_t[p] != t:
-        pop_factor(ws, net, p, t, R)
-    if net.model[p] == MODEL_ALPHA:
-        cnt = es_block_refresh(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0,
-                               ws.scratch_t, ws.scratch_d, ws.scratch_i, net.block_stop[b] - j0,
-                               t, t - R, net.rate[p], net.theta[p] * ws.pop_ex[p])
-    else:
-        cnt = es_block_refresh_lif(ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0,
-                                   ws.scratch_t, ws.scratch_d, ws.scratch_i,
-                                   net.block_stop[b] - j0, t, ws.pop_inv[p], ws.pop_inv2[p],
-                                   net.rate[p], net.rate_syn[p], net.coef[p], net.theta[p])
+    if ws.clock[p].t != t:
+        model_clock(net, p, t, R, &ws.clock[p])
+    cnt = model_block_bound(net, p, ws.A + j0, ws.B + j0, ws.tbar + j0, ws.tree.t + j0,
+                            ws.scratch_t, ws.scratch_d, ws.scratch_i, net.block_stop[b] - j0,
+                            &ws.clock[p], t, R)
     for c in range(cnt):
         i = ws.scratch_i[c]
         if ws.scratch_d[i] == 0.0:
@@ -518,142 +514,20 @@ cdef void refresh_block(Workspace* ws, NetRec* net, int32_t b, double t, double 
 
 
 cdef inline int exact(Workspace* ws, NetRec* net, int64_t j, double t, double R) noexcept nogil:
-    """CHECK reached: compute the exact crossing (docs/math.md, W0).  Returns a STATUS_*."""
+    """CHECK reached: compute the exact crossing.  Returns a STATUS_* (for
+    STATUS_NEWTON the neuron's action is left as it was)."""
     cdef NeuronState* st = &ws.s[j]
     cdef int32_t p = st.pop
-    cdef double A = ws.A[j], B = ws.B[j], tau = net.rate[p], ell, W, q, tc
-    if net.model[p] != MODEL_ALPHA:
-        return exact_lif(ws, net, j, t, R)
-    if A <= 0.0:
+    cdef double tc = INFINITY, q = 0.0
+    cdef int rc = model_exact(net, p, ws.A[j], ws.B[j], &ws.clock[p], t, R,
+                              newton_max_iterations, &tc, &q)
+    if rc == CROSS_NONE:
         set_action(ws, net, j, ACT_NONE, INFINITY)
-        return STATUS_OK
-    ell = net.log_rate_theta[p] - log(A) + tau * B / A
-    if not ell <= -1.0:
-        set_action(ws, net, j, ACT_NONE, INFINITY)    # the peak stays below theta
-        return STATUS_OK
-    q = lambertw0_q(ell, &W)
-    tc = R + B / A - W / tau
-    if tc < t:
-        # The bound t is below the true crossing (inhibition since only delays it), so
-        # tc < t means either rounding at the ulp level (then V(t) is at theta) or a
-        # spurious root before the latest input, where V was below theta (docs/math.md A.2).
-        if ws.pop_t[p] != t:
-            pop_factor(ws, net, p, t, R)
-        if (A * (t - R) - B) * ws.pop_inv[p] < net.theta[p] * (1.0 - 1e-9):
-            set_action(ws, net, j, ACT_NONE, INFINITY)
-            return STATUS_OK
-        tc = t
-    st.qpend = q
-    set_action(ws, net, j, ACT_FIRE, tc)
-    return STATUS_OK
-
-
-# ------------------------------------------------------------------------------
-# LIF with exponential synapses (docs/math.md B.0)
-# ------------------------------------------------------------------------------
-# Between inputs V(t + s) = a e^{-rm s} - b e^{-rs s} with a = coef A e^{-rm (t-R)},
-# b = coef B e^{-rs (t-R)}; I(t) = B e^{-rs (t-R)}.  Facts used (theta > 0):
-# * With I <= 0, V cannot rise above 0 until an excitatory input comes: no crossing.
-# * With I > 0, V is concave wherever it rises, and it has at most one extremum
-#   between inputs; so from a rising point the tangent reaches theta no later than
-#   V does (a lower bound, as for the alpha kernel), and Newton's iteration from
-#   below converges monotonically to the crossing.
-# * Since both exponentials are in (0, 1], V never exceeds
-#   max(0, a) + max(0, -b): a cheap test that rules out crossings.
-
-cdef inline void refresh_lif(Workspace* ws, NetRec* net, int64_t j, double t, double R) noexcept nogil:
-    """New lower bound (CHECK) of an LIF neuron's crossing after inputs at time t."""
-    cdef NeuronState* st = &ws.s[j]
-    cdef int32_t p = st.pop
-    cdef double xm, xs, K = net.coef[p], V, Vd, bound
-    if ws.pop_t[p] != t:
-        pop_factor(ws, net, p, t, R)
-    xm = ws.A[j] * ws.pop_inv[p]
-    xs = ws.B[j] * ws.pop_inv2[p]
-    V = K * (xm - xs)
-    Vd = K * (net.rate_syn[p] * xs - net.rate[p] * xm)
-    if not (xs > 0.0 and Vd > 0.0 and
-            (K * xm if K * xm > 0.0 else 0.0) - (K * xs if K * xs < 0.0 else 0.0) > net.theta[p]):
-        set_action(ws, net, j, ACT_NONE, INFINITY)
-        return
-    bound = t + ((net.theta[p] - V) / Vd) * (1.0 - 1e-10)
-    if bound < t:
-        bound = t
-    if st.act == ACT_CHECK and ws.tree.t[j] <= bound:
-        return
-    set_action(ws, net, j, ACT_CHECK, bound)
-
-
-cdef inline int exact_lif(Workspace* ws, NetRec* net, int64_t j, double t, double R) noexcept nogil:
-    """CHECK reached: the exact crossing of an LIF neuron, if any, from time t on.
-
-    Returns STATUS_OK, or STATUS_NEWTON if the iteration did not converge (the
-    neuron's action is then left as it was)."""
-    cdef int32_t p = ws.s[j].pop
-    cdef double K = net.coef[p], rm = net.rate[p], rs = net.rate_syn[p], theta = net.theta[p]
-    cdef double a, b, V, Vd, s, ds, s_pk, arg, y, D, em, es
-    cdef int it
-    cdef bint converged
-    if ws.pop_t[p] != t:
-        pop_factor(ws, net, p, t, R)
-    a = K * ws.A[j] * ws.pop_inv[p]
-    b = K * ws.B[j] * ws.pop_inv2[p]
-    V = a - b
-    Vd = b * rs - a * rm
-    if not (ws.B[j] > 0.0 and Vd > 0.0):
-        set_action(ws, net, j, ACT_NONE, INFINITY)
-        return STATUS_OK
-    if V >= theta:
-        # The bound t is below the crossing, so this is rounding at the ulp level.
-        ws.s[j].qpend = Vd
-        set_action(ws, net, j, ACT_FIRE, t)
-        return STATUS_OK
-    if net.model[p] == MODEL_LIF2:
-        # rm = rs / 2: with y = e^{-rm s}, V = a y - b y^2 (b > 0 as I > 0).  The
-        # upward root is y = (a + D) / (2b), written to avoid cancellation (docs/math.md B.2).
-        D = a * a - 4.0 * b * theta
-        if not (a > 0.0 and D >= 0.0):
-            set_action(ws, net, j, ACT_NONE, INFINITY)
-            return STATUS_OK
-        D = sqrt(D)
-        y = (a + D) / (2.0 * b)                 # e^{-rm s}
-        s = -log(y) / rm
-        if not s > 0.0:
-            s = 0.0
-            y = 1.0
-        ws.s[j].qpend = rm * y * D
-        set_action(ws, net, j, ACT_FIRE, t + s)
-        return STATUS_OK
-    # The extremum, a maximum since V rises now (docs/math.md B.3).
-    arg = (a * rm) / (b * rs)
-    if not arg > 0.0:
-        set_action(ws, net, j, ACT_NONE, INFINITY)     # rises towards 0 only
-        return STATUS_OK
-    s_pk = log(arg) / (rm - rs)
-    if not (a * exp(-rm * s_pk) - b * exp(-rs * s_pk) >= theta):
-        set_action(ws, net, j, ACT_NONE, INFINITY)
-        return STATUS_OK
-    s = 0.0
-    converged = False
-    for it in range(newton_max_iterations):
-        ds = (theta - V) / Vd
-        if not ds > 0.0:
-            converged = True
-            break
-        if s + ds > s_pk:
-            ds = s_pk - s               # only by rounding: the root is before the peak
-        s += ds
-        em = exp(-rm * s)
-        es = exp(-rs * s)
-        V = a * em - b * es
-        Vd = b * rs * es - a * rm * em
-        if ds <= 1e-15 * s or V >= theta or not Vd > 0.0:
-            converged = True
-            break
-    if not converged:
+    elif rc == CROSS_FAIL:
         return STATUS_NEWTON
-    ws.s[j].qpend = Vd if Vd > 0.0 else 0.0
-    set_action(ws, net, j, ACT_FIRE, t + s)
+    else:
+        st.qpend = q
+        set_action(ws, net, j, ACT_FIRE, tc)
     return STATUS_OK
 
 
@@ -686,7 +560,7 @@ cdef int run_one(Workspace* ws, NetRec* net, const double* inputs, double t_max,
         st.dirty = 0
     tree_clear(&ws.tree, n)
     for j in range(net.n_pops):
-        ws.pop_t[j] = -INFINITY
+        ws.clock[j].t = -INFINITY
     ws.n_dirty_blocks = 0
     for j in range(net.n_blocks):
         ws.block_dirty[j] = 0
@@ -715,15 +589,10 @@ cdef int run_one(Workspace* ws, NetRec* net, const double* inputs, double t_max,
             for j in range(n):
                 st = &ws.s[j]
                 if st.pop >= 0 and (ws.A[j] != 0.0 or ws.B[j] != 0.0):
-                    f = exp(-net.rate[st.pop] * (t - R))
-                    if net.model[st.pop] == MODEL_ALPHA:
-                        ws.B[j] = (ws.B[j] - (t - R) * ws.A[j]) * f
-                    else:
-                        ws.B[j] = ws.B[j] * exp(-net.rate_syn[st.pop] * (t - R))
-                    ws.A[j] = ws.A[j] * f
+                    model_rebase(net, st.pop, &ws.A[j], &ws.B[j], t - R)
             R = t
             for j in range(net.n_pops):
-                ws.pop_t[j] = -INFINITY
+                ws.clock[j].t = -INFINITY
         # One batch: everything at time t.
         while True:
             if ws.heap.n > 0 and ws.heap.data[0].time == t:

@@ -16,6 +16,20 @@ cdef enum:                 # per population (NetRec.model)
     MODEL_LIF = 1          # coef (e^{-rate s} - e^{-rate_syn s}): safeguarded Newton
     MODEL_LIF2 = 2         # the same with tau_mem = 2 tau_syn: closed form
 
+cdef enum:                 # what a model's <model>_exact() found (docs/engine.md, section 9)
+    CROSS_NONE = 0         # no crossing before the next input
+    CROSS_FIRE = 1         # a crossing: its time and tape value were written
+    CROSS_FAIL = 2         # an iteration did not converge (the engine reports STATUS_NEWTON)
+
+
+cdef struct PopClock:      # per population: its time factors at time t, cached by the engine
+    double t               # the time they are for (-inf: none yet)
+    double ex              # e^{rate (t - R)}
+    double inv             # its inverse
+    double ex2             # two-exponential models: e^{rate_syn (t - R)}
+    double inv2            # its inverse
+
+
 cdef enum:                 # per example, returned by run_batch
     STATUS_OK = 0
     STATUS_BUDGET = 1      # more than max_events events
