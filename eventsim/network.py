@@ -28,6 +28,9 @@ import uuid
 
 import numpy as np
 
+from . import models as _models
+from .models import LIF_MIN_RATIO_GAP  # noqa: F401  (kept importable from here)
+
 __all__ = ["Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA", "NEURON"]
 
 # Neuron kinds as stored in ``Network.kind`` (int8); the compiled passes declare the
@@ -37,20 +40,12 @@ INPUT = 0
 PULSE = 1
 ALPHA = NEURON = 2
 
-#: Neuron models a population can have, and their parameters with defaults.
-MODELS = {
-    "alpha": {"tau": 1.0, "theta": 1.0},
-    "lif": {"tau_mem": 1.0, "tau_syn": 1.0, "theta": 1.0, "g_leak": 1.0},
-}
+#: Neuron models a population can have, and their parameters with defaults (a view
+#: of the registry, eventsim.models.REGISTRY).
+MODELS = {name: dict(m.defaults) for name, m in _models.REGISTRY.items()}
 
 # Per-population parameter arrays of the network, and which models have them.
-_PARAM_MODELS = {"tau": ("alpha",), "tau_mem": ("lif",), "tau_syn": ("lif",),
-                 "g_leak": ("lif",), "theta": ("alpha", "lif")}
-
-# The general LIF solver evaluates V as a difference of two exponential sums, which
-# loses digits like 1 / |1 - tau_syn / tau_mem|; closer ratios than this are refused
-# (equal time constants use the exact closed form).
-LIF_MIN_RATIO_GAP = 1e-3
+_PARAM_MODELS = _models.param_models()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,14 +123,6 @@ def _check_signs(w, sign, pre):
             f"Dale's law: a synapse from {what} neuron {int(pre[k])} has weight {float(w[k])!r} "
             f"(must be {need}); {bad.size} such synapse(s). Use Network.project_dale to "
             f"project weights onto the allowed signs")
-
-
-def _check_lif_ratio(tau_mem, tau_syn, where):
-    if tau_mem != tau_syn and abs(tau_syn / tau_mem - 1.0) < LIF_MIN_RATIO_GAP:
-        raise ValueError(
-            f"LIF population {where!r}: tau_syn / tau_mem = {tau_syn / tau_mem!r} is within "
-            f"{LIF_MIN_RATIO_GAP} of 1 but not equal; use equal time constants (exact closed "
-            f"form) or a ratio further from 1 (the two-exponential form loses precision there)")
 
 
 def _real(name, values):
@@ -325,17 +312,15 @@ class Network:
         theta : float
             Firing threshold (> 0; for ``"lif"`` measured from the resting potential).
         """
-        if model not in MODELS:
-            raise ValueError(f"unknown neuron model {model!r}; known models: {sorted(MODELS)}")
-        unknown = set(params) - set(MODELS[model])
+        spec = _models.lookup(model)
+        unknown = set(params) - set(spec.defaults)
         if unknown:
             raise ValueError(f"unknown parameters for model {model!r}: {sorted(unknown)}")
-        p = {**MODELS[model], **params}
+        p = {**spec.defaults, **params}
         for key, val in p.items():
             if not isinstance(val, numbers.Real) or not np.isfinite(val) or val <= 0:
                 raise ValueError(f"{key} must be finite and > 0, got {val!r}")
-        if model == "lif":
-            _check_lif_ratio(p["tau_mem"], p["tau_syn"], name if name is not None else f"#{self._n_pops}")
+        spec.check(p, name if name is not None else f"#{self._n_pops}")
         pop = self._add_block(model, n, name, self._n_pops, dale)
         self._n_pops += 1
         self._models.append(model)
@@ -651,11 +636,10 @@ class Network:
             i = int(np.flatnonzero(~has & ~np.isnan(arr))[0])
             raise ValueError(f"population {i} is {self._models[i]!r}, which has no parameter "
                              f"{key!r}: its entry must be NaN")
-        if key in ("tau_mem", "tau_syn"):
-            mem = arr if key == "tau_mem" else self._tau_mem
-            syn = arr if key == "tau_syn" else self._tau_syn
-            for i in np.flatnonzero(has):
-                _check_lif_ratio(mem[i], syn[i], i)
+        for i in np.flatnonzero(has):
+            spec = _models.REGISTRY[self._models[i]]
+            spec.check({k: float(arr[i] if k == key else getattr(self, "_" + k)[i])
+                        for k in spec.defaults}, int(i))
         setattr(self, "_" + key, arr)
 
     @property
@@ -715,9 +699,12 @@ class Network:
         i = int(population)
         if not 0 <= i < self._n_pops:
             raise ValueError(f"unknown population index {i} (the network has {self._n_pops})")
-        m = self._models[i]
-        return {"model": m, **{k: float(getattr(self, "_" + k)[i])
-                               for k in _PARAM_MODELS if m in _PARAM_MODELS[k]}}
+        return {"model": self._models[i], **self._pop_params(i)}
+
+    def _pop_params(self, i) -> dict:
+        """Parameter name -> value of neuron population ``i``, in its model's order."""
+        return {k: float(getattr(self, "_" + k)[i])
+                for k in _PARAM_MODELS if k in _models.REGISTRY[self._models[i]].defaults}
 
     @staticmethod
     def _param_names():
@@ -740,38 +727,25 @@ class Network:
                     raise ValueError(f"{key} of population {names[i]!r} (#{i}) is {v!r}, but a "
                                      f"{m!r} population has no {key!r}: its entry must be NaN")
         for i, m in enumerate(self._models):
-            if m == "lif":
-                _check_lif_ratio(self._tau_mem[i], self._tau_syn[i], names[i])
+            _models.REGISTRY[m].check(self._pop_params(i), names[i])
 
     def _population_arrays(self):
         """The kernels' per-population arrays, from the (checked) parameters.
 
-        The engine knows two kernels.  ``model 0`` is the alpha kernel with decay
-        rate ``rate`` and threshold ``theta``.  An LIF population with equal time
-        constants ``tau`` *is* that kernel up to a factor: ``V_lif = V_alpha /
-        (g_leak tau)`` with ``rate = 1 / tau``, so it runs as alpha with threshold
-        ``theta g_leak tau`` (``theta_scale``; the threshold gradient is scaled back).
-        ``model 1`` is the two-exponential LIF kernel ``coef (e^{-rate s} -
-        e^{-rate_syn s})``, ``model 2`` the same with ``tau_mem = 2 tau_syn`` (closed
-        form).
+        Each model lowers its own parameters (:attr:`eventsim.models.NeuronModel.lower`):
+        a kernel code (``model``), ``rate``, ``rate_syn``, ``coef`` and the threshold
+        scale ``theta_scale`` (the threshold gradient is scaled back by it).
         """
         n = self._n_pops
         model = np.zeros(n, np.int8)
-        rate = np.array(self._tau, np.float64)
+        rate = np.zeros(n)
         rate_syn = np.zeros(n)
         coef = np.ones(n)
         scale = np.ones(n)
         for i, m in enumerate(self._models):
-            if m != "lif":
-                continue
-            tm, ts, g = self._tau_mem[i], self._tau_syn[i], self._g_leak[i]
-            rate[i] = 1.0 / tm
-            if tm == ts:
-                scale[i] = g * tm
-            else:
-                model[i] = 2 if tm == 2.0 * ts else 1
-                rate_syn[i] = 1.0 / ts
-                coef[i] = ts / (g * (tm - ts))
+            low = _models.REGISTRY[m].lower(self._pop_params(i))
+            model[i], rate[i], rate_syn[i], coef[i], scale[i] = (
+                low.code, low.rate, low.rate_syn, low.coef, low.scale)
         theta = self._theta * scale
         rate_max = float(max(rate.max(initial=0.0), rate_syn.max(initial=0.0)))
         return tuple(_readonly(a) for a in (model, rate, rate_syn, coef, theta, scale,

@@ -22,6 +22,8 @@ import pathlib
 
 import numpy as np
 
+from .models import REGISTRY
+
 __all__ = ["plot_training_curves", "raster", "membrane_traces", "spike_time_histograms",
            "plot_pulse_packets", "plot_information_gain", "plot_pathways"]
 
@@ -205,10 +207,8 @@ def _params(net, neuron):
 
 def _time_scale(params):
     """A duration over which the neuron's kernel rises and decays."""
-    if "tau" in params:                     # alpha kernel: peak at 1 / tau
-        return 1.0 / params["tau"]
-    taus = [params[k] for k in ("tau_mem", "tau_syn") if k in params]
-    return max(taus) if taus else 1.0
+    model = REGISTRY.get(params.get("model"))
+    return float(model.time_scale(params)) if model is not None else 1.0
 
 
 def membrane_traces(net, input_times, neurons, *, t=None, times=None, ax=None, title=None):

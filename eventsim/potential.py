@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .models import lookup
 from .network import NEURON, Network, _real
 
 __all__ = ["membrane_potential", "kernel"]
@@ -70,9 +71,4 @@ def kernel(params: dict, s) -> np.ndarray:
     ``params`` is :meth:`eventsim.Network.population_params` of a population.
     """
     s = np.asarray(s, np.float64)
-    if params["model"] == "alpha":
-        return s * np.exp(-params["tau"] * s)
-    tm, ts, g = params["tau_mem"], params["tau_syn"], params["g_leak"]
-    if tm == ts:
-        return s * np.exp(-s / tm) / (g * tm)
-    return ts / (g * (tm - ts)) * (np.exp(-s / tm) - np.exp(-s / ts))
+    return lookup(params["model"]).kernel(params, s)
