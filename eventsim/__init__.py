@@ -7,8 +7,12 @@ The pieces, for a newcomer:
   ``Network._lower()`` turns it into the record the compiled passes read.
 * ``cython_src/eventsim/_netrec.pxd`` -- that record (``NetRec``) and the codes
   for neuron kinds, kernels and statuses, shared by both compiled passes.
-* ``cython_src/eventsim/_engine.pyx`` -- the event loop (forward pass), with the
-  neuron models (alpha kernel, LIF) inline.
+* :mod:`eventsim.models` -- the neuron-model registry: each model's parameters,
+  checks and lowering; ``cython_src/eventsim/_model_alpha.pxd`` and
+  ``_model_lif.pxd`` -- each model's per-neuron math behind one small interface
+  (docs/engine.md 12).
+* ``cython_src/eventsim/_engine.pyx`` -- the event loop (forward pass); it reaches
+  the models through one dispatch section.
 * ``cython_src/eventsim/_lambertw.pxd`` -- Lambert W0 for the alpha crossing.
 * ``cython_src/eventsim/_backward.pyx`` -- the backward pass over the tape.
 * :mod:`eventsim.simulation`, :mod:`eventsim.gradients` -- the Python entry points

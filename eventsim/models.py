@@ -4,9 +4,9 @@ One :class:`NeuronModel` per model, registered in :data:`REGISTRY`.  Everything 
 the Python side that depends on the model reads it from here:
 :meth:`eventsim.Network.add_population` and the parameter setters (names, defaults,
 validation), :meth:`eventsim.Network._lower` (the compiled passes' per-population
-arrays), :func:`eventsim.kernel` and :func:`eventsim.membrane_potential`.  The
+arrays), :func:`eventsim.potential.kernel` and :func:`eventsim.membrane_potential`.  The
 compiled side has one ``_model_<name>.pxd`` per model and one dispatch section in
-each of ``_engine.pyx`` and ``_backward.pyx`` (docs/engine.md, section 9).
+each of ``_engine.pyx`` and ``_backward.pyx`` (docs/engine.md 12).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ REGISTRY: dict[str, NeuronModel] = {}
 
 
 def register(model: NeuronModel) -> NeuronModel:
-    """Add ``model`` to the registry (its compiled side must exist: docs/engine.md, 9)."""
+    """Add ``model`` to the registry (its compiled side must exist: docs/engine.md 12)."""
     if model.name in REGISTRY or model.name in ("input", "pulse"):
         raise ValueError(f"neuron model name {model.name!r} is taken")
     REGISTRY[model.name] = model

@@ -30,8 +30,8 @@ from eventsim._model_lif cimport (lif_rate_max, lif_inv_vdot, lif_target, lif_so
 # ==============================================================================
 # Model dispatch: the only place the backward pass switches on the model
 # ==============================================================================
-# Each model's local derivatives are in its _model_<name>.pxd (docs/engine.md,
-# section 9).  The LIF kernels (MODEL_LIF, MODEL_LIF2) share one backward form.
+# Each model's local derivatives are in its _model_<name>.pxd (docs/engine.md
+# 12).  The LIF kernels (MODEL_LIF, MODEL_LIF2) share one backward form.
 
 cdef inline double model_rate_max(const NetRec* net, int32_t p) noexcept nogil:
     if net.model[p] == MODEL_ALPHA:
@@ -217,7 +217,7 @@ cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const
             if not tj > a:
                 continue
             s = tj - a
-            # The kernel factors of this arrival (docs/engine.md, section 9), then the
+            # The kernel factors of this arrival (docs/engine.md 12), then the
             # model's local derivatives dt_j / dw_k and dt_j / da_k.
             if factored:
                 ex = b.ej[j] * fa

@@ -347,7 +347,7 @@ cdef inline void set_action(Workspace* ws, NetRec* net, int64_t j, int act, doub
 # Model dispatch: the only place the forward pass switches on the model
 # ==============================================================================
 # Each model's math is in its own _model_<name>.pxd behind the same functions
-# (docs/engine.md, section 9); these inline switches pick one per population.  A
+# (docs/engine.md 12); these inline switches pick one per population.  A
 # new model adds its MODEL_* code (_netrec.pxd) and one case to each.
 
 cdef inline void model_clock(const NetRec* net, int32_t p, double t, double R,

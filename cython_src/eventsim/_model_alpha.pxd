@@ -1,5 +1,5 @@
 # The alpha-kernel SRM neuron (Comsa et al.), MODEL_ALPHA: its whole per-neuron math,
-# behind the model interface of docs/engine.md, section 9.  Also runs LIF populations
+# behind the model interface of docs/engine.md 12.  Also runs LIF populations
 # with tau_mem == tau_syn (Network._lower() scales their threshold).
 #
 # State, relative to the reference time R (docs/math.md A.1/A.3):
@@ -120,7 +120,7 @@ cdef inline int alpha_exact(const NetRec* net, int32_t p, double A, double B, Po
 
 
 # ------------------------------------------------------------------------------
-# Backward: the local derivatives of a spike time t_j (docs/math.md A.5)
+# Backward: the local derivatives of a spike time t_j (docs/math.md A.4, C.4)
 # ------------------------------------------------------------------------------
 # kappa(s) = s e^{-tau s}.  The kernel factor of an arrival s before t_j is
 # ex = e^{-tau s} / V'(t_j), factored as [e^{-tau (t_j - R0)} / V'(t_j)] [e^{tau (a - R0)}].

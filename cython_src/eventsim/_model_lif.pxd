@@ -1,6 +1,6 @@
 # LIF with exponential current synapses, time to first spike (Göltz et al.):
 # MODEL_LIF (safeguarded Newton) and MODEL_LIF2 (tau_mem = 2 tau_syn: closed form),
-# behind the model interface of docs/engine.md, section 9 (docs/math.md B.0).
+# behind the model interface of docs/engine.md 12 (docs/math.md B.0).
 #
 # State, relative to the reference time R:
 #   A = sum w e^{rate (a - R)},  B = sum w e^{rate_syn (a - R)},
@@ -167,7 +167,7 @@ cdef inline int lif_exact(const NetRec* net, int32_t p, double A, double B, PopC
 
 
 # ------------------------------------------------------------------------------
-# Backward: the local derivatives of a spike time t_j (docs/math.md B.4)
+# Backward: the local derivatives of a spike time t_j (docs/math.md B.6, C.4)
 # ------------------------------------------------------------------------------
 # kappa(s) = coef (e^{-rm s} - e^{-rs s}).  The kernel factors of an arrival s before
 # t_j are ex = coef e^{-rm s} / V'(t_j) and ex2 = coef e^{-rs s} / V'(t_j), each

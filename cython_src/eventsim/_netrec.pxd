@@ -16,7 +16,7 @@ cdef enum:                 # per population (NetRec.model)
     MODEL_LIF = 1          # coef (e^{-rate s} - e^{-rate_syn s}): safeguarded Newton
     MODEL_LIF2 = 2         # the same with tau_mem = 2 tau_syn: closed form
 
-cdef enum:                 # what a model's <model>_exact() found (docs/engine.md, section 9)
+cdef enum:                 # what a model's <model>_exact() found (docs/engine.md 12)
     CROSS_NONE = 0         # no crossing before the next input
     CROSS_FIRE = 1         # a crossing: its time and tape value were written
     CROSS_FAIL = 2         # an iteration did not converge (the engine reports STATUS_NEWTON)

@@ -1,0 +1,54 @@
+"""The neuron-model registry (eventsim/models.py) and its agreement with the compiled side."""
+
+import pathlib
+import re
+
+import numpy as np
+import pytest
+
+import eventsim
+from eventsim.potential import kernel
+from eventsim import models
+
+NETREC = pathlib.Path(__file__).resolve().parents[1] / "cython_src" / "eventsim" / "_netrec.pxd"
+
+
+def test_models_view_of_registry():
+    assert eventsim.MODELS == {"alpha": {"tau": 1.0, "theta": 1.0},
+                               "lif": {"tau_mem": 1.0, "tau_syn": 1.0, "theta": 1.0,
+                                       "g_leak": 1.0}}
+    assert list(models.REGISTRY) == ["alpha", "lif"]
+    for name, m in models.REGISTRY.items():
+        assert dict(m.defaults) == eventsim.MODELS[name]
+
+
+def test_kernel_codes_match_netrec():
+    if not NETREC.exists():
+        pytest.skip("no source tree")
+    codes = dict(re.findall(r"^\s+(MODEL_\w+) = (\d+)", NETREC.read_text(), re.M))
+    assert codes == {"MODEL_ALPHA": str(models.MODEL_ALPHA), "MODEL_LIF": str(models.MODEL_LIF),
+                     "MODEL_LIF2": str(models.MODEL_LIF2)}
+
+
+def test_lowering_per_model():
+    low = models.lookup("lif").lower({"tau_mem": 2.0, "tau_syn": 1.0, "theta": 1.0,
+                                      "g_leak": 0.5})
+    assert (low.code, low.rate, low.rate_syn) == (models.MODEL_LIF2, 0.5, 1.0)
+    assert low.coef == pytest.approx(1.0 / (0.5 * 1.0))
+    low = models.lookup("lif").lower({"tau_mem": 2.0, "tau_syn": 2.0, "theta": 1.0,
+                                      "g_leak": 0.5})
+    assert (low.code, low.rate, low.scale) == (models.MODEL_ALPHA, 0.5, 1.0)
+    assert models.lookup("alpha").lower({"tau": 3.0, "theta": 1.0}).code == models.MODEL_ALPHA
+
+
+def test_unknown_model_and_taken_name():
+    with pytest.raises(ValueError, match="unknown neuron model 'srm'"):
+        models.lookup("srm")
+    with pytest.raises(ValueError, match="taken"):
+        models.register(models.REGISTRY["alpha"])
+
+
+def test_kernel_reads_the_registry():
+    s = np.linspace(0.0, 3.0, 7)
+    np.testing.assert_allclose(kernel({"model": "alpha", "tau": 2.0, "theta": 1.0}, s),
+                               s * np.exp(-2.0 * s))
