@@ -637,9 +637,13 @@ class Network:
             raise ValueError(f"population {i} is {self._models[i]!r}, which has no parameter "
                              f"{key!r}: its entry must be NaN")
         for i in np.flatnonzero(has):
+            # The model's checks across parameters, with the new value (the others
+            # were checked when set; an in-place edit is left to _lower()).
             spec = _models.REGISTRY[self._models[i]]
-            spec.check({k: float(arr[i] if k == key else getattr(self, "_" + k)[i])
-                        for k in spec.defaults}, int(i))
+            vals = {k: float(arr[i] if k == key else getattr(self, "_" + k)[i])
+                    for k in spec.defaults}
+            if all(np.isfinite(v) and v > 0 for v in vals.values()):
+                spec.check(vals, int(i))
         setattr(self, "_" + key, arr)
 
     @property
@@ -702,7 +706,7 @@ class Network:
         return {"model": self._models[i], **self._pop_params(i)}
 
     def _pop_params(self, i) -> dict:
-        """Parameter name -> value of neuron population ``i``, in its model's order."""
+        """Parameter name -> value of neuron population ``i``."""
         return {k: float(getattr(self, "_" + k)[i])
                 for k in _PARAM_MODELS if k in _models.REGISTRY[self._models[i]].defaults}
 

@@ -22,9 +22,9 @@ from libc.stdint cimport int64_t, int32_t, int8_t
 from eventsim._lambertw cimport exp, INFINITY
 from eventsim._netrec cimport NetRec, netrec_fill, KIND_NEURON, KIND_PULSE, MODEL_ALPHA
 from eventsim._model_alpha cimport (alpha_rate_max, alpha_inv_vdot, alpha_target,
-                                    alpha_source, alpha_kernel, alpha_jump)
+                                    alpha_source, alpha_jump)
 from eventsim._model_lif cimport (lif_rate_max, lif_inv_vdot, lif_target, lif_source,
-                                  lif_kernel, lif_jump)
+                                  lif_jump)
 
 
 # ==============================================================================
@@ -61,20 +61,17 @@ cdef inline void model_source(const NetRec* net, int32_t p, double a, double R0,
         lif_source(net, p, a, R0, fa, fa2)
 
 
-cdef inline void model_kernel(const NetRec* net, int32_t p, double s, double inv_vdot,
-                              double* ex, double* ex2) noexcept nogil:
-    if net.model[p] == MODEL_ALPHA:
-        alpha_kernel(net, p, s, inv_vdot, ex, ex2)
+cdef inline void model_jump(int8_t m, const NetRec* net, int32_t p, double w, double s,
+                            int64_t j, bint factored, const double* ej, const double* ej2,
+                            double fa, double fa2, const double* inv_vdot, double* dw,
+                            double* da) noexcept nogil:
+    # m = net.model[p], read by the caller once per group of arrivals (the inner loop
+    # stores doubles, after which a byte of net.model would have to be read again).
+    if m == MODEL_ALPHA:
+        alpha_jump(net, p, w, s, j, factored, ej, ej2, fa, fa2, inv_vdot, dw, da)
     else:
-        lif_kernel(net, p, s, inv_vdot, ex, ex2)
+        lif_jump(net, p, w, s, j, factored, ej, ej2, fa, fa2, inv_vdot, dw, da)
 
-
-cdef inline void model_jump(const NetRec* net, int32_t p, double w, double s, double ex,
-                            double ex2, double* dw, double* da) noexcept nogil:
-    if net.model[p] == MODEL_ALPHA:
-        alpha_jump(net, p, w, s, ex, ex2, dw, da)
-    else:
-        lif_jump(net, p, w, s, ex, ex2, dw, da)
 
 cdef enum:
     CHUNK = 16
@@ -153,8 +150,9 @@ cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const
     cdef const int32_t* pop = net.pop
     cdef int64_t j, r, p, pos, k, end
     cdef int32_t pp, pprev
-    cdef double tp, tj, gj, a, s, ex, dw, da, acc, qj, R0 = INFINITY, t_last = -INFINITY
-    cdef double fa, fa2, ex2, rm, rate_max = 0.0
+    cdef int8_t m = 0
+    cdef double tp, tj, gj, a, s, dw, da, acc, qj, R0 = INFINITY, t_last = -INFINITY
+    cdef double fa, fa2, rm, rate_max = 0.0
     cdef bint factored
     for j in range(n):
         b.gt[j] = g[j]
@@ -212,19 +210,15 @@ cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const
             if tp + delays[k] != a or pop[j] != pprev:
                 a = tp + delays[k]
                 pprev = pop[j]
+                m = net.model[pprev]
                 if factored:
                     model_source(net, pprev, a, R0, &fa, &fa2)
             if not tj > a:
                 continue
             s = tj - a
-            # The kernel factors of this arrival (docs/engine.md 12), then the
-            # model's local derivatives dt_j / dw_k and dt_j / da_k.
-            if factored:
-                ex = b.ej[j] * fa
-                ex2 = b.ej2[j] * fa2
-            else:
-                model_kernel(net, pprev, s, b.inv_vdot[j], &ex, &ex2)
-            model_jump(net, pprev, weights[k], s, ex, ex2, &dw, &da)
+            # The model's local derivatives dt_j / dw_k and dt_j / da_k (docs/engine.md 12).
+            model_jump(m, net, pprev, weights[k], s, j, factored, b.ej, b.ej2, fa, fa2,
+                       b.inv_vdot, &dw, &da)
             dw = clipd(dw, clip)
             da = clipd(da, clip)
             b.gw[k] += gj * dw

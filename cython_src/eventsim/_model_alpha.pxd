@@ -149,15 +149,17 @@ cdef inline void alpha_source(const NetRec* net, int32_t p, double a, double R0,
     fa2[0] = 0.0
 
 
-cdef inline void alpha_kernel(const NetRec* net, int32_t p, double s, double inv_vdot,
-                              double* ex, double* ex2) noexcept nogil:
-    """The kernel factor of an arrival s before t_j, unfactored (long runs)."""
-    ex[0] = exp(-net.rate[p] * s) * inv_vdot
-    ex2[0] = 0.0
-
-
-cdef inline void alpha_jump(const NetRec* net, int32_t p, double w, double s, double ex,
-                            double ex2, double* dw, double* da) noexcept nogil:
-    """dt_j / dw and dt_j / da of an arrival of weight w, s before t_j (unclipped)."""
+cdef inline void alpha_jump(const NetRec* net, int32_t p, double w, double s, int64_t j,
+                            bint factored, const double* ej, const double* ej2, double fa,
+                            double fa2, const double* inv_vdot, double* dw,
+                            double* da) noexcept nogil:
+    """The adjoint jump's local derivatives dt_j / dw and dt_j / da (unclipped) of an
+    arrival of weight w, s before t_j: with the factored kernel (ej[j] fa) or, for
+    long runs, its own exponential."""
+    cdef double ex
+    if factored:
+        ex = ej[j] * fa
+    else:
+        ex = exp(-net.rate[p] * s) * inv_vdot[j]
     dw[0] = -s * ex
     da[0] = w * (1.0 - net.rate[p] * s) * ex

@@ -171,7 +171,8 @@ cdef inline int lif_exact(const NetRec* net, int32_t p, double A, double B, PopC
 # ------------------------------------------------------------------------------
 # kappa(s) = coef (e^{-rm s} - e^{-rs s}).  The kernel factors of an arrival s before
 # t_j are ex = coef e^{-rm s} / V'(t_j) and ex2 = coef e^{-rs s} / V'(t_j), each
-# factored as a target half (per spike) times an arrival half (per delivery batch).
+# factored as a target half (per spike, ej, ej2) times an arrival half (per delivery
+# batch, fa, fa2).
 
 cdef inline double lif_rate_max(const NetRec* net, int32_t p) noexcept nogil:
     """The largest decay rate of the kernel (bounds the growth of the factors)."""
@@ -197,16 +198,19 @@ cdef inline void lif_source(const NetRec* net, int32_t p, double a, double R0,
     fa2[0] = exp(net.rate_syn[p] * (a - R0))
 
 
-cdef inline void lif_kernel(const NetRec* net, int32_t p, double s, double inv_vdot,
-                            double* ex, double* ex2) noexcept nogil:
-    """The kernel factors of an arrival s before t_j, unfactored (long runs)."""
-    ex[0] = net.coef[p] * exp(-net.rate[p] * s) * inv_vdot
-    ex2[0] = net.coef[p] * exp(-net.rate_syn[p] * s) * inv_vdot
-
-
-cdef inline void lif_jump(const NetRec* net, int32_t p, double w, double s, double ex,
-                          double ex2, double* dw, double* da) noexcept nogil:
-    """dt_j / dw = -kappa / V' and dt_j / da = w kappa' / V' of an arrival of weight w,
-    s before t_j (unclipped)."""
+cdef inline void lif_jump(const NetRec* net, int32_t p, double w, double s, int64_t j,
+                          bint factored, const double* ej, const double* ej2, double fa,
+                          double fa2, const double* inv_vdot, double* dw,
+                          double* da) noexcept nogil:
+    """The adjoint jump's local derivatives dt_j / dw = -kappa / V' and
+    dt_j / da = w kappa' / V' (unclipped) of an arrival of weight w, s before t_j: with
+    the factored kernel (ej[j] fa, ej2[j] fa2) or, for long runs, its own exponentials."""
+    cdef double ex, ex2
+    if factored:
+        ex = ej[j] * fa
+        ex2 = ej2[j] * fa2
+    else:
+        ex = net.coef[p] * exp(-net.rate[p] * s) * inv_vdot[j]
+        ex2 = net.coef[p] * exp(-net.rate_syn[p] * s) * inv_vdot[j]
     dw[0] = ex2 - ex
     da[0] = w * (net.rate_syn[p] * ex2 - net.rate[p] * ex)
