@@ -19,7 +19,7 @@ from cython.parallel cimport prange
 from libc.stdlib cimport calloc, free
 from libc.stdint cimport int64_t, int32_t, int8_t
 
-from eventsim._lambertw cimport exp, INFINITY
+from eventsim._lambertw cimport INFINITY
 from eventsim._netrec cimport NetRec, netrec_fill, KIND_NEURON, KIND_PULSE, MODEL_ALPHA
 from eventsim._model_alpha cimport (alpha_rate_max, alpha_inv_vdot, alpha_target,
                                     alpha_source, alpha_jump)

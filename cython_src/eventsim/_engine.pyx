@@ -6,7 +6,7 @@ How one example runs
 * Source spikes (inputs, pulses) and delayed deliveries live in a binary heap of
   small C structs ordered by ``(time, seq)``; ``seq`` is an insertion counter, so
   ties are broken deterministically.
-* Every alpha neuron has at most one *pending action* in a separate min-structure
+* Every computed neuron has at most one *pending action* in a separate min-structure
   (:c:type:`ActionTree`): either ``FIRE`` at its exact predicted spike time, or
   ``CHECK`` at a cheap lower bound of it.  Writing a new action overwrites the old
   one, so nothing stale is ever popped (no version counters are needed).
@@ -29,6 +29,10 @@ How one example runs
   arrival: single-spike model.  The tape records, per batch of synapses delivered
   together, ``(pre, begin, end)``; the backward pass knows an arrival was causal
   exactly when the target's spike time is later than the arrival time.
+* The reasoning above is the alpha kernel's; the LIF kernels keep the same shape
+  (tangent bound, exact solve when it is reached).  Each model's math lives in its
+  own ``_model_<name>.pxd``, reached only through the "Model dispatch" section
+  below (docs/engine.md 12).
 """
 
 import numpy as np
@@ -37,10 +41,9 @@ from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memset, memcmp
 from libc.stdint cimport int64_t, int32_t, int8_t
 
-from eventsim._lambertw cimport exp, INFINITY
+from eventsim._lambertw cimport INFINITY
 from eventsim._netrec cimport (NetRec, netrec_fill, PopClock, KIND_INPUT, KIND_PULSE,
-                               KIND_NEURON, MODEL_ALPHA, MODEL_LIF, MODEL_LIF2, CROSS_NONE,
-                               CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
+                               KIND_NEURON, MODEL_ALPHA, CROSS_NONE, CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
                                STATUS_NO_MEMORY)
 from eventsim._model_alpha cimport (alpha_clock, alpha_arrive, alpha_block_arrive,
                                     alpha_rebase, alpha_bound, alpha_block_bound, alpha_exact)
@@ -57,9 +60,10 @@ cdef enum:
     ACT_CHECK = 1      # time is a lower bound of the crossing: compute it exactly then
     ACT_FIRE = 2       # time is the exact spike time
 
-# Iteration steps allowed per exact crossing (LIF: Newton's).  From below, on a concave potential, the
-# iteration converges monotonically (quadratically, or linearly with ratio 1/2 at a
-# tangency), so 200 is never reached in double precision; running out is reported.
+# Iteration steps allowed per exact crossing (LIF: Newton's).  From below, on a
+# concave potential, the iteration converges monotonically (quadratically, or linearly
+# with ratio 1/2 at a tangency), so 200 is never reached in double precision; running
+# out is reported.
 # Lowered only by tests (_set_newton_iterations).
 cdef int newton_max_iterations = 200
 
