@@ -40,6 +40,7 @@ from .simulation import (ConvergenceError, EventBudgetExceeded, SimulationResult
 from .gradients import Gradients, backward, value_and_grad
 from .layers import dale_network, feedforward
 from .potential import membrane_potential
+from .spiketrains import SpikeTrains
 from .training import SpikingClassifier, TrainConfig, load_checkpoint, save_checkpoint
 from . import analysis, losses, tasks, train, training
 
@@ -49,6 +50,6 @@ __all__ = [
     "Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA",
     "simulate", "SimulationResult", "Tape", "EventBudgetExceeded", "ConvergenceError",
     "backward", "value_and_grad", "Gradients",
-    "feedforward", "dale_network", "membrane_potential", "NEURON",
+    "feedforward", "dale_network", "membrane_potential", "NEURON", "SpikeTrains",
     "SpikingClassifier", "TrainConfig", "load_checkpoint", "save_checkpoint", "tasks", "analysis", "losses",
 ]
