@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from ._ragged import take_rows
 from .network import Network, _readonly, _real
 
 try:
@@ -152,11 +153,7 @@ class SimulationResult:
             sub = Tape(tape.q[a:b], tape.deliveries[o[a]:o[b]], _readonly(o[a:b + 1] - o[a]),
                        tape.delay_order)
         else:
-            starts, ends = tape.offsets[rows], tape.offsets[rows + 1]
-            lens = ends - starts
-            offsets = np.zeros(rows.size + 1, np.int64)
-            np.cumsum(lens, out=offsets[1:])
-            idx = np.repeat(starts - offsets[:-1], lens) + np.arange(offsets[-1])
+            idx, offsets = take_rows(tape.offsets, rows)
             sub = Tape(_readonly(tape.q[rows]), _readonly(tape.deliveries[idx]),
                        _readonly(offsets), tape.delay_order)
         if sub is not None:

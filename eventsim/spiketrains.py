@@ -24,6 +24,9 @@ import numbers
 
 import numpy as np
 
+from ._ragged import take_rows
+from .network import _readonly
+
 __all__ = ["SpikeTrains"]
 
 
@@ -39,11 +42,6 @@ def _real_1d(name, values, dtype):
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise ValueError(f"{name} must hold whole numbers")
     return np.ascontiguousarray(arr, dtype=dtype)
-
-
-def _readonly(a):
-    a.setflags(write=False)
-    return a
 
 
 class SpikeTrains:
@@ -260,11 +258,7 @@ class SpikeTrains:
         rows = np.asarray(rows, np.int64).reshape(-1)
         if rows.size and not ((rows >= 0) & (rows < self.n_examples)).all():
             raise IndexError(f"rows must lie in 0..{self.n_examples - 1}")
-        starts, ends = self._offsets[rows], self._offsets[rows + 1]
-        lens = ends - starts
-        offsets = np.zeros(rows.size + 1, np.int64)
-        np.cumsum(lens, out=offsets[1:])
-        take = np.repeat(starts - offsets[:-1], lens) + np.arange(offsets[-1])
+        take, offsets = take_rows(self._offsets, rows)
         return SpikeTrains(self._times[take], self._index[take], offsets, self._n_channels)
 
     def _check_example(self, e):
