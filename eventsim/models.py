@@ -12,6 +12,7 @@ each of ``_engine.pyx`` and ``_backward.pyx`` (docs/engine.md 12).
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import types
 from typing import Callable
 
@@ -23,6 +24,20 @@ __all__ = ["NeuronModel", "REGISTRY", "register", "lookup"]
 MODEL_ALPHA = 0
 MODEL_LIF = 1
 MODEL_LIF2 = 2
+# Populations that only the spike-train engine runs (_spiketrain_engine.pyx); the
+# first-spike engine refuses this code.
+MODEL_SPIKE_TRAIN_ONLY = 3
+
+# Codes of the spike-train engine's populations (_model_lif_multispike.pxd, TRAIN_*).
+TRAIN_LIF = 0
+TRAIN_LI = 1
+
+# What a parameter may be (NeuronModel.domains); "positive" unless a model says otherwise.
+_DOMAINS = {
+    "positive": (lambda v: np.isfinite(v) and v > 0, "finite and > 0"),
+    "real": (lambda v: np.isfinite(v), "finite"),
+    "nonnegative_or_inf": (lambda v: v >= 0, ">= 0 (inf: fire once)"),
+}
 
 # The general LIF solver evaluates V as a difference of two exponential sums, which
 # loses digits like 1 / |1 - tau_syn / tau_mem|; closer ratios than this are refused
@@ -50,8 +65,8 @@ class NeuronModel:
     name : str
         The ``model=`` of :meth:`eventsim.Network.add_population`.
     defaults : mapping
-        Parameter names, in order, with their defaults.  Every parameter must be
-        finite and ``> 0`` (checked generically).
+        Parameter names, in order, with their defaults.  Each value must lie in
+        its domain (``domains``; finite and ``> 0`` by default), checked generically.
     check : callable ``(params, where) -> None``
         Further checks across parameters (``params``: name -> float of one
         population; ``where``: how messages name it); raises ValueError.
@@ -61,6 +76,18 @@ class NeuronModel:
         The postsynaptic potential of a unit weight ``s >= 0`` after its arrival.
     time_scale : callable ``(params) -> float``
         A duration over which the kernel rises and decays (plots).
+    domains : mapping, optional
+        Parameter name -> ``"positive"`` (the default for names not listed),
+        ``"real"`` or ``"nonnegative_or_inf"``.
+    spike_train : callable ``(params) -> tuple`` or None
+        The population's row in the spike-train engine's table (``code, tau_mem,
+        tau_syn, g_leak, theta, v_reset, t_ref, bias, v_init``); None if that engine
+        cannot run the model.
+    first_spike : bool
+        Whether the first-spike engine runs the model (False: only the spike-train
+        engine does, and networks with such a population need a finite ``t_max``).
+    multispike : str or None
+        The registered model that ``multispike=True`` selects for this one.
     """
 
     name: str
@@ -69,9 +96,21 @@ class NeuronModel:
     lower: Callable
     kernel: Callable
     time_scale: Callable
+    domains: types.MappingProxyType = dataclasses.field(default_factory=dict)
+    spike_train: Callable | None = None
+    first_spike: bool = True
+    multispike: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "defaults", types.MappingProxyType(dict(self.defaults)))
+        object.__setattr__(self, "domains", types.MappingProxyType(dict(self.domains)))
+
+    def allows(self, key, value) -> str | None:
+        """None if ``value`` is allowed for parameter ``key``, else what it must be."""
+        ok, need = _DOMAINS[self.domains.get(key, "positive")]
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not ok(float(value)):
+            return need
+        return None
 
 
 #: Registered models by name, in registration order.
@@ -152,11 +191,67 @@ def _lif_kernel(params, s):
     return ts / (g * (tm - ts)) * (np.exp(-s / tm) - np.exp(-s / ts))
 
 
+def _lif_time_scale(params):
+    return max(params["tau_mem"], params["tau_syn"])
+
+
 register(NeuronModel(
     name="lif",
     defaults={"tau_mem": 1.0, "tau_syn": 1.0, "theta": 1.0, "g_leak": 1.0},
     check=_lif_check,
     lower=_lif_lower,
     kernel=_lif_kernel,
-    time_scale=lambda params: max(params["tau_mem"], params["tau_syn"]),
+    time_scale=_lif_time_scale,
+    # In a spike-train network it runs as a multi-spike LIF that is never released.
+    spike_train=lambda p: (TRAIN_LIF, p["tau_mem"], p["tau_syn"], p["g_leak"], p["theta"],
+                           0.0, np.inf, 0.0, 0.0),
+    multispike="lif_multispike",
+))
+
+
+# ------------------------------------------------------------------------------
+# lif_multispike: LIF that fires again and again, with reset to v_reset, absolute
+# refractory period t_ref and a constant bias current; _model_lif_multispike.pxd
+# ------------------------------------------------------------------------------
+def _spike_train_lower(params):
+    # Only the spike-train engine runs these; its table comes from spike_train().
+    return Lowered(MODEL_SPIKE_TRAIN_ONLY, 1.0 / params["tau_mem"])
+
+
+def _lif_multispike_check(params, where):
+    for key in ("v_reset", "v_init"):
+        if not params[key] < params["theta"]:
+            raise ValueError(f"multi-spike LIF population {where!r}: {key} = {params[key]!r} must "
+                             f"be below theta = {params['theta']!r}")
+
+
+register(NeuronModel(
+    name="lif_multispike",
+    defaults={"tau_mem": 1.0, "tau_syn": 1.0, "theta": 1.0, "g_leak": 1.0, "v_reset": 0.0,
+              "t_ref": 0.0, "bias": 0.0, "v_init": 0.0},
+    domains={"v_reset": "real", "t_ref": "nonnegative_or_inf", "bias": "real", "v_init": "real"},
+    check=_lif_multispike_check,
+    lower=_spike_train_lower,
+    kernel=_lif_kernel,
+    time_scale=_lif_time_scale,
+    spike_train=lambda p: (TRAIN_LIF, p["tau_mem"], p["tau_syn"], p["g_leak"], p["theta"],
+                           p["v_reset"], p["t_ref"], p["bias"], p["v_init"]),
+    first_spike=False,
+))
+
+
+# ------------------------------------------------------------------------------
+# li: the same membrane without a threshold (a readout); _model_lif_multispike.pxd
+# ------------------------------------------------------------------------------
+register(NeuronModel(
+    name="li",
+    defaults={"tau_mem": 1.0, "tau_syn": 1.0, "g_leak": 1.0, "bias": 0.0, "v_init": 0.0},
+    domains={"bias": "real", "v_init": "real"},
+    check=lambda params, where: None,
+    lower=_spike_train_lower,
+    kernel=_lif_kernel,
+    time_scale=_lif_time_scale,
+    spike_train=lambda p: (TRAIN_LI, p["tau_mem"], p["tau_syn"], p["g_leak"], np.nan, np.nan,
+                           np.inf, p["bias"], p["v_init"]),
+    first_spike=False,
 ))

@@ -193,11 +193,8 @@ class Network:
         self._n_pulses = 0
         self._n_pops = 0
         self._pulse_times = np.zeros(0)
-        self._tau = np.zeros(0)
-        self._theta = np.zeros(0)
-        self._tau_mem = np.zeros(0)
-        self._tau_syn = np.zeros(0)
-        self._g_leak = np.zeros(0)
+        for key in _PARAM_MODELS:      # one array per model parameter, NaN where absent
+            setattr(self, "_" + key, np.zeros(0))
         self._models: list[str] = []
         # Synapses waiting to be merged into the sorted arrays (lists of arrays).
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -270,7 +267,8 @@ class Network:
         self._pulse_times = np.concatenate([self._pulse_times, times])
         return pop
 
-    def add_population(self, n, *, model="alpha", name=None, dale=None, **params) -> Population:
+    def add_population(self, n, *, model="alpha", name=None, dale=None, multispike=False,
+                       **params) -> Population:
         """Add ``n`` neurons of ``model`` with the given parameters.
 
         Parameters
@@ -313,14 +311,26 @@ class Network:
             Firing threshold (> 0; for ``"lif"`` measured from the resting potential).
         """
         spec = _models.lookup(model)
+        if multispike:
+            if spec.multispike is None and spec.first_spike:
+                raise ValueError(f"model {model!r} has no multi-spike form (multispike=True "
+                                 f"works with model='lif')")
+            spec = _models.lookup(spec.multispike or spec.name)
+            model = spec.name
         unknown = set(params) - set(spec.defaults)
         if unknown:
-            raise ValueError(f"unknown parameters for model {model!r}: {sorted(unknown)}")
+            hint = (" (reset, refractory period, bias and initial potential belong to the "
+                    "multi-spike LIF: pass multispike=True)"
+                    if unknown <= {"v_reset", "t_ref", "bias", "v_init"} and spec.multispike else "")
+            raise ValueError(f"unknown parameters for model {model!r}: {sorted(unknown)}{hint}")
         p = {**spec.defaults, **params}
+        where = name if name is not None else f"#{self._n_pops}"
         for key, val in p.items():
-            if not isinstance(val, numbers.Real) or not np.isfinite(val) or val <= 0:
-                raise ValueError(f"{key} must be finite and > 0, got {val!r}")
-        spec.check(p, name if name is not None else f"#{self._n_pops}")
+            need = spec.allows(key, val)
+            if need:
+                raise ValueError(f"{key} must be {need}, got {val!r}")
+            p[key] = float(val)
+        spec.check(p, where)
         pop = self._add_block(model, n, name, self._n_pops, dale)
         self._n_pops += 1
         self._models.append(model)
@@ -628,10 +638,10 @@ class Network:
         if arr.shape != cur.shape:
             raise ValueError(f"{key} must have shape {cur.shape}, got {arr.shape}")
         has = np.array([m in _PARAM_MODELS[key] for m in self._models], bool)
-        bad = has & ~(np.isfinite(arr) & (arr > 0))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{key} must be finite and > 0, got {arr[i]!r} for population {i}")
+        for i in np.flatnonzero(has):
+            need = _models.REGISTRY[self._models[i]].allows(key, float(arr[i]))
+            if need:
+                raise ValueError(f"{key} must be {need}, got {arr[i]!r} for population {i}")
         if (~has & ~np.isnan(arr)).any():
             i = int(np.flatnonzero(~has & ~np.isnan(arr))[0])
             raise ValueError(f"population {i} is {self._models[i]!r}, which has no parameter "
@@ -642,7 +652,8 @@ class Network:
             spec = _models.REGISTRY[self._models[i]]
             vals = {k: float(arr[i] if k == key else getattr(self, "_" + k)[i])
                     for k in spec.defaults}
-            if all(np.isfinite(v) and v > 0 for v in vals.values()):
+            if not any(spec.allows(k, v) for k, v in vals.items()):
+                # (Another parameter invalid in place is left to _lower(), which says which.)
                 spec.check(vals, int(i))
         setattr(self, "_" + key, arr)
 
@@ -684,12 +695,51 @@ class Network:
 
     @property
     def theta(self) -> np.ndarray:
-        """Firing threshold of each neuron population."""
+        """Firing threshold of each neuron population (NaN for LI readouts)."""
         return self._theta
 
     @theta.setter
     def theta(self, value):
         self._set_model_param("theta", value)
+
+    @property
+    def v_reset(self) -> np.ndarray:
+        """Reset potential of each multi-spike LIF population (NaN for other models)."""
+        return self._v_reset
+
+    @v_reset.setter
+    def v_reset(self, value):
+        self._set_model_param("v_reset", value)
+
+    @property
+    def t_ref(self) -> np.ndarray:
+        """Absolute refractory period of each multi-spike LIF population (NaN for
+        other models)."""
+        return self._t_ref
+
+    @t_ref.setter
+    def t_ref(self, value):
+        self._set_model_param("t_ref", value)
+
+    @property
+    def bias(self) -> np.ndarray:
+        """Constant bias current of each multi-spike LIF and LI population (NaN for
+        other models)."""
+        return self._bias
+
+    @bias.setter
+    def bias(self, value):
+        self._set_model_param("bias", value)
+
+    @property
+    def v_init(self) -> np.ndarray:
+        """Membrane potential at ``t = 0`` of each multi-spike LIF and LI population
+        (NaN for other models)."""
+        return self._v_init
+
+    @v_init.setter
+    def v_init(self, value):
+        self._set_model_param("v_init", value)
 
     def population_params(self, population) -> dict:
         """The model and parameters of one neuron population (by name or index)."""
@@ -724,9 +774,10 @@ class Network:
             arr = getattr(self, "_" + key)
             for i, m in enumerate(self._models):
                 v = float(arr[i])
-                if m in models and not (np.isfinite(v) and v > 0):
+                need = _models.REGISTRY[m].allows(key, v) if m in models else None
+                if need:
                     raise ValueError(f"{key} of population {names[i]!r} (#{i}, {m}) is {v!r}; "
-                                     f"it must be finite and > 0")
+                                     f"it must be {need}")
                 if m not in models and not np.isnan(v):
                     raise ValueError(f"{key} of population {names[i]!r} (#{i}) is {v!r}, but a "
                                      f"{m!r} population has no {key!r}: its entry must be NaN")

@@ -12,11 +12,13 @@ import os
 
 import numpy as np
 
+from . import models as _models
 from ._ragged import take_rows
 from .network import Network, _readonly, _real
+from .spiketrains import SpikeTrains
 
 try:
-    from . import _engine
+    from . import _engine, _spiketrain_engine
 except ImportError as exc:  # pragma: no cover - only without a build
     raise ImportError(
         "eventsim's compiled engine (eventsim._engine) is missing. Install the package "
@@ -120,8 +122,9 @@ class SimulationResult:
         Events processed per example (spikes, deliveries, threshold checks).
     tape : Tape or None
         Present when ``record_tape=True``; needed by :func:`eventsim.backward`.
-    input_times : ndarray
-        The input spike times as simulated (2-D).
+    input_times : ndarray or SpikeTrains
+        The input spike times as simulated (2-D; the spike-train engine: the input
+        SpikeTrains).
     t_max : float
         Horizon used.
     """
@@ -132,6 +135,23 @@ class SimulationResult:
     input_times: np.ndarray
     t_max: float
     single: bool = False
+    _spikes: SpikeTrains | None = dataclasses.field(default=None, repr=False)
+    readout_ids: np.ndarray | None = None
+    readout_times: np.ndarray | None = None
+    voltages: np.ndarray | None = None
+    v_max: np.ndarray | None = None
+    t_v_max: np.ndarray | None = None
+
+    @property
+    def spikes(self) -> SpikeTrains:
+        """Every neuron's spikes (sources included) as :class:`eventsim.SpikeTrains`
+        with one channel per neuron id: within each example sorted by time, spikes at
+        the same time by neuron id.  For a first-spike network, each neuron's one
+        spike (``times``)."""
+        if self._spikes is None:
+            self._spikes = SpikeTrains.from_first_spikes(
+                self.times if self.times.ndim == 2 else self.times[None, :])
+        return self._spikes
 
     def select(self, rows) -> "SimulationResult":
         """The result of a subset of the examples, in the order of ``rows``: equal to
@@ -158,12 +178,23 @@ class SimulationResult:
                        _readonly(offsets), tape.delay_order)
         if sub is not None:
             sub._snapshot = tape._snapshot
+        extra = {}
+        if self._spikes is not None:
+            extra["_spikes"] = self._spikes.select(rows)
+        if self.readout_ids is not None:
+            extra.update(readout_ids=self.readout_ids, readout_times=self.readout_times,
+                         voltages=self.voltages[rows], v_max=self.v_max[rows],
+                         t_v_max=self.t_v_max[rows])
+        inputs = (self.input_times.select(rows) if isinstance(self.input_times, SpikeTrains)
+                  else None)
         if contiguous:
             sl = slice(int(rows[0]), int(rows[0]) + rows.size)
-            return SimulationResult(times[sl], self.n_events[sl], sub, self.input_times[sl],
-                                    self.t_max, False)
-        return SimulationResult(times[rows], self.n_events[rows], sub, self.input_times[rows],
-                                self.t_max, False)
+            return SimulationResult(times[sl], self.n_events[sl], sub,
+                                    self.input_times[sl] if inputs is None else inputs,
+                                    self.t_max, False, **extra)
+        return SimulationResult(times[rows], self.n_events[rows], sub,
+                                self.input_times[rows] if inputs is None else inputs,
+                                self.t_max, False, **extra)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,8 +241,10 @@ class _Snapshot:
                          f"{float(then[r, i])!r}, is now {float(now[r, i])!r}); simulate again before backward")
 
 
-def _max_events(max_events, net: Network) -> int:
+def _max_events(max_events, net: Network, spike_trains=False) -> int:
     if max_events is None:
+        if spike_trains:
+            return min(1000 * (net.n_neurons + net.n_synapses) + 10**6, MAX_EVENTS_LIMIT)
         return 4 * (net.n_neurons + net.n_synapses) + 1000
     if isinstance(max_events, (float, np.floating)):
         if max_events == np.inf:
@@ -228,6 +261,20 @@ def _max_events(max_events, net: Network) -> int:
         raise ValueError(f"max_events must be at most 2**63 - 1 = {MAX_EVENTS_LIMIT} (or inf for "
                          f"no limit), got {max_events!r}")
     return m
+
+
+def _raise_status(net: Network, status, where, budget):
+    """Raise the error of the first example whose status is not OK."""
+    e = int(np.flatnonzero(status != 0)[0])
+    if status[e] == _STATUS_NEWTON:
+        j = int(where[e])
+        pop = net._population_of(j)
+        raise ConvergenceError(
+            f"example {e}: the Newton iteration for the threshold crossing of neuron {j} "
+            f"(LIF population {pop.name!r}) did not converge; its spike time is unknown")
+    raise EventBudgetExceeded(
+        f"example {e} exceeded the event budget of max_events={budget} "
+        f"(runaway activity?); raise max_events or lower t_max")
 
 
 def _input_array(net: Network, input_times) -> tuple[np.ndarray, bool]:
@@ -247,26 +294,42 @@ def _input_array(net: Network, input_times) -> tuple[np.ndarray, bool]:
 
 
 def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: float = np.inf,
-             max_events: int | None = None, n_threads: int | None = None) -> SimulationResult:
+             max_events: int | None = None, n_threads: int | None = None,
+             readout_times=None) -> SimulationResult:
     """Simulate one or many examples exactly, event by event.
+
+    Two engines share this entry point.  Networks of first-spike populations
+    (``"alpha"``, ``"lif"``) fed one time per input run in the first-spike engine.
+    Networks with a multi-spike LIF (``multispike=True``) or LI readout
+    population, and LIF networks fed whole spike trains, run in the spike-train
+    engine: every neuron starts at ``v_init`` (0 by default) with no synaptic
+    current at ``t = 0``, all input spikes must be at ``t >= 0``, and ``t_max`` must
+    be finite.
 
     Parameters
     ----------
     net : Network
-    input_times : array_like, shape (n_inputs,) or (n_examples, n_inputs)
-        Spike time of each input neuron per example; ``inf`` = no spike.
+    input_times : array_like, shape (n_inputs,) or (n_examples, n_inputs), or SpikeTrains
+        Spike time of each input neuron per example (``inf`` = no spike), or whole
+        spike trains (:class:`eventsim.SpikeTrains` with one channel per input).
     record_tape : bool, default False
-        Keep what :func:`eventsim.backward` needs.
+        Keep what :func:`eventsim.backward` needs (first-spike engine only, so far).
     t_max : float, default inf
         Horizon: spikes later than ``t_max`` are not produced (reported as ``inf``).
+        Required (finite) for the spike-train engine.
     max_events : int or inf, optional
         Per-example budget of processed events; exceeding it raises
-        :class:`EventBudgetExceeded` instead of running on.  The default is
-        generous (single-spike models cannot run away).  ``inf`` means no limit;
-        finite values must be whole numbers in ``[1, 2**63 - 1]``.
+        :class:`EventBudgetExceeded` instead of running on (never truncating).  The
+        default is generous: ``4 (n_neurons + n_synapses) + 1000`` for first-spike
+        networks (which cannot run away), ``1000 (n_neurons + n_synapses) + 10**6``
+        for spike-train networks.  ``inf`` means no limit; finite values must be
+        whole numbers in ``[1, 2**63 - 1]``.
     n_threads : int, optional
         Worker threads for the examples (default: all cores).  Results are
         bit-identical for any thread count.
+    readout_times : array_like of float, optional
+        Spike-train engine: times in ``[0, t_max]`` at which the voltages of the LI
+        readout neurons are reported (``voltages``).
 
     Returns
     -------
@@ -288,26 +351,25 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
     Runtime complexity: ``O(E log Q)`` per example for ``E`` synaptic events and
     queue length ``Q``; no time grid.
     """
-    x, single = _input_array(net, input_times)
-    low = net._lower()
     t_max = float(t_max)
     if np.isnan(t_max):
         raise ValueError("t_max is NaN")
+    if _spike_train_engine_needed(net, input_times):
+        return _simulate_trains(net, input_times, record_tape=record_tape, t_max=t_max,
+                                max_events=max_events, n_threads=n_threads,
+                                readout_times=readout_times)
+    if readout_times is not None:
+        raise ValueError("readout_times is for networks with LI readout populations "
+                         "(model='li'); this network has none")
+    x, single = _input_array(net, input_times)
+    low = net._lower()
     budget = _max_events(max_events, net)
     times, q, n_events, deliveries, offsets, status, where = _engine.run_batch(
         low, x, t_max, budget, bool(record_tape), resolve_threads(n_threads))
     bad = np.flatnonzero(status != 0)
     if bad.size:
         e = int(bad[0])
-        if status[e] == _STATUS_NEWTON:
-            j = int(where[e])
-            pop = net._population_of(j)
-            raise ConvergenceError(
-                f"example {e}: the Newton iteration for the threshold crossing of neuron {j} "
-                f"(LIF population {pop.name!r}) did not converge; its spike time is unknown")
-        raise EventBudgetExceeded(
-            f"example {e} exceeded the event budget of max_events={budget} "
-            f"(runaway activity?); raise max_events or lower t_max")
+        _raise_status(net, status, where, budget)
     tape = None
     if record_tape:
         # Views of read-only owners: their write flag cannot be turned back on.
@@ -315,3 +377,124 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
                     _readonly(offsets).view(), low.order.view())
         tape._snapshot = _Snapshot.take(low)
     return SimulationResult(times[0] if single else times, n_events, tape, x, t_max, single)
+
+
+# ------------------------------------------------------------------------------
+# The spike-train engine (_spiketrain_engine.pyx)
+# ------------------------------------------------------------------------------
+def _spike_train_engine_needed(net: Network, input_times) -> bool:
+    """Whether ``simulate`` runs the spike-train engine: a population that only it
+    runs, or input trains with more than one spike on some channel."""
+    specs = [_models.REGISTRY[m] for m in net.models]
+    if any(not spec.first_spike for spec in specs):
+        return True
+    if isinstance(input_times, SpikeTrains):
+        counts = np.diff(input_times.offsets)
+        if input_times.n_spikes and np.bincount(
+                np.repeat(np.arange(counts.size), counts) * max(input_times.n_channels, 1)
+                + input_times.index).max() > 1:
+            if any(spec.spike_train is None for spec in specs):
+                bad = sorted({m for m, spec in zip(net.models, specs) if spec.spike_train is None})
+                raise ValueError(f"input trains with several spikes per channel need the "
+                                 f"spike-train engine, which does not run {bad} populations "
+                                 f"(they fire once on first spikes: pass one time per input)")
+            return True
+    return False
+
+
+def _train_table(net: Network) -> np.ndarray:
+    """Per population, its row of the spike-train engine (``NeuronModel.spike_train``)."""
+    rows = []
+    for i, m in enumerate(net.models):
+        spec = _models.REGISTRY[m]
+        if spec.spike_train is None:
+            names = [p.name for p in net.populations if p.kind not in ("input", "pulse")]
+            raise ValueError(f"population {names[i]!r} is {m!r}, which the spike-train engine "
+                             f"does not run (it runs 'lif', 'lif_multispike' and 'li')")
+        rows.append(spec.spike_train(net._pop_params(i)))
+    return np.ascontiguousarray(np.array(rows, np.float64).reshape(len(rows), 9))
+
+
+def _input_trains(net: Network, input_times) -> tuple[SpikeTrains, bool]:
+    if isinstance(input_times, SpikeTrains):
+        trains, single = input_times, False
+    else:
+        x, single = _input_array(net, input_times)
+        trains = SpikeTrains.from_first_spikes(x)
+    if trains.n_channels != net.n_inputs:
+        raise ValueError(f"the input spike trains have {trains.n_channels} channels but the "
+                         f"network has {net.n_inputs} inputs")
+    if trains.n_spikes and trains.times.min() < 0:
+        k = int(np.argmin(trains.times))
+        raise ValueError(f"input spike {k} (channel {int(trains.index[k])}) is at "
+                         f"{trains.times[k]!r} < 0; spike-train networks start at rest at t = 0, "
+                         f"so input spikes must be at t >= 0")
+    return trains, single
+
+
+def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_events, n_threads,
+                     readout_times) -> SimulationResult:
+    if not np.isfinite(t_max):
+        raise ValueError("a network with multi-spike or LI populations (or fed spike trains) "
+                         "needs a finite t_max: its neurons may fire for ever")
+    if record_tape:
+        raise ValueError("gradients of spike-train networks (EventProp) are not available yet: "
+                         "simulate with record_tape=False")
+    trains, single = _input_trains(net, input_times)
+    low = net._lower()
+    table = _train_table(net)
+    budget = _max_events(max_events, net, spike_trains=True)
+    kind = net.kind
+    li = np.zeros(net.n_neurons, bool)
+    for pop in net.populations:
+        if pop.kind == "li":
+            li[pop.ids] = True
+    li_ids = np.flatnonzero(li)
+    li_slot = np.full(net.n_neurons, -1, np.int32)
+    li_slot[li_ids] = np.arange(li_ids.size, dtype=np.int32)
+    if li_ids.size and np.isin(net.pre, li_ids).any():
+        k = int(np.flatnonzero(np.isin(net.pre, li_ids))[0])
+        raise ValueError(f"neuron {int(net.pre[k])} is an LI readout (model='li'), which never "
+                         f"spikes, but it is the presynaptic neuron of synapse {k}")
+    if readout_times is None:
+        ro = np.zeros(0)
+    else:
+        ro = np.asarray(_real("readout_times", readout_times), dtype=np.float64).reshape(-1)
+        if not li_ids.size:
+            raise ValueError("readout_times needs LI readout neurons (model='li'); the network "
+                             "has none")
+        if not (np.isfinite(ro).all() and (ro >= 0).all() and (ro <= t_max).all()):
+            raise ValueError(f"readout_times must lie in [0, t_max = {t_max}]")
+        if (np.diff(ro) < 0).any():
+            raise ValueError("readout_times must be sorted")
+    input_neuron = np.ascontiguousarray(net.input_ids, dtype=np.int32)
+    (first, sp_t, sp_n, sp_j, sp_off, ro_v, vmax, tvmax, n_events, status,
+     where) = _spiketrain_engine.run_batch(
+        low, table, trains.times, trains.index, trains.offsets, input_neuron, ro, li_slot,
+        int(li_ids.size), t_max, budget, resolve_threads(n_threads))
+    if (status != 0).any():
+        _raise_status(net, status, where, budget)
+    spikes = _all_spikes(net, trains, sp_t, sp_n, sp_off, t_max, kind)
+    res = SimulationResult(first[0] if single else first, n_events, None, trains, t_max, single,
+                           _spikes=spikes, readout_ids=_readonly(li_ids),
+                           readout_times=_readonly(ro), voltages=ro_v, v_max=vmax, t_v_max=tvmax)
+    return res
+
+
+def _all_spikes(net, trains, sp_t, sp_n, sp_off, t_max, kind) -> SpikeTrains:
+    """Neuron spikes and source spikes (inputs and pulses up to t_max), per example."""
+    n_ex = trains.n_examples
+    keep = trains.times <= t_max
+    in_ex = np.repeat(np.arange(n_ex), np.diff(trains.offsets))[keep]
+    in_id = np.asarray(net.input_ids, np.int64)[trains.index[keep]]
+    pulses = net.pulse_ids
+    pt = net.pulse_times
+    fires = np.isfinite(pt) & (pt <= t_max)
+    p_ex = np.repeat(np.arange(n_ex), int(fires.sum()))
+    p_id = np.tile(np.asarray(pulses, np.int64)[fires], n_ex)
+    p_t = np.tile(pt[fires], n_ex)
+    sp_ex = np.repeat(np.arange(n_ex), np.diff(sp_off))
+    return SpikeTrains.from_events(
+        np.concatenate([in_id, p_id, sp_n.astype(np.int64)]),
+        np.concatenate([trains.times[keep], p_t, sp_t]), net.n_neurons,
+        example=np.concatenate([in_ex, p_ex, sp_ex]), n_examples=n_ex)

@@ -14,10 +14,13 @@ NETREC = pathlib.Path(__file__).resolve().parents[1] / "cython_src" / "eventsim"
 
 
 def test_models_view_of_registry():
-    assert eventsim.MODELS == {"alpha": {"tau": 1.0, "theta": 1.0},
-                               "lif": {"tau_mem": 1.0, "tau_syn": 1.0, "theta": 1.0,
-                                       "g_leak": 1.0}}
-    assert list(models.REGISTRY) == ["alpha", "lif"]
+    assert eventsim.MODELS == {
+        "alpha": {"tau": 1.0, "theta": 1.0},
+        "lif": {"tau_mem": 1.0, "tau_syn": 1.0, "theta": 1.0, "g_leak": 1.0},
+        "lif_multispike": {"tau_mem": 1.0, "tau_syn": 1.0, "theta": 1.0, "g_leak": 1.0,
+                           "v_reset": 0.0, "t_ref": 0.0, "bias": 0.0, "v_init": 0.0},
+        "li": {"tau_mem": 1.0, "tau_syn": 1.0, "g_leak": 1.0, "bias": 0.0, "v_init": 0.0}}
+    assert list(models.REGISTRY) == ["alpha", "lif", "lif_multispike", "li"]
     for name, m in models.REGISTRY.items():
         assert dict(m.defaults) == eventsim.MODELS[name]
 
@@ -27,7 +30,20 @@ def test_kernel_codes_match_netrec():
         pytest.skip("no source tree")
     codes = dict(re.findall(r"^\s+(MODEL_\w+) = (\d+)", NETREC.read_text(), re.M))
     assert codes == {"MODEL_ALPHA": str(models.MODEL_ALPHA), "MODEL_LIF": str(models.MODEL_LIF),
-                     "MODEL_LIF2": str(models.MODEL_LIF2)}
+                     "MODEL_LIF2": str(models.MODEL_LIF2),
+                     "MODEL_SPIKE_TRAIN_ONLY": str(models.MODEL_SPIKE_TRAIN_ONLY)}
+    train = NETREC.with_name("_model_lif_multispike.pxd").read_text()
+    codes = dict(re.findall(r"^\s+(TRAIN_\w+) = (\d+)", train, re.M))
+    assert codes == {"TRAIN_LIF": str(models.TRAIN_LIF), "TRAIN_LI": str(models.TRAIN_LI)}
+
+
+def test_first_spike_engine_refuses_spike_train_populations():
+    from eventsim import _engine
+    net = eventsim.Network()
+    net.add_inputs(1)
+    net.add_population(1, model="lif", multispike=True)
+    with pytest.raises(ValueError, match="first-spike engine cannot run multi-spike"):
+        _engine.run_batch(net._lower(), np.zeros((1, 1)), 1.0, 100, False, 1)
 
 
 def test_lowering_per_model():

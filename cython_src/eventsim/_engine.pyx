@@ -43,10 +43,12 @@ from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport INFINITY
 from eventsim._netrec cimport (NetRec, netrec_fill, PopClock, KIND_INPUT, KIND_PULSE,
-                               KIND_NEURON, MODEL_ALPHA, CROSS_NONE, CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
+                               KIND_NEURON, MODEL_ALPHA, MODEL_SPIKE_TRAIN_ONLY, CROSS_NONE, CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
                                STATUS_NO_MEMORY)
 from eventsim._model_alpha cimport (alpha_clock, alpha_arrive, alpha_block_arrive,
                                     alpha_rebase, alpha_bound, alpha_block_bound, alpha_exact)
+from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, _ev_less, ActionTree,
+                              tree_clear, tree_set, tree_argmin, LEAF)
 from eventsim._model_lif cimport (lif_clock, lif_arrive, lif_block_arrive, lif_rebase,
                                   lif_bound, lif_block_bound, lif_exact)
 
@@ -70,170 +72,6 @@ cdef int newton_max_iterations = 200
 # Re-reference A, B when rate_max * (t - R) exceeds this, so that exp() stays far from
 # overflow; only the log-domain cancellation grows with it (docs/math.md A.3).
 cdef double REBASE = 30.0
-cdef enum:
-    LEAF = 16          # neurons per leaf (and leaves per group) of the action tree
-
-# ==============================================================================
-# Event heap
-# ==============================================================================
-cdef struct EventRecord:
-    double time
-    int64_t seq          # insertion counter: deterministic tie-break
-    int32_t neuron
-    int32_t kind
-    int64_t pos          # EV_DELIVER: next position in delay_order
-
-
-cdef inline bint _ev_less(EventRecord* a, EventRecord* b) noexcept nogil:
-    return a.time < b.time or (a.time == b.time and a.seq < b.seq)
-
-
-cdef struct Heap:
-    EventRecord* data
-    int64_t n
-    int64_t capacity
-    int64_t seq
-
-
-cdef int heap_push(Heap* h, double time, int32_t neuron, int32_t kind, int64_t pos) noexcept nogil:
-    cdef int64_t i, parent
-    cdef EventRecord ev
-    cdef EventRecord* grown
-    if h.n == h.capacity:
-        grown = <EventRecord*> realloc(h.data, 2 * h.capacity * sizeof(EventRecord))
-        if grown == NULL:
-            return -1
-        h.data = grown
-        h.capacity *= 2
-    ev.time = time
-    ev.seq = h.seq
-    ev.neuron = neuron
-    ev.kind = kind
-    ev.pos = pos
-    h.seq += 1
-    i = h.n
-    h.n += 1
-    while i > 0:
-        parent = (i - 1) >> 1
-        if _ev_less(&ev, &h.data[parent]):
-            h.data[i] = h.data[parent]
-            i = parent
-        else:
-            break
-    h.data[i] = ev
-    return 0
-
-
-cdef void heap_pop(Heap* h, EventRecord* out) noexcept nogil:
-    cdef int64_t i = 0, child, n
-    cdef EventRecord last
-    out[0] = h.data[0]
-    h.n -= 1
-    n = h.n
-    if n == 0:
-        return
-    last = h.data[n]
-    while True:
-        child = 2 * i + 1
-        if child >= n:
-            break
-        if child + 1 < n and _ev_less(&h.data[child + 1], &h.data[child]):
-            child += 1
-        if _ev_less(&h.data[child], &last):
-            h.data[i] = h.data[child]
-            i = child
-        else:
-            break
-    h.data[i] = last
-
-
-# ==============================================================================
-# Action tree: min over per-neuron pending-action times
-# ==============================================================================
-# Two levels of minima over leaves of LEAF neurons, each with its argmin (the lowest
-# neuron id among ties, so the order is deterministic).  Lowering a time is O(1);
-# raising the argmin of a leaf rescans that leaf (LEAF entries) and its group;
-# finding the global minimum scans the groups only.  For the networks this engine
-# targets (hundreds to tens of thousands of neurons) this beats a heap with
-# decrease-key: most updates only lower a time or leave it alone.
-cdef struct ActionTree:
-    double* t            # per neuron: pending action time (inf: none)
-    double* leaf_min     # per leaf
-    double* top_min      # per group of LEAF leaves
-    int32_t* leaf_arg    # per leaf: lowest neuron id with t == leaf_min (-1: all inf)
-    int32_t* top_arg     # per group: lowest leaf with leaf_min == top_min (-1: all inf)
-    int64_t n_leaves
-    int64_t n_tops
-
-
-cdef void tree_clear(ActionTree* a, int64_t n_neurons) noexcept nogil:
-    cdef int64_t i
-    for i in range(n_neurons):
-        a.t[i] = INFINITY
-    for i in range(a.n_leaves):
-        a.leaf_min[i] = INFINITY
-        a.leaf_arg[i] = -1
-    for i in range(a.n_tops):
-        a.top_min[i] = INFINITY
-        a.top_arg[i] = -1
-
-
-cdef inline void _tree_fix_top(ActionTree* a, int64_t leaf) noexcept nogil:
-    cdef int64_t g = leaf // LEAF, i, end = (g + 1) * LEAF
-    cdef double m = INFINITY
-    cdef int32_t arg = -1
-    if end > a.n_leaves:
-        end = a.n_leaves
-    cdef bint lower
-    for i in range(g * LEAF, end):
-        # Selects, not branches: which entry is lowest is unpredictable.
-        lower = a.leaf_min[i] < m
-        m = a.leaf_min[i] if lower else m
-        arg = <int32_t> i if lower else arg
-    a.top_min[g] = m
-    a.top_arg[g] = arg
-
-
-cdef inline void tree_set(ActionTree* a, int64_t n, int64_t n_neurons, double t) noexcept nogil:
-    cdef double old = a.t[n], m
-    cdef int64_t leaf = n // LEAF, g = leaf // LEAF, i, end
-    cdef int32_t arg
-    cdef bint lower
-    a.t[n] = t
-    if t < a.leaf_min[leaf] or (t == a.leaf_min[leaf] and n < a.leaf_arg[leaf]):
-        a.leaf_min[leaf] = t
-        a.leaf_arg[leaf] = <int32_t> n
-        if t < a.top_min[g] or (t == a.top_min[g] and leaf < a.top_arg[g]):
-            a.top_min[g] = t
-            a.top_arg[g] = <int32_t> leaf
-    elif n == a.leaf_arg[leaf] and t > old:
-        end = (leaf + 1) * LEAF
-        if end > n_neurons:
-            end = n_neurons
-        m = INFINITY
-        arg = -1
-        for i in range(leaf * LEAF, end):
-            lower = a.t[i] < m
-            m = a.t[i] if lower else m
-            arg = <int32_t> i if lower else arg
-        a.leaf_min[leaf] = m
-        a.leaf_arg[leaf] = arg
-        _tree_fix_top(a, leaf)
-
-
-cdef inline int64_t tree_argmin(ActionTree* a, int64_t n_neurons, double* tmin) noexcept nogil:
-    """Neuron with the earliest pending action (-1 if none); its time in tmin."""
-    cdef int64_t g, best_g = -1
-    cdef double m = INFINITY
-    for g in range(a.n_tops):
-        if a.top_min[g] < m:
-            m = a.top_min[g]
-            best_g = g
-    tmin[0] = m
-    if best_g < 0:
-        return -1
-    return a.leaf_arg[a.top_arg[best_g]]
-
 
 # ==============================================================================
 # Per-thread workspace
@@ -466,7 +304,8 @@ cdef int deliver(Workspace* ws, NetRec* net, int64_t pre, int64_t pos, double t_
         while pos < end:
             k = net.order[pos]
             if t_spike + net.delays[k] != t:
-                if heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos) < 0:
+                if heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos,
+                             t_spike) < 0:
                     return -1
                 break
             pos += 1
@@ -578,7 +417,7 @@ cdef int run_one(Workspace* ws, NetRec* net, const double* inputs, double t_max,
         else:
             continue
         if ts < INFINITY and ts <= t_max:
-            if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0) < 0:
+            if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0, ts) < 0:
                 return STATUS_NO_MEMORY
             if ts < R:
                 R = ts
@@ -687,6 +526,10 @@ def run_batch(low, const double[:, ::1] inputs, double t_max, int64_t max_events
     cdef int64_t n_threads_ = n_threads if n_threads > 0 else 1
     if inputs.shape[1] != net.n_inputs:
         raise ValueError(f"inputs have {inputs.shape[1]} columns, the network {net.n_inputs} inputs")
+    for i in range(net.n_pops):
+        if net.model[i] == MODEL_SPIKE_TRAIN_ONLY:
+            raise ValueError("the first-spike engine cannot run multi-spike or LI populations "
+                             "(eventsim.simulate sends them to the spike-train engine)")
     # A thread needs a few examples to be worth waking (results do not depend on it).
     if n_threads_ > n_ex // 4:
         n_threads_ = n_ex // 4 if n_ex >= 8 else 1
@@ -780,7 +623,7 @@ cdef class _PyEventHeap:
         free(self.h.data)
 
     def push(self, double time, int neuron):
-        if heap_push(&self.h, time, neuron, EV_SOURCE, 0) < 0:
+        if heap_push(&self.h, time, neuron, EV_SOURCE, 0, time) < 0:
             raise MemoryError()
 
     def pop(self):

@@ -15,6 +15,7 @@ cdef enum:                 # per population (NetRec.model)
     MODEL_ALPHA = 0        # alpha kernel s e^{-rate s}; also LIF with tau_mem == tau_syn
     MODEL_LIF = 1          # coef (e^{-rate s} - e^{-rate_syn s}): safeguarded Newton
     MODEL_LIF2 = 2         # the same with tau_mem = 2 tau_syn: closed form
+    MODEL_SPIKE_TRAIN_ONLY = 3  # only _spiketrain_engine runs it; _engine refuses it
 
 cdef enum:                 # what a model's <model>_exact() found (docs/engine.md 12)
     CROSS_NONE = 0         # no crossing before the next input

@@ -1,0 +1,179 @@
+# Multi-spike LIF with exponential current synapses, reset, refractory period and a
+# constant bias current, and the non-spiking leaky integrator (LI) readout: the
+# per-neuron math of the spike-train event loop (_spiketrain_engine.pyx; docs/math.md
+# C.1, docs/engine.md 13).
+#
+# Units: J = I / g_leak and b = bias / g_leak are in the units of V, so
+#     tau_mem dV/dt = -V + J + b,     tau_syn dJ/dt = -J.
+# With U = V - b and s the time since the state (V0, J0) was taken:
+#     J(s) = J0 e^{-s/tau_syn},   U(s) = U0 e^{-s/tau_mem} + J0 kappa(s),
+#     kappa(s) = coef (e^{-s/tau_mem} - e^{-s/tau_syn}),  coef = tau_syn / (tau_mem - tau_syn)
+#              = (s/tau_mem) phi(s (1/tau_mem - 1/tau_syn)) e^{-s/tau_mem},  phi(x) = expm1(x)/x,
+# the second form for time constants close to (or exactly) equal, where the first
+# cancels.  U is a sum of two exponentials: at most one extremum between events,
+# which is what makes the crossing search below exact.
+
+from libc.math cimport expm1, log1p, fabs
+from eventsim._lambertw cimport exp, INFINITY
+from eventsim._netrec cimport CROSS_NONE, CROSS_FIRE, CROSS_FAIL
+
+cdef enum:                 # TrainPop.code
+    TRAIN_LIF = 0          # spikes; t_ref = inf: fires once (the first-spike LIF)
+    TRAIN_LI = 1           # leaky integrator: no threshold, never spikes
+
+cdef struct TrainPop:
+    double tau_mem
+    double tau_syn
+    double inv_m           # 1 / tau_mem
+    double inv_s           # 1 / tau_syn
+    double coef            # tau_syn / (tau_mem - tau_syn) (unused when near)
+    double ext             # tau_mem tau_syn / (tau_mem - tau_syn): extremum scale (unused when equal)
+    double inv_g           # 1 / g_leak: a weight w adds w / g_leak to J
+    double theta
+    double v_reset
+    double t_ref           # inf: never released (fires once)
+    double b               # bias / g_leak
+    double v_init
+    double kmax            # max over s of kappa(s) (> 0)
+    int code               # TRAIN_*
+    int near               # the phi form of kappa (time constants within 5%)
+    int equal              # tau_mem == tau_syn exactly
+
+
+cdef inline double train_kappa(const TrainPop* P, double s, double em, double* ej) noexcept nogil:
+    """kappa(s) given em = e^{-s/tau_mem}; e^{-s/tau_syn} in ej."""
+    cdef double x, e1
+    if P.near:
+        x = s * (P.inv_m - P.inv_s)
+        if x == 0.0:
+            ej[0] = em
+            return s * P.inv_m * em
+        e1 = expm1(x)
+        ej[0] = em + em * e1
+        return s * P.inv_m * (e1 / x) * em
+    ej[0] = exp(-s * P.inv_s)
+    return P.coef * (em - ej[0])
+
+
+cdef inline void train_flow(const TrainPop* P, double s, double* V, double* J) noexcept nogil:
+    """Advance a free (not clamped) neuron's state by s >= 0."""
+    cdef double em, ej, k
+    if s <= 0.0:
+        return
+    em = exp(-s * P.inv_m)
+    k = train_kappa(P, s, em, &ej)
+    V[0] = P.b + (V[0] - P.b) * em + J[0] * k
+    J[0] = J[0] * ej
+
+
+cdef inline double train_extremum(const TrainPop* P, double U0, double J0) noexcept nogil:
+    """Time s* > 0 of the only extremum of U from (U0, J0), or -1 if there is none.
+
+    dU/ds = 0 gives e^{s (1/tau_syn - 1/tau_mem)} = 1 + (J0 - U0) / alpha with
+    alpha = U0 + J0 coef; log1p keeps it exact as the time constants approach each
+    other (it tends to tau (1 - U0 / J0), the equal-constant answer)."""
+    cdef double alpha, arg, s
+    if P.equal:
+        if J0 == 0.0:
+            return -1.0
+        s = P.tau_mem * (J0 - U0) / J0
+    else:
+        alpha = U0 + J0 * P.coef
+        if alpha == 0.0:
+            return -1.0
+        arg = (J0 - U0) / alpha
+        if not arg > -1.0:
+            return -1.0
+        s = log1p(arg) * P.ext
+    return s if s > 0.0 else -1.0
+
+
+cdef inline double _u(const TrainPop* P, double U0, double J0, double s, double* dU) noexcept nogil:
+    """U(s) and dU/ds from (U0, J0)."""
+    cdef double em = exp(-s * P.inv_m), ej, k = train_kappa(P, s, em, &ej)
+    cdef double U = U0 * em + J0 * k
+    dU[0] = (J0 * ej - U) * P.inv_m
+    return U
+
+
+cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, int max_iter,
+                            double* s_out, double* Jc) noexcept nogil:
+    """First time s in [0, h] at which V reaches theta, from a free state (V0, J0).
+
+    Returns CROSS_FIRE with s in s_out and J at the crossing in Jc, CROSS_NONE, or
+    CROSS_FAIL if the safeguarded Newton iteration ran out of steps.
+
+    U has at most one extremum, so the first rising piece of it is [0, s*] (rising
+    at 0: s* is a maximum) or [s*, inf) (falling at 0: s* is a minimum, after which U
+    rises towards 0, i.e. V towards b).  A crossing exists iff U reaches c = theta - b
+    at the end of that piece (clipped to h); it is then unique and bracketed, so one
+    that rises above theta and falls back between two events is never missed.
+    """
+    cdef double c = P.theta - P.b, U0 = V0 - P.b, lo, hi, ss, f, df, sn, ej
+    cdef int it
+    if U0 >= c:
+        # At threshold already (rounding at an arrival right before a crossing).
+        s_out[0] = 0.0
+        Jc[0] = J0
+        return CROSS_FIRE
+    # Cheap exclusion: e^{-s/tau_mem} is in (0, 1] and kappa in [0, kmax].
+    if (U0 if U0 > 0.0 else 0.0) + (J0 * P.kmax if J0 > 0.0 else 0.0) < c:
+        return CROSS_NONE
+    ss = train_extremum(P, U0, J0)
+    if J0 - U0 > 0.0:
+        lo = 0.0
+        hi = ss if ss > 0.0 else h
+    elif ss > 0.0:
+        lo = ss
+        hi = h
+    else:
+        return CROSS_NONE
+    if hi > h:
+        hi = h
+    if lo >= hi:
+        return CROSS_NONE
+    f = _u(P, U0, J0, hi, &df) - c
+    if f < 0.0:
+        return CROSS_NONE
+    if f == 0.0:
+        s_out[0] = hi
+        Jc[0] = J0 * exp(-hi * P.inv_s)
+        return CROSS_FIRE
+    # Safeguarded Newton on [lo, hi] with U(lo) < c <= U(hi).
+    ss = lo
+    for it in range(max_iter):
+        f = _u(P, U0, J0, ss, &df) - c
+        if f < 0.0:
+            lo = ss
+        elif f > 0.0:
+            hi = ss
+        else:
+            break
+        sn = ss - f / df if df > 0.0 else -1.0
+        if not (sn > lo and sn < hi):
+            sn = 0.5 * (lo + hi)
+        if fabs(sn - ss) <= 2.2e-16 * sn or hi - lo <= 2.2e-16 * hi:
+            ss = sn
+            break
+        ss = sn
+    else:
+        return CROSS_FAIL
+    s_out[0] = ss
+    Jc[0] = J0 * exp(-ss * P.inv_s)
+    return CROSS_FIRE
+
+
+cdef inline void train_li_max(const TrainPop* P, double V0, double J0, double s, double t0,
+                              double* vmax, double* tmax) noexcept nogil:
+    """Raise (vmax, tmax) to the maximum of V over (t0, t0 + s] (an LI neuron advanced
+    by s: the end point, or the interior maximum if V rises at t0 and peaks before)."""
+    cdef double U0 = V0 - P.b, ss, V, J
+    if J0 - U0 > 0.0:
+        ss = train_extremum(P, U0, J0)
+        if ss > 0.0 and ss < s:
+            V = V0
+            J = J0
+            train_flow(P, ss, &V, &J)
+            if V > vmax[0]:
+                vmax[0] = V
+                tmax[0] = t0 + ss

@@ -1,0 +1,541 @@
+# cython: cdivision=True, boundscheck=False, wraparound=False, initializedcheck=False
+"""The spike-train event loop: exact simulation of neurons that fire again and again.
+
+The first-spike loop (``_engine.pyx``) assumes every neuron fires at most once; this
+one runs networks with multi-spike LIF populations (reset, refractory period, bias),
+first-spike LIF populations (a multi-spike LIF that is never released) and LI
+readouts, on whole input spike trains (docs/engine.md 13).
+
+How one example runs
+====================
+* Each neuron keeps its state ``(V, J)`` at the time ``t0`` it was last touched, and
+  is advanced analytically (``_model_lif_multispike.pxd``) only when an event
+  reaches it: an arrival costs two exponentials, whatever happened elsewhere.
+* Input spikes are read in order straight from the example's spike train (a
+  cursor, not the heap); pulses and delayed deliveries sit in the event heap
+  (``_queue.pxd``), with the spike's own time kept in the event so every later
+  synapse of it arrives at exactly ``t_spike + delay``.
+* Each neuron has at most one pending action in the action tree: ``FIRE`` at its
+  exact next crossing, or ``RELEASE`` at the end of its refractory period.
+* Events at the same time form one batch; neurons whose crossing may have moved
+  (an excitatory arrival, or any arrival while a ``FIRE`` is pending) are marked
+  dirty and re-predicted once after the batch.  An inhibitory arrival at a neuron
+  with no pending crossing cannot create one, so it costs no prediction.
+* A prediction first rules crossings out with a bound that needs no exponential;
+  otherwise it brackets the first rising piece of ``V`` (at most one extremum
+  between events) up to ``t_max`` and solves it with safeguarded Newton.  A
+  crossing that rises above threshold and falls back between two events is found.
+* Every spike is kept (growable buffers: nothing is ever truncated); the budget
+  ``max_events`` ends runaway activity with a status, never silently.
+"""
+
+import numpy as np
+from cython.parallel cimport parallel, prange, threadid
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memset
+from libc.math cimport log1p, isinf
+from libc.stdint cimport int64_t, int32_t, int8_t
+
+from eventsim._lambertw cimport exp, INFINITY
+from eventsim._netrec cimport (NetRec, netrec_fill, KIND_INPUT, KIND_PULSE, CROSS_NONE,
+                               CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
+                               STATUS_NO_MEMORY)
+from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, ActionTree, tree_clear,
+                              tree_set, tree_argmin, LEAF)
+from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, train_kappa,
+                                             train_flow, train_cross, train_li_max)
+
+cdef enum:
+    EV_SOURCE = 0      # a pulse spikes
+    EV_DELIVER = 1     # deliver the delayed synapses of a spike, from a position on
+
+cdef enum:
+    ACT_NONE = 0
+    ACT_FIRE = 1       # time is the exact next spike time
+    ACT_RELEASE = 2    # time is the end of the refractory period
+
+cdef enum:
+    MODE_FREE = 0      # V evolves
+    MODE_CLAMPED = 1   # refractory: V held at v_reset, J evolves
+    MODE_DONE = 2      # fired once and never released (t_ref = inf): inert
+
+cdef int newton_max_iterations = 200
+
+# Spike-train populations, as _lower_trains() in simulation.py lays them out.
+cdef enum:
+    COL_CODE = 0
+    COL_TAU_MEM = 1
+    COL_TAU_SYN = 2
+    COL_G_LEAK = 3
+    COL_THETA = 4
+    COL_V_RESET = 5
+    COL_T_REF = 6
+    COL_BIAS = 7
+    COL_V_INIT = 8
+    N_COLS = 9
+
+
+cdef struct TrainState:
+    double V
+    double J
+    double t0           # the time (V, J) refer to
+    int32_t pop
+    int8_t act
+    int8_t dirty
+    int8_t mode
+
+
+cdef struct Workspace:
+    Heap heap
+    ActionTree tree
+    TrainState* s
+    int32_t* dirty_list
+    int64_t n_dirty
+    # Spikes of this thread's examples, in the order they happened.
+    double* sp_t
+    double* sp_j        # J just before the spike (docs/math.md C.4 needs dV/dt there)
+    int32_t* sp_n
+    int64_t sp_n_used
+    int64_t sp_cap
+
+
+cdef void ws_free(Workspace* ws) noexcept nogil:
+    if ws == NULL:
+        return
+    free(ws.heap.data); free(ws.tree.t); free(ws.tree.leaf_min); free(ws.tree.top_min)
+    free(ws.tree.leaf_arg); free(ws.tree.top_arg)
+    free(ws.s); free(ws.dirty_list)
+    free(ws.sp_t); free(ws.sp_j); free(ws.sp_n)
+    free(ws)
+
+
+cdef Workspace* ws_new(int64_t n_neurons) noexcept nogil:
+    cdef Workspace* ws = <Workspace*> malloc(sizeof(Workspace))
+    cdef int64_t n = n_neurons if n_neurons > 0 else 1
+    cdef int64_t n_leaves = (n + LEAF - 1) // LEAF
+    if ws == NULL:
+        return NULL
+    memset(ws, 0, sizeof(Workspace))
+    ws.heap.capacity = 64
+    ws.heap.data = <EventRecord*> malloc(64 * sizeof(EventRecord))
+    ws.tree.n_leaves = n_leaves
+    ws.tree.n_tops = (n_leaves + LEAF - 1) // LEAF
+    ws.tree.t = <double*> malloc(n * sizeof(double))
+    ws.tree.leaf_min = <double*> malloc(n_leaves * sizeof(double))
+    ws.tree.top_min = <double*> malloc(ws.tree.n_tops * sizeof(double))
+    ws.tree.leaf_arg = <int32_t*> malloc(n_leaves * sizeof(int32_t))
+    ws.tree.top_arg = <int32_t*> malloc(ws.tree.n_tops * sizeof(int32_t))
+    ws.s = <TrainState*> malloc(n * sizeof(TrainState))
+    ws.dirty_list = <int32_t*> malloc(n * sizeof(int32_t))
+    ws.sp_cap = 1024
+    ws.sp_t = <double*> malloc(ws.sp_cap * sizeof(double))
+    ws.sp_j = <double*> malloc(ws.sp_cap * sizeof(double))
+    ws.sp_n = <int32_t*> malloc(ws.sp_cap * sizeof(int32_t))
+    if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
+            or ws.tree.top_min == NULL or ws.tree.leaf_arg == NULL or ws.tree.top_arg == NULL
+            or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL or ws.sp_j == NULL
+            or ws.sp_n == NULL):
+        ws_free(ws)
+        return NULL
+    return ws
+
+
+cdef int record_spike(Workspace* ws, int32_t j, double t, double J) noexcept nogil:
+    cdef double* gt
+    cdef double* gj
+    cdef int32_t* gn
+    if ws.sp_n_used == ws.sp_cap:
+        gt = <double*> realloc(ws.sp_t, 2 * ws.sp_cap * sizeof(double))
+        if gt == NULL:
+            return -1
+        ws.sp_t = gt
+        gj = <double*> realloc(ws.sp_j, 2 * ws.sp_cap * sizeof(double))
+        if gj == NULL:
+            return -1
+        ws.sp_j = gj
+        gn = <int32_t*> realloc(ws.sp_n, 2 * ws.sp_cap * sizeof(int32_t))
+        if gn == NULL:
+            return -1
+        ws.sp_n = gn
+        ws.sp_cap *= 2
+    ws.sp_t[ws.sp_n_used] = t
+    ws.sp_j[ws.sp_n_used] = J
+    ws.sp_n[ws.sp_n_used] = j
+    ws.sp_n_used += 1
+    return 0
+
+
+# ==============================================================================
+# One neuron
+# ==============================================================================
+cdef inline void set_action(Workspace* ws, int64_t n, int64_t j, int act, double t) noexcept nogil:
+    ws.s[j].act = act
+    tree_set(&ws.tree, j, n, t if act != ACT_NONE else INFINITY)
+
+
+cdef inline void advance(TrainState* st, const TrainPop* P, double t, double* vmax,
+                         double* tmax) noexcept nogil:
+    """Bring neuron st's state to time t (LI neurons: raise their running maximum)."""
+    cdef double s = t - st.t0
+    if s <= 0.0:
+        return
+    if st.mode == MODE_FREE:
+        if vmax != NULL:
+            train_li_max(P, st.V, st.J, s, st.t0, vmax, tmax)
+        train_flow(P, s, &st.V, &st.J)
+        if vmax != NULL and st.V > vmax[0]:
+            vmax[0] = st.V
+            tmax[0] = t
+    else:
+        st.J = st.J * exp(-s * P.inv_s)
+    st.t0 = t
+
+
+cdef inline void mark_dirty(Workspace* ws, TrainState* st, int32_t j) noexcept nogil:
+    if not st.dirty:
+        st.dirty = 1
+        ws.dirty_list[ws.n_dirty] = j
+        ws.n_dirty += 1
+
+
+cdef inline void arrive(Workspace* ws, const TrainPop* pops, int32_t j, double w, double t,
+                        const int32_t* li_slot, double* vmax, double* tmax) noexcept nogil:
+    cdef TrainState* st = &ws.s[j]
+    cdef const TrainPop* P = &pops[st.pop]
+    cdef int32_t slot
+    if st.mode == MODE_DONE:
+        return
+    slot = li_slot[j]
+    if slot >= 0:
+        advance(st, P, t, &vmax[slot], &tmax[slot])
+    else:
+        advance(st, P, t, NULL, NULL)
+    st.J += w * P.inv_g
+    # An inhibitory arrival cannot create a crossing, only move a pending one.
+    if P.code == TRAIN_LIF and st.mode == MODE_FREE and (w > 0.0 or st.act == ACT_FIRE):
+        mark_dirty(ws, st, j)
+
+
+cdef int deliver(Workspace* ws, const NetRec* net, const TrainPop* pops, int64_t pre, int64_t pos,
+                 double t_spike, double t, const int32_t* li_slot, double* vmax,
+                 double* tmax) noexcept nogil:
+    """Deliver the synapses of a spike of ``pre`` (at t_spike) that are due at t,
+    from position ``pos`` of the delivery order on; schedule the rest."""
+    cdef int64_t end = net.indptr[pre + 1], k
+    cdef double w
+    while pos < end:
+        k = net.order[pos]
+        if net.has_delays and t_spike + net.delays[k] != t:
+            if heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos,
+                         t_spike) < 0:
+                return -1
+            break
+        pos += 1
+        w = net.weights[k]
+        if w != 0.0:
+            arrive(ws, pops, net.post[k], w, t, li_slot, vmax, tmax)
+    return 0
+
+
+cdef int predict(Workspace* ws, const TrainPop* pops, int64_t n, int32_t j, double t,
+                 double t_max) noexcept nogil:
+    """New pending crossing of a free LIF neuron whose state is at t."""
+    cdef TrainState* st = &ws.s[j]
+    cdef double s = 0.0, Jc
+    cdef int rc = train_cross(&pops[st.pop], st.V, st.J, t_max - t, newton_max_iterations, &s,
+                              &Jc)
+    if rc == CROSS_FAIL:
+        return -1
+    if rc == CROSS_NONE:
+        if st.act != ACT_NONE:
+            set_action(ws, n, j, ACT_NONE, INFINITY)
+    else:
+        set_action(ws, n, j, ACT_FIRE, t + s)
+    return 0
+
+
+cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops,
+                 const double* in_t, const int64_t* in_c, int64_t n_in_spikes,
+                 const int32_t* input_neuron, const double* ro_t, int64_t n_ro,
+                 const int32_t* li_slot, int64_t n_li, double t_max, int64_t max_events,
+                 double* first, double* ro_v, double* vmax, double* tmax,
+                 int64_t* n_events, int64_t* where) noexcept nogil:
+    """Simulate one example; returns a STATUS_* (STATUS_NEWTON: neuron in ``where``)."""
+    cdef int64_t n = net.n_neurons, j, i, events = 0, c = 0, r = 0, nb
+    cdef double t, t_in, t_heap, t_act, ts
+    cdef int32_t jj, slot
+    cdef EventRecord ev
+    cdef TrainState* st
+    cdef const TrainPop* P
+    ws.heap.n = 0
+    ws.heap.seq = 0
+    ws.n_dirty = 0
+    tree_clear(&ws.tree, n)
+    for j in range(n):
+        first[j] = INFINITY
+        st = &ws.s[j]
+        st.pop = net.pop[j]
+        st.act = ACT_NONE
+        st.dirty = 0
+        st.t0 = 0.0
+        st.J = 0.0
+        st.mode = MODE_FREE
+        if st.pop >= 0:
+            P = &pops[st.pop]
+            st.V = P.v_init
+            slot = li_slot[j]
+            if slot >= 0:
+                vmax[slot] = P.v_init
+                tmax[slot] = 0.0
+            elif P.code == TRAIN_LIF:
+                mark_dirty(ws, st, <int32_t> j)     # bias or v_init may drive it alone
+        else:
+            st.V = 0.0
+            if net.kind[j] == KIND_PULSE:
+                ts = net.pulse_times[net.source_index[j]]
+                if ts <= t_max:
+                    if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0, ts) < 0:
+                        return STATUS_NO_MEMORY
+    t = 0.0
+    while True:
+        # Predictions of the batch just done (at the start: of every LIF neuron at 0).
+        nb = ws.n_dirty
+        ws.n_dirty = 0
+        for i in range(nb):
+            jj = ws.dirty_list[i]
+            st = &ws.s[jj]
+            st.dirty = 0
+            if st.mode == MODE_FREE:
+                if predict(ws, pops, n, jj, t, t_max) < 0:
+                    n_events[0] = events
+                    where[0] = jj
+                    return STATUS_NEWTON
+        t_in = in_t[c] if c < n_in_spikes else INFINITY
+        t_heap = ws.heap.data[0].time if ws.heap.n > 0 else INFINITY
+        tree_argmin(&ws.tree, n, &t_act)
+        t = t_in if t_in < t_heap else t_heap
+        t = t if t < t_act else t_act
+        # Readouts before this batch: V is continuous through arrivals, and LI
+        # neurons never spike, so a readout at t itself may come first too.
+        while r < n_ro and (ro_t[r] <= t or t > t_max):
+            for j in range(n):
+                slot = li_slot[j]
+                if slot >= 0:
+                    advance(&ws.s[j], &pops[ws.s[j].pop], ro_t[r], &vmax[slot], &tmax[slot])
+                    ro_v[r * n_li + slot] = ws.s[j].V
+            r += 1
+        if t > t_max:
+            break
+        # One batch: everything at time t.
+        while True:
+            if c < n_in_spikes and in_t[c] == t:
+                jj = input_neuron[in_c[c]]
+                c += 1
+                events += 1
+                if first[jj] == INFINITY:
+                    first[jj] = t
+                if deliver(ws, net, pops, jj, net.indptr[jj], t, t, li_slot, vmax, tmax) < 0:
+                    return STATUS_NO_MEMORY
+            elif ws.heap.n > 0 and ws.heap.data[0].time == t:
+                heap_pop(&ws.heap, &ev)
+                events += 1
+                if ev.kind == EV_SOURCE:
+                    if first[ev.neuron] == INFINITY:
+                        first[ev.neuron] = t
+                    if deliver(ws, net, pops, ev.neuron, net.indptr[ev.neuron], t, t, li_slot,
+                               vmax, tmax) < 0:
+                        return STATUS_NO_MEMORY
+                elif deliver(ws, net, pops, ev.neuron, ev.pos, ev.origin, t, li_slot, vmax,
+                             tmax) < 0:
+                    return STATUS_NO_MEMORY
+            else:
+                jj = <int32_t> tree_argmin(&ws.tree, n, &t_act)
+                if t_act != t:
+                    break
+                events += 1
+                st = &ws.s[jj]
+                P = &pops[st.pop]
+                advance(st, P, t, NULL, NULL)
+                if st.act == ACT_FIRE:
+                    if record_spike(ws, jj, t, st.J) < 0:
+                        return STATUS_NO_MEMORY
+                    if first[jj] == INFINITY:
+                        first[jj] = t
+                    st.V = P.v_reset
+                    if isinf(P.t_ref):
+                        st.mode = MODE_DONE
+                        set_action(ws, n, jj, ACT_NONE, INFINITY)
+                    elif P.t_ref > 0.0:
+                        st.mode = MODE_CLAMPED
+                        set_action(ws, n, jj, ACT_RELEASE, t + P.t_ref)
+                    else:
+                        set_action(ws, n, jj, ACT_NONE, INFINITY)
+                        mark_dirty(ws, st, jj)
+                    if deliver(ws, net, pops, jj, net.indptr[jj], t, t, li_slot, vmax, tmax) < 0:
+                        return STATUS_NO_MEMORY
+                else:                       # ACT_RELEASE
+                    st.V = P.v_reset
+                    st.mode = MODE_FREE
+                    set_action(ws, n, jj, ACT_NONE, INFINITY)
+                    mark_dirty(ws, st, jj)
+            if events > max_events:
+                n_events[0] = events
+                return STATUS_BUDGET
+    # The LI maxima run to the horizon.
+    for j in range(n):
+        slot = li_slot[j]
+        if slot >= 0:
+            advance(&ws.s[j], &pops[ws.s[j].pop], t_max, &vmax[slot], &tmax[slot])
+    n_events[0] = events
+    return STATUS_OK
+
+
+# ==============================================================================
+# Batch entry point
+# ==============================================================================
+cdef int fill_pops(TrainPop* pops, const double[:, ::1] par) except -1:
+    cdef int64_t p
+    cdef double tm, ts, s_pk, ej
+    cdef TrainPop* P
+    for p in range(par.shape[0]):
+        P = &pops[p]
+        P.code = <int> par[p, COL_CODE]
+        tm = par[p, COL_TAU_MEM]
+        ts = par[p, COL_TAU_SYN]
+        P.tau_mem = tm
+        P.tau_syn = ts
+        P.inv_m = 1.0 / tm
+        P.inv_s = 1.0 / ts
+        P.equal = tm == ts
+        P.near = abs(tm - ts) < 0.05 * tm
+        P.coef = ts / (tm - ts) if not P.equal else INFINITY
+        P.ext = tm * ts / (tm - ts) if not P.equal else INFINITY
+        P.inv_g = 1.0 / par[p, COL_G_LEAK]
+        P.theta = par[p, COL_THETA]
+        P.v_reset = par[p, COL_V_RESET]
+        P.t_ref = par[p, COL_T_REF]
+        P.b = par[p, COL_BIAS] / par[p, COL_G_LEAK]
+        P.v_init = par[p, COL_V_INIT]
+        # The peak of kappa: at tau for equal constants, else where
+        # e^{s (1/tau_syn - 1/tau_mem)} = tau_mem / tau_syn.  Raised a little, so that
+        # rounding never lets the exclusion test rule out a real crossing.
+        s_pk = tm if P.equal else log1p((tm - ts) / ts) * P.ext
+        P.kmax = train_kappa(P, s_pk, exp(-s_pk * P.inv_m), &ej) * (1.0 + 1e-9) + 1e-300
+    return 0
+
+
+def _set_newton_iterations(int n):
+    """Test hook: the Newton step limit of crossings (returns the old one)."""
+    global newton_max_iterations
+    old = newton_max_iterations
+    newton_max_iterations = n
+    return old
+
+
+def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
+              const int64_t[::1] in_channel, const int64_t[::1] in_offsets,
+              const int32_t[::1] input_neuron, const double[::1] readout_times,
+              const int32_t[::1] li_slot, int64_t n_li, double t_max, int64_t max_events,
+              int n_threads):
+    """Run every example of the input spike trains through the lowered network.
+
+    Returns ``(first, sp_time, sp_neuron, sp_j, sp_offsets, readout_v, v_max, t_vmax,
+    n_events, status, where)``; spikes are in the order they happened within each
+    example.
+    """
+    cdef NetRec net
+    netrec_fill(&net, low)
+    cdef int64_t n_ex = in_offsets.shape[0] - 1, n = net.n_neurons, e, i, k, tid
+    cdef int64_t n_ro = readout_times.shape[0]
+    cdef int64_t n_threads_ = n_threads if n_threads > 0 else 1
+    if pop_params.shape[0] != net.n_pops or pop_params.shape[1] != N_COLS:
+        raise ValueError("spike-train population table has the wrong shape")
+    if li_slot.shape[0] != n or input_neuron.shape[0] != net.n_inputs:
+        raise ValueError("spike-train engine: index arrays have the wrong length")
+    if n_threads_ > n_ex // 4:
+        n_threads_ = n_ex // 4 if n_ex >= 8 else 1
+    cdef TrainPop* pops = <TrainPop*> malloc((net.n_pops if net.n_pops > 0 else 1) * sizeof(TrainPop))
+    if pops == NULL:
+        raise MemoryError()
+    cdef Workspace** wss = <Workspace**> malloc(n_threads_ * sizeof(Workspace*))
+    if wss == NULL:
+        free(pops)
+        raise MemoryError()
+    for i in range(n_threads_):
+        wss[i] = NULL
+    first = np.empty((n_ex, n), dtype=np.float64)
+    ro_v = np.empty((n_ex, n_ro, n_li), dtype=np.float64)
+    vmax = np.empty((n_ex, n_li), dtype=np.float64)
+    tmax = np.empty((n_ex, n_li), dtype=np.float64)
+    n_events = np.zeros(n_ex, dtype=np.int64)
+    status = np.zeros(n_ex, dtype=np.int32)
+    where = np.full(n_ex, -1, dtype=np.int64)
+    ex_tid = np.zeros(n_ex, dtype=np.int64)
+    ex_start = np.zeros(n_ex, dtype=np.int64)
+    ex_len = np.zeros(n_ex, dtype=np.int64)
+    cdef double[:, ::1] fv = first, vmv = vmax, tmv = tmax
+    cdef double[:, :, ::1] rov = ro_v
+    cdef int64_t[::1] nev = n_events, etid = ex_tid, estart = ex_start, elen = ex_len, wh = where
+    cdef int32_t[::1] stv = status
+    cdef Workspace* ws
+    cdef double dummy = 0.0
+    cdef int64_t idummy = 0
+    cdef int32_t i32dummy = 0
+    cdef const double* p_in_t = &in_times[0] if in_times.shape[0] else &dummy
+    cdef const int64_t* p_in_c = &in_channel[0] if in_channel.shape[0] else &idummy
+    cdef const int32_t* p_inn = &input_neuron[0] if input_neuron.shape[0] else &i32dummy
+    cdef const double* p_ro = &readout_times[0] if n_ro else &dummy
+    cdef const int32_t* p_slot = &li_slot[0] if n else &i32dummy
+    try:
+        fill_pops(pops, pop_params)
+        for i in range(n_threads_):
+            wss[i] = ws_new(n)
+            if wss[i] == NULL:
+                raise MemoryError()
+        if n_ex > 0 and n_threads_ == 1:
+            ws = wss[0]
+            with nogil:
+                for e in range(n_ex):
+                    estart[e] = ws.sp_n_used
+                    stv[e] = run_one(ws, &net, pops, p_in_t + in_offsets[e], p_in_c + in_offsets[e],
+                                     in_offsets[e + 1] - in_offsets[e], p_inn, p_ro, n_ro, p_slot,
+                                     n_li, t_max, max_events, &fv[e, 0] if n else &dummy,
+                                     &rov[e, 0, 0] if (n_ro and n_li) else &dummy,
+                                     &vmv[e, 0] if n_li else &dummy,
+                                     &tmv[e, 0] if n_li else &dummy, &nev[e], &wh[e])
+                    elen[e] = ws.sp_n_used - estart[e]
+        elif n_ex > 0:
+            with nogil, parallel(num_threads=n_threads_):
+                tid = threadid()
+                ws = wss[tid]
+                for e in prange(n_ex, schedule='dynamic', chunksize=1):
+                    etid[e] = tid
+                    estart[e] = ws.sp_n_used
+                    stv[e] = run_one(ws, &net, pops, p_in_t + in_offsets[e], p_in_c + in_offsets[e],
+                                     in_offsets[e + 1] - in_offsets[e], p_inn, p_ro, n_ro, p_slot,
+                                     n_li, t_max, max_events, &fv[e, 0] if n else &dummy,
+                                     &rov[e, 0, 0] if (n_ro and n_li) else &dummy,
+                                     &vmv[e, 0] if n_li else &dummy,
+                                     &tmv[e, 0] if n_li else &dummy, &nev[e], &wh[e])
+                    elen[e] = ws.sp_n_used - estart[e]
+        if (status < 0).any():
+            raise MemoryError("out of memory while simulating")
+        offsets = np.zeros(n_ex + 1, dtype=np.int64)
+        np.cumsum(ex_len, out=offsets[1:])
+        total = int(offsets[n_ex])
+        sp_t = np.empty(total, dtype=np.float64)
+        sp_j = np.empty(total, dtype=np.float64)
+        sp_n = np.empty(total, dtype=np.int32)
+        for e in range(n_ex):
+            ws = wss[etid[e]]
+            k = elen[e]
+            if k:
+                sp_t[offsets[e]:offsets[e + 1]] = <double[:k]> (ws.sp_t + estart[e])
+                sp_j[offsets[e]:offsets[e + 1]] = <double[:k]> (ws.sp_j + estart[e])
+                sp_n[offsets[e]:offsets[e + 1]] = <int32_t[:k]> (ws.sp_n + estart[e])
+    finally:
+        for i in range(n_threads_):
+            ws_free(wss[i])
+        free(wss)
+        free(pops)
+    return first, sp_t, sp_n, sp_j, offsets, ro_v, vmax, tmax, n_events, status, where
