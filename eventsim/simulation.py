@@ -361,6 +361,12 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
     if readout_times is not None:
         raise ValueError("readout_times is for networks with LI readout populations "
                          "(model='li'); this network has none")
+    if isinstance(input_times, SpikeTrains):
+        # At most one spike per channel here (else the spike-train engine runs).
+        if input_times.n_channels != net.n_inputs:
+            raise ValueError(f"the input spike trains have {input_times.n_channels} channels "
+                             f"but the network has {net.n_inputs} inputs")
+        input_times = input_times.first_spikes()
     x, single = _input_array(net, input_times)
     low = net._lower()
     budget = _max_events(max_events, net)
