@@ -31,7 +31,7 @@ import numpy as np
 from . import models as _models
 from .models import LIF_MIN_RATIO_GAP  # noqa: F401  (kept importable from here)
 
-__all__ = ["Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA", "NEURON"]
+__all__ = ["Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA", "NEURON", "POISSON"]
 
 # Neuron kinds as stored in ``Network.kind`` (int8); the compiled passes declare the
 # same codes once, in cython_src/eventsim/_netrec.pxd.
@@ -39,6 +39,10 @@ __all__ = ["Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA", "NEURON
 INPUT = 0
 PULSE = 1
 ALPHA = NEURON = 2
+POISSON = 3
+
+#: Population kinds that are sources, not neuron models.
+SOURCE_KINDS = ("input", "pulse", "poisson")
 
 #: Neuron models a population can have, and their parameters with defaults (a view
 #: of the registry, eventsim.models.REGISTRY).
@@ -56,8 +60,9 @@ class Population:
     ----------
     name : str
         Unique name within the network.
-    kind : {"input", "pulse", "alpha", "lif"}
-        ``"input"`` and ``"pulse"`` are sources; the others are neuron models.
+    kind : {"input", "pulse", "poisson", "alpha", "lif", "lif_multispike", "li"}
+        ``"input"``, ``"pulse"`` and ``"poisson"`` are sources; the others are neuron
+        models.
     start, stop : int
         The block holds neuron ids ``start .. stop - 1``.
     index : int
@@ -193,6 +198,13 @@ class Network:
         self._n_pulses = 0
         self._n_pops = 0
         self._pulse_times = np.zeros(0)
+        self._n_poisson = 0
+        # Poisson generators' rates, piecewise constant: generator g has segments
+        # _poisson_offsets[g]:_poisson_offsets[g + 1] starting at _poisson_t (the first
+        # at 0) with rates _poisson_rate.
+        self._poisson_offsets = np.zeros(1, np.int64)
+        self._poisson_t = np.zeros(0)
+        self._poisson_rate = np.zeros(0)
         for key in _PARAM_MODELS:      # one array per model parameter, NaN where absent
             setattr(self, "_" + key, np.zeros(0))
         self._models: list[str] = []
@@ -266,6 +278,77 @@ class Network:
         self._n_pulses += pop.size
         self._pulse_times = np.concatenate([self._pulse_times, times])
         return pop
+
+    def add_poisson(self, n, rate, *, rate_times=None, name=None, dale=None) -> Population:
+        """Add ``n`` Poisson generators, whose spikes the spike-train engine draws.
+
+        Every synapse from a generator carries its own independent stream, as if each
+        target had a generator of its own (NEST's ``poisson_generator`` does the
+        same): connecting one generator to every neuron of a population gives each
+        neuron an independent drive.  Streams are seeded by ``(seed, example,
+        synapse)`` (:func:`eventsim.simulate`'s ``seed``), so results are
+        bit-identical for any thread count.  Their spikes are not recorded.
+
+        Parameters
+        ----------
+        n : int
+        rate : float or array_like, shape (n,) or (n, K)
+            Spikes per unit time (>= 0, finite).  With ``rate_times``, ``rate[:, k]``
+            holds from ``rate_times[k]`` until ``rate_times[k + 1]`` (the last for
+            ever): a piecewise-constant rate, sampled exactly by inverting its
+            integral (no thinning, no time grid).
+        rate_times : array_like, shape (K,), optional
+            Increasing start times of the rate segments; ``rate_times[0]`` must be 0.
+        name : str, optional
+        dale : {"excitatory", "inhibitory", None}, optional
+            Sign constraint of the outgoing weights, as for :meth:`add_population`.
+        """
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"population size must be a non-negative integer, got {n!r}")
+        n = int(n)
+        if rate_times is None:
+            t = np.zeros(1)
+        else:
+            t = np.asarray(_real("rate_times", rate_times), np.float64).reshape(-1)
+            if not (t.size and t[0] == 0.0 and np.isfinite(t).all() and (np.diff(t) > 0).all()):
+                raise ValueError("rate_times must be finite, strictly increasing and start at 0")
+        r = np.asarray(_real("rate", rate), np.float64)
+        if r.ndim == 1 and r.shape == (n,):
+            r = r[:, None]
+        if r.ndim == 0 or (r.ndim == 2 and r.shape[0] == 1):
+            r = np.broadcast_to(r.reshape(1, -1), (n, r.size))
+        if r.shape != (n, t.size):
+            raise ValueError(f"rate must be a scalar, shape ({n},) or shape ({n}, {t.size}) (one "
+                             f"column per rate_times entry); got shape {np.shape(rate)}")
+        if not (np.isfinite(r).all() and (r >= 0).all()):
+            raise ValueError("Poisson rates must be finite and >= 0")
+        pop = self._add_block("poisson", n, name, self._n_poisson, dale)
+        self._n_poisson += pop.size
+        self._poisson_t = np.concatenate([self._poisson_t, np.tile(t, n)])
+        self._poisson_rate = np.concatenate([self._poisson_rate, r.reshape(-1)])
+        self._poisson_offsets = np.concatenate(
+            [self._poisson_offsets, self._poisson_offsets[-1] + t.size * np.arange(1, n + 1)])
+        return pop
+
+    def poisson_rate(self, generator) -> tuple[np.ndarray, np.ndarray]:
+        """``(rate_times, rates)`` of Poisson generator ``generator`` (its index among
+        the generators, in the order they were added)."""
+        g = int(generator)
+        if not 0 <= g < self._n_poisson:
+            raise ValueError(f"unknown Poisson generator {g} (the network has {self._n_poisson})")
+        a, b = self._poisson_offsets[g], self._poisson_offsets[g + 1]
+        return self._poisson_t[a:b].copy(), self._poisson_rate[a:b].copy()
+
+    @property
+    def n_poisson(self) -> int:
+        """Number of Poisson generators."""
+        return self._n_poisson
+
+    @property
+    def poisson_ids(self) -> np.ndarray:
+        """Neuron ids of the Poisson generators, in generator order."""
+        kind = self._structure()[0]
+        return np.flatnonzero(kind == POISSON)
 
     def add_population(self, n, *, model="alpha", name=None, dale=None, multispike=False,
                        **params) -> Population:
@@ -526,6 +609,9 @@ class Network:
                 elif p.kind == "pulse":
                     kind[p.start:p.stop] = PULSE
                     source_index[p.start:p.stop] = np.arange(p.index, p.index + p.size)
+                elif p.kind == "poisson":
+                    kind[p.start:p.stop] = POISSON
+                    source_index[p.start:p.stop] = np.arange(p.index, p.index + p.size)
                 else:
                     pop[p.start:p.stop] = p.index
             self._struct_cache = (_readonly(kind), _readonly(source_index), _readonly(pop))
@@ -533,7 +619,8 @@ class Network:
 
     @property
     def kind(self) -> np.ndarray:
-        """Per neuron: 0 = input, 1 = pulse, 2 = neuron (any model; int8).  Read-only."""
+        """Per neuron: 0 = input, 1 = pulse, 2 = neuron (any model), 3 = Poisson
+        generator (int8).  Read-only."""
         return self._structure()[0].view()
 
     @property
@@ -747,7 +834,7 @@ class Network:
             population = self[population]
         if isinstance(population, Population):
             self._own(population)
-            if population.kind in ("input", "pulse"):
+            if population.kind in SOURCE_KINDS:
                 raise ValueError(f"{population.name!r} is a source block, not a neuron population")
             population = population.index
         i = int(population)
@@ -769,7 +856,7 @@ class Network:
     def _check_population_params(self):
         """Every per-population parameter, as the setters check it: arrays edited in
         place (``net.theta[0] = 0``) get here without a setter."""
-        names = [p.name for p in self.populations if p.kind not in ("input", "pulse")]
+        names = [p.name for p in self.populations if p.kind not in SOURCE_KINDS]
         for key, models in _PARAM_MODELS.items():
             arr = getattr(self, "_" + key)
             for i, m in enumerate(self._models):
@@ -828,9 +915,10 @@ class Network:
         n, ind, post = self._n_neurons, self._indptr, self._post
         ok = (ind.shape == (n + 1,) and ind[0] == 0 and ind[-1] == post.size
               and (np.diff(ind) >= 0).all() and ((post >= 0) & (post < n)).all()
-              and (kind[post] == NEURON).all() and np.isin(kind, (INPUT, PULSE, NEURON)).all())
+              and (kind[post] == NEURON).all() and np.isin(kind, (INPUT, PULSE, NEURON, POISSON)).all())
         if ok:
-            lim = np.select([kind == INPUT, kind == PULSE], [self._n_inputs, self._n_pulses], 0)
+            lim = np.select([kind == INPUT, kind == PULSE, kind == POISSON],
+                            [self._n_inputs, self._n_pulses, self._n_poisson], 0)
             src = kind != NEURON
             ok = (((source_index >= 0) & (source_index < lim)) | ~src).all() and (
                 ((pop >= 0) & (pop < self._n_pops)) | src).all()

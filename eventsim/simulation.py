@@ -14,7 +14,7 @@ import numpy as np
 
 from . import models as _models
 from ._ragged import take_rows
-from .network import Network, _readonly, _real
+from .network import POISSON, SOURCE_KINDS, Network, _readonly, _real
 from .spiketrains import SpikeTrains
 
 try:
@@ -127,6 +127,20 @@ class SimulationResult:
         SpikeTrains).
     t_max : float
         Horizon used.
+    spikes : SpikeTrains
+        Every neuron's spikes (property; see below).
+    readout_ids : ndarray or None
+        Spike-train engine: the LI readout neurons, in the column order of the
+        three arrays below.
+    readout_times : ndarray or None
+        The ``readout_times`` asked for.
+    voltages : ndarray, shape (n_examples, n_readout_times, n_readouts), or None
+        LI readout voltages at ``readout_times``.
+    v_max, t_v_max : ndarray, shape (n_examples, n_readouts), or None
+        Each LI readout's maximum voltage over ``[0, t_max]`` and when it is reached
+        (the first time, if the maximum is held).
+    seed : int or None
+        The Poisson generators' seed the run used.
     """
 
     times: np.ndarray
@@ -141,6 +155,7 @@ class SimulationResult:
     voltages: np.ndarray | None = None
     v_max: np.ndarray | None = None
     t_v_max: np.ndarray | None = None
+    seed: int | None = None
 
     @property
     def spikes(self) -> SpikeTrains:
@@ -185,6 +200,7 @@ class SimulationResult:
             extra.update(readout_ids=self.readout_ids, readout_times=self.readout_times,
                          voltages=self.voltages[rows], v_max=self.v_max[rows],
                          t_v_max=self.t_v_max[rows])
+        extra["seed"] = self.seed
         inputs = (self.input_times.select(rows) if isinstance(self.input_times, SpikeTrains)
                   else None)
         if contiguous:
@@ -295,7 +311,7 @@ def _input_array(net: Network, input_times) -> tuple[np.ndarray, bool]:
 
 def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: float = np.inf,
              max_events: int | None = None, n_threads: int | None = None,
-             readout_times=None) -> SimulationResult:
+             readout_times=None, seed=None) -> SimulationResult:
     """Simulate one or many examples exactly, event by event.
 
     Two engines share this entry point.  Networks of first-spike populations
@@ -330,6 +346,10 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
     readout_times : array_like of float, optional
         Spike-train engine: times in ``[0, t_max]`` at which the voltages of the LI
         readout neurons are reported (``voltages``).
+    seed : int, optional
+        Seed of the Poisson generators' streams (:meth:`Network.add_poisson`); each
+        stream is keyed by ``(seed, example row, synapse)``.  None draws a fresh seed,
+        reported in ``SimulationResult.seed`` so the run can be repeated.
 
     Returns
     -------
@@ -357,7 +377,7 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
     if _spike_train_engine_needed(net, input_times):
         return _simulate_trains(net, input_times, record_tape=record_tape, t_max=t_max,
                                 max_events=max_events, n_threads=n_threads,
-                                readout_times=readout_times)
+                                readout_times=readout_times, seed=seed)
     if readout_times is not None:
         raise ValueError("readout_times is for networks with LI readout populations "
                          "(model='li'); this network has none")
@@ -392,7 +412,7 @@ def _spike_train_engine_needed(net: Network, input_times) -> bool:
     """Whether ``simulate`` runs the spike-train engine: a population that only it
     runs, or input trains with more than one spike on some channel."""
     specs = [_models.REGISTRY[m] for m in net.models]
-    if any(not spec.first_spike for spec in specs):
+    if any(not spec.first_spike for spec in specs) or net.n_poisson:
         return True
     if isinstance(input_times, SpikeTrains):
         counts = np.diff(input_times.offsets)
@@ -414,7 +434,7 @@ def _train_table(net: Network) -> np.ndarray:
     for i, m in enumerate(net.models):
         spec = _models.REGISTRY[m]
         if spec.spike_train is None:
-            names = [p.name for p in net.populations if p.kind not in ("input", "pulse")]
+            names = [p.name for p in net.populations if p.kind not in SOURCE_KINDS]
             raise ValueError(f"population {names[i]!r} is {m!r}, which the spike-train engine "
                              f"does not run (it runs 'lif', 'lif_multispike' and 'li')")
         rows.append(spec.spike_train(net._pop_params(i)))
@@ -438,8 +458,27 @@ def _input_trains(net: Network, input_times) -> tuple[SpikeTrains, bool]:
     return trains, single
 
 
+def _poisson_streams(net: Network, low):
+    """Per synapse from a Poisson generator (a stream): its position in the delivery
+    order and its generator."""
+    kind = low.kind
+    pos = np.arange(low.order.size, dtype=np.int64)
+    pre_of_pos = np.repeat(np.arange(kind.size), np.diff(low.indptr))
+    is_stream = kind[pre_of_pos] == POISSON
+    gen = low.source_index[pre_of_pos[is_stream]].astype(np.int32)
+    return np.ascontiguousarray(pos[is_stream]), np.ascontiguousarray(gen)
+
+
+def _seed(seed) -> int:
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed) % 2**64
+
+
 def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_events, n_threads,
-                     readout_times) -> SimulationResult:
+                     readout_times, seed) -> SimulationResult:
     if not np.isfinite(t_max):
         raise ValueError("a network with multi-spike or LI populations (or fed spike trains) "
                          "needs a finite t_max: its neurons may fire for ever")
@@ -474,16 +513,20 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
         if (np.diff(ro) < 0).any():
             raise ValueError("readout_times must be sorted")
     input_neuron = np.ascontiguousarray(net.input_ids, dtype=np.int32)
+    stream_pos, stream_gen = _poisson_streams(net, low)
+    seed = _seed(seed)
     (first, sp_t, sp_n, sp_j, sp_off, ro_v, vmax, tvmax, n_events, status,
      where) = _spiketrain_engine.run_batch(
         low, table, trains.times, trains.index, trains.offsets, input_neuron, ro, li_slot,
-        int(li_ids.size), t_max, budget, resolve_threads(n_threads))
+        int(li_ids.size), t_max, budget, resolve_threads(n_threads), stream_pos, stream_gen,
+        net._poisson_offsets, net._poisson_t, net._poisson_rate, seed)
     if (status != 0).any():
         _raise_status(net, status, where, budget)
     spikes = _all_spikes(net, trains, sp_t, sp_n, sp_off, t_max, kind)
     res = SimulationResult(first[0] if single else first, n_events, None, trains, t_max, single,
                            _spikes=spikes, readout_ids=_readonly(li_ids),
-                           readout_times=_readonly(ro), voltages=ro_v, v_max=vmax, t_v_max=tvmax)
+                           readout_times=_readonly(ro), voltages=ro_v, v_max=vmax, t_v_max=tvmax,
+                           seed=seed)
     return res
 
 

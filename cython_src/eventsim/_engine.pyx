@@ -42,7 +42,7 @@ from libc.string cimport memset, memcmp
 from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport INFINITY
-from eventsim._netrec cimport (NetRec, netrec_fill, PopClock, KIND_INPUT, KIND_PULSE,
+from eventsim._netrec cimport (NetRec, netrec_fill, PopClock, KIND_INPUT, KIND_PULSE, KIND_POISSON,
                                KIND_NEURON, MODEL_ALPHA, MODEL_SPIKE_TRAIN_ONLY, CROSS_NONE, CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
                                STATUS_NO_MEMORY)
 from eventsim._model_alpha cimport (alpha_clock, alpha_arrive, alpha_block_arrive,
@@ -526,6 +526,10 @@ def run_batch(low, const double[:, ::1] inputs, double t_max, int64_t max_events
     cdef int64_t n_threads_ = n_threads if n_threads > 0 else 1
     if inputs.shape[1] != net.n_inputs:
         raise ValueError(f"inputs have {inputs.shape[1]} columns, the network {net.n_inputs} inputs")
+    for i in range(n):
+        if net.kind[i] == KIND_POISSON:
+            raise ValueError("the first-spike engine cannot run Poisson generators "
+                             "(eventsim.simulate sends them to the spike-train engine)")
     for i in range(net.n_pops):
         if net.model[i] == MODEL_SPIKE_TRAIN_ONLY:
             raise ValueError("the first-spike engine cannot run multi-spike or LI populations "

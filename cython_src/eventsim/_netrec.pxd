@@ -10,6 +10,7 @@ cdef enum:                 # per neuron (Network.kind)
     KIND_INPUT = 0
     KIND_PULSE = 1
     KIND_NEURON = 2        # any model; the model is per population
+    KIND_POISSON = 3       # Poisson generator (spike-train engine only)
 
 cdef enum:                 # per population (NetRec.model)
     MODEL_ALPHA = 0        # alpha kernel s e^{-rate s}; also LIF with tau_mem == tau_syn

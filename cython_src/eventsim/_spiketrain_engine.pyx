@@ -15,6 +15,9 @@ How one example runs
   cursor, not the heap); pulses and delayed deliveries sit in the event heap
   (``_queue.pxd``), with the spike's own time kept in the event so every later
   synapse of it arrives at exactly ``t_spike + delay``.
+* Each synapse from a Poisson generator is a stream with one pending event in the
+  heap; popping it delivers the spike and draws the next one.  The draws are
+  counter-based (``_random.pxd``): a function of (seed, example, stream, count).
 * Each neuron has at most one pending action in the action tree: ``FIRE`` at its
   exact next crossing, or ``RELEASE`` at the end of its refractory period.
 * Events at the same time form one batch; neurons whose crossing may have moved
@@ -34,7 +37,7 @@ from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memset
 from libc.math cimport log1p, isinf
-from libc.stdint cimport int64_t, int32_t, int8_t
+from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
 
 from eventsim._lambertw cimport exp, INFINITY
 from eventsim._netrec cimport (NetRec, netrec_fill, KIND_INPUT, KIND_PULSE, CROSS_NONE,
@@ -42,12 +45,14 @@ from eventsim._netrec cimport (NetRec, netrec_fill, KIND_INPUT, KIND_PULSE, CROS
                                STATUS_NO_MEMORY)
 from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, ActionTree, tree_clear,
                               tree_set, tree_argmin, LEAF)
+from eventsim._random cimport stream_key, exponential
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, train_kappa,
                                              train_flow, train_cross, train_li_max)
 
 cdef enum:
     EV_SOURCE = 0      # a pulse spikes
     EV_DELIVER = 1     # deliver the delayed synapses of a spike, from a position on
+    EV_POISSON = 2     # a Poisson stream's spike arrives (neuron: the stream)
 
 cdef enum:
     ACT_NONE = 0
@@ -97,6 +102,9 @@ cdef struct Workspace:
     int32_t* sp_n
     int64_t sp_n_used
     int64_t sp_cap
+    # Per Poisson stream: draws so far, and the rate segment of its last spike.
+    uint64_t* st_count
+    int64_t* st_seg
 
 
 cdef void ws_free(Workspace* ws) noexcept nogil:
@@ -106,10 +114,11 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.tree.leaf_arg); free(ws.tree.top_arg)
     free(ws.s); free(ws.dirty_list)
     free(ws.sp_t); free(ws.sp_j); free(ws.sp_n)
+    free(ws.st_count); free(ws.st_seg)
     free(ws)
 
 
-cdef Workspace* ws_new(int64_t n_neurons) noexcept nogil:
+cdef Workspace* ws_new(int64_t n_neurons, int64_t n_streams) noexcept nogil:
     cdef Workspace* ws = <Workspace*> malloc(sizeof(Workspace))
     cdef int64_t n = n_neurons if n_neurons > 0 else 1
     cdef int64_t n_leaves = (n + LEAF - 1) // LEAF
@@ -131,7 +140,9 @@ cdef Workspace* ws_new(int64_t n_neurons) noexcept nogil:
     ws.sp_t = <double*> malloc(ws.sp_cap * sizeof(double))
     ws.sp_j = <double*> malloc(ws.sp_cap * sizeof(double))
     ws.sp_n = <int32_t*> malloc(ws.sp_cap * sizeof(int32_t))
-    if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
+    ws.st_count = <uint64_t*> malloc((n_streams + 1) * sizeof(uint64_t))
+    ws.st_seg = <int64_t*> malloc((n_streams + 1) * sizeof(int64_t))
+    if (ws.st_count == NULL or ws.st_seg == NULL or ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
             or ws.tree.top_min == NULL or ws.tree.leaf_arg == NULL or ws.tree.top_arg == NULL
             or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL or ws.sp_j == NULL
             or ws.sp_n == NULL):
@@ -162,6 +173,50 @@ cdef int record_spike(Workspace* ws, int32_t j, double t, double J) noexcept nog
     ws.sp_j[ws.sp_n_used] = J
     ws.sp_n[ws.sp_n_used] = j
     ws.sp_n_used += 1
+    return 0
+
+
+cdef struct Streams:
+    # Poisson streams: the synapses of Poisson generators (spike-train engine).
+    int64_t n
+    const int64_t* pos       # per stream: the synapse's position in the delivery order
+    const int32_t* gen       # per stream: its generator
+    const int64_t* seg_off   # per generator: its rate segments seg_off[g]:seg_off[g+1]
+    const double* seg_t      # segment start times (each generator's first is 0)
+    const double* seg_rate   # rate on each segment
+    uint64_t seed
+    uint64_t example         # which example runs (part of every stream's key)
+
+
+cdef inline double next_emission(const Streams* S, Workspace* ws, int64_t s,
+                                 double t0) noexcept nogil:
+    """The spike after t0 of stream s: invert the integrated (piecewise-constant)
+    rate at an exponential draw, so time-varying rates need no thinning."""
+    cdef double E = exponential(stream_key(S.seed, S.example, <uint64_t> s), ws.st_count[s])
+    cdef int64_t i = ws.st_seg[s], end = S.seg_off[S.gen[s] + 1]
+    cdef double t = t0, r, b
+    ws.st_count[s] += 1
+    while True:
+        r = S.seg_rate[i]
+        b = S.seg_t[i + 1] if i + 1 < end else INFINITY
+        if r > 0.0 and r * (b - t) >= E:
+            ws.st_seg[s] = i
+            return t + E / r
+        if b == INFINITY:
+            ws.st_seg[s] = i
+            return INFINITY
+        E -= r * (b - t)
+        t = b
+        i += 1
+
+
+cdef inline int push_stream(const Streams* S, const NetRec* net, Workspace* ws, int64_t s,
+                            double t0, double t_max) noexcept nogil:
+    """Schedule the next spike of stream s after t0 (if it arrives by t_max)."""
+    cdef double e = next_emission(S, ws, s, t0)
+    cdef double a = e + net.delays[net.order[S.pos[s]]] if net.has_delays else e
+    if a <= t_max:
+        return heap_push(&ws.heap, a, <int32_t> s, EV_POISSON, S.pos[s], e)
     return 0
 
 
@@ -254,14 +309,14 @@ cdef int predict(Workspace* ws, const TrainPop* pops, int64_t n, int32_t j, doub
     return 0
 
 
-cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops,
+cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams* S,
                  const double* in_t, const int64_t* in_c, int64_t n_in_spikes,
                  const int32_t* input_neuron, const double* ro_t, int64_t n_ro,
                  const int32_t* li_slot, int64_t n_li, double t_max, int64_t max_events,
                  double* first, double* ro_v, double* vmax, double* tmax,
                  int64_t* n_events, int64_t* where) noexcept nogil:
     """Simulate one example; returns a STATUS_* (STATUS_NEWTON: neuron in ``where``)."""
-    cdef int64_t n = net.n_neurons, j, i, events = 0, c = 0, r = 0, nb
+    cdef int64_t n = net.n_neurons, j, i, k, events = 0, c = 0, r = 0, nb
     cdef double t, t_in, t_heap, t_act, ts
     cdef int32_t jj, slot
     cdef EventRecord ev
@@ -296,6 +351,11 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops,
                 if ts <= t_max:
                     if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0, ts) < 0:
                         return STATUS_NO_MEMORY
+    for i in range(S.n):
+        ws.st_count[i] = 0
+        ws.st_seg[i] = S.seg_off[S.gen[i]]
+        if push_stream(S, net, ws, i, 0.0, t_max) < 0:
+            return STATUS_NO_MEMORY
     t = 0.0
     while True:
         # Predictions of the batch just done (at the start: of every LIF neuron at 0).
@@ -344,6 +404,12 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops,
                         first[ev.neuron] = t
                     if deliver(ws, net, pops, ev.neuron, net.indptr[ev.neuron], t, t, li_slot,
                                vmax, tmax) < 0:
+                        return STATUS_NO_MEMORY
+                elif ev.kind == EV_POISSON:
+                    k = net.order[ev.pos]
+                    if net.weights[k] != 0.0:
+                        arrive(ws, pops, net.post[k], net.weights[k], t, li_slot, vmax, tmax)
+                    if push_stream(S, net, ws, ev.neuron, ev.origin, t_max) < 0:
                         return STATUS_NO_MEMORY
                 elif deliver(ws, net, pops, ev.neuron, ev.pos, ev.origin, t, li_slot, vmax,
                              tmax) < 0:
@@ -436,7 +502,9 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
               const int64_t[::1] in_channel, const int64_t[::1] in_offsets,
               const int32_t[::1] input_neuron, const double[::1] readout_times,
               const int32_t[::1] li_slot, int64_t n_li, double t_max, int64_t max_events,
-              int n_threads):
+              int n_threads, const int64_t[::1] stream_pos, const int32_t[::1] stream_gen,
+              const int64_t[::1] seg_off, const double[::1] seg_t, const double[::1] seg_rate,
+              uint64_t seed):
     """Run every example of the input spike trains through the lowered network.
 
     Returns ``(first, sp_time, sp_neuron, sp_j, sp_offsets, readout_v, v_max, t_vmax,
@@ -469,6 +537,18 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     tmax = np.empty((n_ex, n_li), dtype=np.float64)
     n_events = np.zeros(n_ex, dtype=np.int64)
     status = np.zeros(n_ex, dtype=np.int32)
+    if stream_gen.shape[0] != stream_pos.shape[0] or seg_t.shape[0] != seg_rate.shape[0]:
+        raise ValueError("spike-train engine: Poisson arrays have inconsistent lengths")
+    cdef Streams S0
+    S0.n = stream_pos.shape[0]
+    S0.pos = &stream_pos[0] if S0.n else NULL
+    S0.gen = &stream_gen[0] if S0.n else NULL
+    S0.seg_off = &seg_off[0] if seg_off.shape[0] else NULL
+    S0.seg_t = &seg_t[0] if seg_t.shape[0] else NULL
+    S0.seg_rate = &seg_rate[0] if seg_rate.shape[0] else NULL
+    S0.seed = seed
+    S0.example = 0
+    cdef Streams* Sx = NULL
     where = np.full(n_ex, -1, dtype=np.int64)
     ex_tid = np.zeros(n_ex, dtype=np.int64)
     ex_start = np.zeros(n_ex, dtype=np.int64)
@@ -488,8 +568,13 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     cdef const int32_t* p_slot = &li_slot[0] if n else &i32dummy
     try:
         fill_pops(pops, pop_params)
+        Sx = <Streams*> malloc(n_threads_ * sizeof(Streams))
+        if Sx == NULL:
+            raise MemoryError()
         for i in range(n_threads_):
-            wss[i] = ws_new(n)
+            Sx[i] = S0
+        for i in range(n_threads_):
+            wss[i] = ws_new(n, S0.n)
             if wss[i] == NULL:
                 raise MemoryError()
         if n_ex > 0 and n_threads_ == 1:
@@ -497,7 +582,8 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
             with nogil:
                 for e in range(n_ex):
                     estart[e] = ws.sp_n_used
-                    stv[e] = run_one(ws, &net, pops, p_in_t + in_offsets[e], p_in_c + in_offsets[e],
+                    Sx[0].example = e
+                    stv[e] = run_one(ws, &net, pops, &Sx[0], p_in_t + in_offsets[e], p_in_c + in_offsets[e],
                                      in_offsets[e + 1] - in_offsets[e], p_inn, p_ro, n_ro, p_slot,
                                      n_li, t_max, max_events, &fv[e, 0] if n else &dummy,
                                      &rov[e, 0, 0] if (n_ro and n_li) else &dummy,
@@ -511,7 +597,8 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
                 for e in prange(n_ex, schedule='dynamic', chunksize=1):
                     etid[e] = tid
                     estart[e] = ws.sp_n_used
-                    stv[e] = run_one(ws, &net, pops, p_in_t + in_offsets[e], p_in_c + in_offsets[e],
+                    Sx[tid].example = e
+                    stv[e] = run_one(ws, &net, pops, &Sx[tid], p_in_t + in_offsets[e], p_in_c + in_offsets[e],
                                      in_offsets[e + 1] - in_offsets[e], p_inn, p_ro, n_ro, p_slot,
                                      n_li, t_max, max_events, &fv[e, 0] if n else &dummy,
                                      &rov[e, 0, 0] if (n_ro and n_li) else &dummy,
@@ -538,4 +625,5 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
             ws_free(wss[i])
         free(wss)
         free(pops)
+        free(Sx)
     return first, sp_t, sp_n, sp_j, offsets, ro_v, vmax, tmax, n_events, status, where

@@ -37,7 +37,7 @@ from .._atomic import atomic_write
 from ..gradients import backward
 from ..layers import feedforward
 from ..losses import _check_labels, cross_entropy_core, goltz_loss
-from ..network import ALPHA, Network
+from ..network import ALPHA, SOURCE_KINDS, Network
 from ..simulation import simulate
 from .adam import Adam
 from .checkpoint import CheckpointError, data_digest, load_checkpoint, save_checkpoint
@@ -59,7 +59,7 @@ def _output_and_hidden(net: Network):
     except KeyError:
         raise ValueError("the network needs a population named 'output' (its neurons are "
                          "the classes, in order)") from None
-    if out.kind in ("input", "pulse"):
+    if out.kind in SOURCE_KINDS:
         raise ValueError("population 'output' must be a neuron population, not a source")
     out_ids = out.ids
     hidden = np.flatnonzero(net.kind == ALPHA)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import MODELS, Network
+from ..network import MODELS, SOURCE_KINDS, Network
 
 __all__ = ["network_to_arrays", "network_from_arrays"]
 
@@ -21,10 +21,14 @@ def network_to_arrays(net: Network):
     signs = net.neuron_sign
     for p in net.populations:
         entry = {"name": p.name, "kind": p.kind, "size": p.size}
-        if p.kind not in ("input", "pulse"):
+        if p.kind not in SOURCE_KINDS:
             prm = net.population_params(p.index)
             del prm["model"]
             entry.update(prm)
+        elif p.kind == "poisson":
+            rates = [net.poisson_rate(g) for g in range(p.index, p.index + p.size)]
+            entry["rate_times"] = rates[0][0].tolist() if rates else [0.0]
+            entry["rate"] = [r.tolist() for _, r in rates]
         if signs[p.start:p.stop].any():
             entry["dale"] = signs[p.start:p.stop].tolist()
         pops.append(entry)
@@ -47,6 +51,10 @@ def network_from_arrays(description, arrays) -> Network:
                 raise ValueError("pulse_times is shorter than the pulse populations")
             net.add_pulses(pulse_times[k:k + size], name=p["name"])
             k += size
+        elif p["kind"] == "poisson":
+            rate = np.asarray(p["rate"], np.float64).reshape(size, -1)
+            net.add_poisson(size, rate, rate_times=p["rate_times"], name=p["name"],
+                            dale=p.get("dale"))
         else:
             if p["kind"] not in MODELS:
                 raise ValueError(f"unknown neuron model {p['kind']!r} in the description")
