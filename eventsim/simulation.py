@@ -25,8 +25,8 @@ except ImportError as exc:  # pragma: no cover - only without a build
         "with `pip install .` (or `pip install --no-build-isolation -e .`) so that the "
         "Cython extensions are built.") from exc
 
-__all__ = ["simulate", "SimulationResult", "Tape", "EventBudgetExceeded", "ConvergenceError",
-           "resolve_threads"]
+__all__ = ["simulate", "SimulationResult", "Tape", "TrainTape", "EventBudgetExceeded",
+           "ConvergenceError", "resolve_threads"]
 
 # Per-example status codes of _engine.run_batch (declared in _netrec.pxd).
 _STATUS_BUDGET = 1
@@ -110,6 +110,32 @@ class Tape:
 
 
 @dataclasses.dataclass
+class TrainTape:
+    """What the EventProp backward pass needs from a spike-train run (docs/engine.md 13).
+
+    Attributes
+    ----------
+    log : dict of ndarray
+        One entry per event that changed a neuron (source spikes, arrivals, spikes,
+        releases), in the order they happened: ``t, V, J`` (time and the neuron's
+        state just after), ``neuron``, ``type``, ``mode``, ``ref`` and ``syn``
+        (meaning by type), and ``offsets`` per example.
+    spike_order : ndarray of int64
+        Per spike of ``res.spikes`` (canonical order), its position in the engine's
+        spike list of its example (the order spikes happened, which the log's
+        ``syn`` of source and spike entries refers to).
+    delay_order : ndarray
+        Synapse ids in delivery order, as in :class:`Tape`.
+    """
+
+    log: dict
+    spike_order: np.ndarray
+    delay_order: np.ndarray
+
+    _snapshot = None
+
+
+@dataclasses.dataclass
 class SimulationResult:
     """Outcome of :func:`simulate`.
 
@@ -182,6 +208,12 @@ class SimulationResult:
         contiguous = rows.size > 0 and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size))
         if tape is None:
             sub = None
+        elif isinstance(tape, TrainTape):
+            idx, offsets = take_rows(tape.log["offsets"], rows)
+            log = {k: _readonly(v[idx]) for k, v in tape.log.items() if k != "offsets"}
+            log["offsets"] = _readonly(offsets)
+            sidx, _ = take_rows(self.spikes.offsets, rows)
+            sub = TrainTape(log, _readonly(tape.spike_order[sidx]), tape.delay_order)
         elif contiguous:
             a, b = int(rows[0]), int(rows[0]) + rows.size
             o = tape.offsets
@@ -482,14 +514,10 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
     if not np.isfinite(t_max):
         raise ValueError("a network with multi-spike or LI populations (or fed spike trains) "
                          "needs a finite t_max: its neurons may fire for ever")
-    if record_tape:
-        raise ValueError("gradients of spike-train networks (EventProp) are not available yet: "
-                         "simulate with record_tape=False")
     trains, single = _input_trains(net, input_times)
     low = net._lower()
     table = _train_table(net)
     budget = _max_events(max_events, net, spike_trains=True)
-    kind = net.kind
     li = np.zeros(net.n_neurons, bool)
     for pop in net.populations:
         if pop.kind == "li":
@@ -515,35 +543,26 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
     input_neuron = np.ascontiguousarray(net.input_ids, dtype=np.int32)
     stream_pos, stream_gen = _poisson_streams(net, low)
     seed = _seed(seed)
-    (first, sp_t, sp_n, sp_j, sp_off, ro_v, vmax, tvmax, n_events, status,
-     where) = _spiketrain_engine.run_batch(
+    (first, sp_t, sp_n, sp_off, ro_v, vmax, tvmax, n_events, status, where,
+     log) = _spiketrain_engine.run_batch(
         low, table, trains.times, trains.index, trains.offsets, input_neuron, ro, li_slot,
         int(li_ids.size), t_max, budget, resolve_threads(n_threads), stream_pos, stream_gen,
-        net._poisson_offsets, net._poisson_t, net._poisson_rate, seed)
+        net._poisson_offsets, net._poisson_t, net._poisson_rate, seed, bool(record_tape))
     if (status != 0).any():
         _raise_status(net, status, where, budget)
-    spikes = _all_spikes(net, trains, sp_t, sp_n, sp_off, t_max, kind)
-    res = SimulationResult(first[0] if single else first, n_events, None, trains, t_max, single,
+    # Canonical order (time, then neuron) of the engine's spikes, which are in the
+    # order they happened; the backward pass maps per-spike losses through it.
+    example = np.repeat(np.arange(trains.n_examples), np.diff(sp_off))
+    order = np.lexsort((sp_n, sp_t, example))
+    spikes = SpikeTrains(sp_t[order], sp_n[order].astype(np.int64), sp_off, net.n_neurons)
+    tape = None
+    if record_tape:
+        log = {k: _readonly(v) for k, v in log.items()}
+        tape = TrainTape(log=log, spike_order=_readonly(order - sp_off[example]),
+                         delay_order=low.order.view())
+        tape._snapshot = _Snapshot.take(low)
+    res = SimulationResult(first[0] if single else first, n_events, tape, trains, t_max, single,
                            _spikes=spikes, readout_ids=_readonly(li_ids),
                            readout_times=_readonly(ro), voltages=ro_v, v_max=vmax, t_v_max=tvmax,
                            seed=seed)
     return res
-
-
-def _all_spikes(net, trains, sp_t, sp_n, sp_off, t_max, kind) -> SpikeTrains:
-    """Neuron spikes and source spikes (inputs and pulses up to t_max), per example."""
-    n_ex = trains.n_examples
-    keep = trains.times <= t_max
-    in_ex = np.repeat(np.arange(n_ex), np.diff(trains.offsets))[keep]
-    in_id = np.asarray(net.input_ids, np.int64)[trains.index[keep]]
-    pulses = net.pulse_ids
-    pt = net.pulse_times
-    fires = np.isfinite(pt) & (pt <= t_max)
-    p_ex = np.repeat(np.arange(n_ex), int(fires.sum()))
-    p_id = np.tile(np.asarray(pulses, np.int64)[fires], n_ex)
-    p_t = np.tile(pt[fires], n_ex)
-    sp_ex = np.repeat(np.arange(n_ex), np.diff(sp_off))
-    return SpikeTrains.from_events(
-        np.concatenate([in_id, p_id, sp_n.astype(np.int64)]),
-        np.concatenate([trains.times[keep], p_t, sp_t]), net.n_neurons,
-        example=np.concatenate([in_ex, p_ex, sp_ex]), n_examples=n_ex)

@@ -280,8 +280,6 @@ def test_bad_runs_are_refused():
         SpikeTrains.from_lists([[[0.1, np.nan]]])
     with pytest.raises(ValueError, match="needs LI readout"):
         eventsim.simulate(net, [0.0], t_max=5.0, readout_times=[1.0])
-    with pytest.raises(ValueError, match="EventProp"):
-        eventsim.simulate(net, [0.0], t_max=5.0, record_tape=True)
 
 
 def test_readout_misuse_is_refused():

@@ -305,7 +305,7 @@ cdef int deliver(Workspace* ws, NetRec* net, int64_t pre, int64_t pos, double t_
             k = net.order[pos]
             if t_spike + net.delays[k] != t:
                 if heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos,
-                             t_spike) < 0:
+                             t_spike, 0) < 0:
                     return -1
                 break
             pos += 1
@@ -417,7 +417,7 @@ cdef int run_one(Workspace* ws, NetRec* net, const double* inputs, double t_max,
         else:
             continue
         if ts < INFINITY and ts <= t_max:
-            if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0, ts) < 0:
+            if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0, ts, 0) < 0:
                 return STATUS_NO_MEMORY
             if ts < R:
                 R = ts
@@ -627,7 +627,7 @@ cdef class _PyEventHeap:
         free(self.h.data)
 
     def push(self, double time, int neuron):
-        if heap_push(&self.h, time, neuron, EV_SOURCE, 0, time) < 0:
+        if heap_push(&self.h, time, neuron, EV_SOURCE, 0, time, 0) < 0:
             raise MemoryError()
 
     def pop(self):

@@ -19,6 +19,7 @@ cdef struct EventRecord:
     int32_t kind
     int64_t pos          # EV_DELIVER: next position in delay_order
     double origin        # EV_DELIVER: the time of the spike being delivered
+    int64_t ref          # spike-train engine, recording: the spike's entry in the tape log
 
 
 cdef inline bint _ev_less(EventRecord* a, EventRecord* b) noexcept nogil:
@@ -33,7 +34,7 @@ cdef struct Heap:
 
 
 cdef inline int heap_push(Heap* h, double time, int32_t neuron, int32_t kind, int64_t pos,
-                          double origin) noexcept nogil:
+                          double origin, int64_t ref) noexcept nogil:
     cdef int64_t i, parent
     cdef EventRecord ev
     cdef EventRecord* grown
@@ -49,6 +50,7 @@ cdef inline int heap_push(Heap* h, double time, int32_t neuron, int32_t kind, in
     ev.kind = kind
     ev.pos = pos
     ev.origin = origin
+    ev.ref = ref
     h.seq += 1
     i = h.n
     h.n += 1

@@ -34,7 +34,7 @@ How one example runs
 
 import numpy as np
 from cython.parallel cimport parallel, prange, threadid
-from libc.stdlib cimport malloc, realloc, free
+from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memset
 from libc.math cimport log1p, isinf
 from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
@@ -80,10 +80,29 @@ cdef enum:
     N_COLS = 9
 
 
+cdef enum:                 # LogEntry.type (the tape of a recorded run; _eventprop.pyx)
+    LOG_SOURCE = 0         # an input or pulse spike (syn: its index in the spike list)
+    LOG_ARRIVAL = 1        # a synapse's spike arrives (syn: synapse id; ref: the spike's entry or -1)
+    LOG_FIRE = 2           # a neuron spikes (syn: its index in the spike list)
+    LOG_RELEASE = 3        # a refractory period ends (ref: the entry of its spike)
+
+
+cdef struct LogEntry:
+    double t
+    double V               # the neuron's state just after the event
+    double J
+    int64_t ref
+    int64_t syn
+    int32_t neuron
+    int8_t type
+    int8_t mode            # MODE_* just after the event
+
+
 cdef struct TrainState:
     double V
     double J
     double t0           # the time (V, J) refer to
+    int64_t last_fire   # recording: the log entry of its last spike
     int32_t pop
     int8_t act
     int8_t dirty
@@ -96,12 +115,18 @@ cdef struct Workspace:
     TrainState* s
     int32_t* dirty_list
     int64_t n_dirty
-    # Spikes of this thread's examples, in the order they happened.
+    # Spikes of this thread's examples (sources included), in the order they happened.
     double* sp_t
-    double* sp_j        # J just before the spike (docs/math.md C.4 needs dV/dt there)
     int32_t* sp_n
     int64_t sp_n_used
     int64_t sp_cap
+    int64_t sp_base     # where the current example's spikes start
+    # The tape (record_tape=True): every event that changed a neuron, in order.
+    bint record
+    LogEntry* log
+    int64_t log_n
+    int64_t log_cap
+    int64_t log_base
     # Per Poisson stream: draws so far, and the rate segment of its last spike.
     uint64_t* st_count
     int64_t* st_seg
@@ -113,7 +138,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.heap.data); free(ws.tree.t); free(ws.tree.leaf_min); free(ws.tree.top_min)
     free(ws.tree.leaf_arg); free(ws.tree.top_arg)
     free(ws.s); free(ws.dirty_list)
-    free(ws.sp_t); free(ws.sp_j); free(ws.sp_n)
+    free(ws.sp_t); free(ws.sp_n); free(ws.log)
     free(ws.st_count); free(ws.st_seg)
     free(ws)
 
@@ -138,42 +163,62 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_streams) noexcept nogil:
     ws.dirty_list = <int32_t*> malloc(n * sizeof(int32_t))
     ws.sp_cap = 1024
     ws.sp_t = <double*> malloc(ws.sp_cap * sizeof(double))
-    ws.sp_j = <double*> malloc(ws.sp_cap * sizeof(double))
     ws.sp_n = <int32_t*> malloc(ws.sp_cap * sizeof(int32_t))
+    ws.log_cap = 1024
+    ws.log = <LogEntry*> malloc(ws.log_cap * sizeof(LogEntry))
     ws.st_count = <uint64_t*> malloc((n_streams + 1) * sizeof(uint64_t))
     ws.st_seg = <int64_t*> malloc((n_streams + 1) * sizeof(int64_t))
     if (ws.st_count == NULL or ws.st_seg == NULL or ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
             or ws.tree.top_min == NULL or ws.tree.leaf_arg == NULL or ws.tree.top_arg == NULL
-            or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL or ws.sp_j == NULL
-            or ws.sp_n == NULL):
+            or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL
+            or ws.sp_n == NULL or ws.log == NULL):
         ws_free(ws)
         return NULL
     return ws
 
 
-cdef int record_spike(Workspace* ws, int32_t j, double t, double J) noexcept nogil:
+cdef int64_t record_spike(Workspace* ws, int32_t j, double t) noexcept nogil:
+    """Append a spike; its index within the example, or -1 if out of memory."""
     cdef double* gt
-    cdef double* gj
     cdef int32_t* gn
     if ws.sp_n_used == ws.sp_cap:
         gt = <double*> realloc(ws.sp_t, 2 * ws.sp_cap * sizeof(double))
         if gt == NULL:
             return -1
         ws.sp_t = gt
-        gj = <double*> realloc(ws.sp_j, 2 * ws.sp_cap * sizeof(double))
-        if gj == NULL:
-            return -1
-        ws.sp_j = gj
         gn = <int32_t*> realloc(ws.sp_n, 2 * ws.sp_cap * sizeof(int32_t))
         if gn == NULL:
             return -1
         ws.sp_n = gn
         ws.sp_cap *= 2
     ws.sp_t[ws.sp_n_used] = t
-    ws.sp_j[ws.sp_n_used] = J
     ws.sp_n[ws.sp_n_used] = j
     ws.sp_n_used += 1
-    return 0
+    return ws.sp_n_used - 1 - ws.sp_base
+
+
+cdef int64_t log_add(Workspace* ws, int type, int32_t j, double t, double V, double J,
+                     int64_t ref, int64_t syn, int mode) noexcept nogil:
+    """Append a tape entry; its index within the example, or -1 if out of memory."""
+    cdef LogEntry* grown
+    cdef LogEntry* e
+    if ws.log_n == ws.log_cap:
+        grown = <LogEntry*> realloc(ws.log, 2 * ws.log_cap * sizeof(LogEntry))
+        if grown == NULL:
+            return -1
+        ws.log = grown
+        ws.log_cap *= 2
+    e = &ws.log[ws.log_n]
+    e.t = t
+    e.V = V
+    e.J = J
+    e.ref = ref
+    e.syn = syn
+    e.neuron = j
+    e.type = <int8_t> type
+    e.mode = <int8_t> mode
+    ws.log_n += 1
+    return ws.log_n - 1 - ws.log_base
 
 
 cdef struct Streams:
@@ -216,7 +261,7 @@ cdef inline int push_stream(const Streams* S, const NetRec* net, Workspace* ws, 
     cdef double e = next_emission(S, ws, s, t0)
     cdef double a = e + net.delays[net.order[S.pos[s]]] if net.has_delays else e
     if a <= t_max:
-        return heap_push(&ws.heap, a, <int32_t> s, EV_POISSON, S.pos[s], e)
+        return heap_push(&ws.heap, a, <int32_t> s, EV_POISSON, S.pos[s], e, -1)
     return 0
 
 
@@ -253,42 +298,49 @@ cdef inline void mark_dirty(Workspace* ws, TrainState* st, int32_t j) noexcept n
         ws.n_dirty += 1
 
 
-cdef inline void arrive(Workspace* ws, const TrainPop* pops, int32_t j, double w, double t,
-                        const int32_t* li_slot, double* vmax, double* tmax) noexcept nogil:
+cdef inline int arrive(Workspace* ws, const TrainPop* pops, int32_t j, double w, double t,
+                       int64_t k, int64_t ref, const int32_t* li_slot, double* vmax,
+                       double* tmax) noexcept nogil:
+    """Synapse k (weight w) delivers at t the spike of tape entry ref to neuron j.
+    Returns -1 if out of memory."""
     cdef TrainState* st = &ws.s[j]
     cdef const TrainPop* P = &pops[st.pop]
     cdef int32_t slot
     if st.mode == MODE_DONE:
-        return
+        return 0
     slot = li_slot[j]
     if slot >= 0:
         advance(st, P, t, &vmax[slot], &tmax[slot])
     else:
         advance(st, P, t, NULL, NULL)
     st.J += w * P.inv_g
+    if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, ref, k, st.mode) < 0:
+        return -1
     # An inhibitory arrival cannot create a crossing, only move a pending one.
     if P.code == TRAIN_LIF and st.mode == MODE_FREE and (w > 0.0 or st.act == ACT_FIRE):
         mark_dirty(ws, st, j)
+    return 0
 
 
 cdef int deliver(Workspace* ws, const NetRec* net, const TrainPop* pops, int64_t pre, int64_t pos,
-                 double t_spike, double t, const int32_t* li_slot, double* vmax,
+                 double t_spike, int64_t ref, double t, const int32_t* li_slot, double* vmax,
                  double* tmax) noexcept nogil:
-    """Deliver the synapses of a spike of ``pre`` (at t_spike) that are due at t,
-    from position ``pos`` of the delivery order on; schedule the rest."""
+    """Deliver the synapses of a spike of ``pre`` (at t_spike; tape entry ref) that
+    are due at t, from position ``pos`` of the delivery order on; schedule the rest."""
     cdef int64_t end = net.indptr[pre + 1], k
     cdef double w
     while pos < end:
         k = net.order[pos]
         if net.has_delays and t_spike + net.delays[k] != t:
             if heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos,
-                         t_spike) < 0:
+                         t_spike, ref) < 0:
                 return -1
             break
         pos += 1
         w = net.weights[k]
         if w != 0.0:
-            arrive(ws, pops, net.post[k], w, t, li_slot, vmax, tmax)
+            if arrive(ws, pops, net.post[k], w, t, k, ref, li_slot, vmax, tmax) < 0:
+                return -1
     return 0
 
 
@@ -309,6 +361,17 @@ cdef int predict(Workspace* ws, const TrainPop* pops, int64_t n, int32_t j, doub
     return 0
 
 
+cdef inline int64_t source_spike(Workspace* ws, int32_t j, double t) noexcept nogil:
+    """Record an input or pulse spike; its tape entry (0 when not recording), or -1
+    if out of memory."""
+    cdef int64_t sidx = record_spike(ws, j, t)
+    if sidx < 0:
+        return -1
+    if ws.record:
+        return log_add(ws, LOG_SOURCE, j, t, 0.0, 0.0, -1, sidx, MODE_FREE)
+    return 0
+
+
 cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams* S,
                  const double* in_t, const int64_t* in_c, int64_t n_in_spikes,
                  const int32_t* input_neuron, const double* ro_t, int64_t n_ro,
@@ -316,7 +379,7 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                  double* first, double* ro_v, double* vmax, double* tmax,
                  int64_t* n_events, int64_t* where) noexcept nogil:
     """Simulate one example; returns a STATUS_* (STATUS_NEWTON: neuron in ``where``)."""
-    cdef int64_t n = net.n_neurons, j, i, k, events = 0, c = 0, r = 0, nb
+    cdef int64_t n = net.n_neurons, j, i, k, events = 0, c = 0, r = 0, nb, ref, sidx
     cdef double t, t_in, t_heap, t_act, ts
     cdef int32_t jj, slot
     cdef EventRecord ev
@@ -349,7 +412,7 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
             if net.kind[j] == KIND_PULSE:
                 ts = net.pulse_times[net.source_index[j]]
                 if ts <= t_max:
-                    if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0, ts) < 0:
+                    if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0, ts, 0) < 0:
                         return STATUS_NO_MEMORY
     for i in range(S.n):
         ws.st_count[i] = 0
@@ -394,7 +457,9 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                 events += 1
                 if first[jj] == INFINITY:
                     first[jj] = t
-                if deliver(ws, net, pops, jj, net.indptr[jj], t, t, li_slot, vmax, tmax) < 0:
+                ref = source_spike(ws, jj, t)
+                if ref < 0 or deliver(ws, net, pops, jj, net.indptr[jj], t, ref, t, li_slot,
+                                      vmax, tmax) < 0:
                     return STATUS_NO_MEMORY
             elif ws.heap.n > 0 and ws.heap.data[0].time == t:
                 heap_pop(&ws.heap, &ev)
@@ -402,17 +467,20 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                 if ev.kind == EV_SOURCE:
                     if first[ev.neuron] == INFINITY:
                         first[ev.neuron] = t
-                    if deliver(ws, net, pops, ev.neuron, net.indptr[ev.neuron], t, t, li_slot,
-                               vmax, tmax) < 0:
+                    ref = source_spike(ws, ev.neuron, t)
+                    if ref < 0 or deliver(ws, net, pops, ev.neuron, net.indptr[ev.neuron], t, ref,
+                                          t, li_slot, vmax, tmax) < 0:
                         return STATUS_NO_MEMORY
                 elif ev.kind == EV_POISSON:
                     k = net.order[ev.pos]
                     if net.weights[k] != 0.0:
-                        arrive(ws, pops, net.post[k], net.weights[k], t, li_slot, vmax, tmax)
+                        if arrive(ws, pops, net.post[k], net.weights[k], t, k, -1, li_slot, vmax,
+                                  tmax) < 0:
+                            return STATUS_NO_MEMORY
                     if push_stream(S, net, ws, ev.neuron, ev.origin, t_max) < 0:
                         return STATUS_NO_MEMORY
-                elif deliver(ws, net, pops, ev.neuron, ev.pos, ev.origin, t, li_slot, vmax,
-                             tmax) < 0:
+                elif deliver(ws, net, pops, ev.neuron, ev.pos, ev.origin, ev.ref, t, li_slot,
+                             vmax, tmax) < 0:
                     return STATUS_NO_MEMORY
             else:
                 jj = <int32_t> tree_argmin(&ws.tree, n, &t_act)
@@ -423,7 +491,8 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                 P = &pops[st.pop]
                 advance(st, P, t, NULL, NULL)
                 if st.act == ACT_FIRE:
-                    if record_spike(ws, jj, t, st.J) < 0:
+                    sidx = record_spike(ws, jj, t)
+                    if sidx < 0:
                         return STATUS_NO_MEMORY
                     if first[jj] == INFINITY:
                         first[jj] = t
@@ -437,13 +506,23 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                     else:
                         set_action(ws, n, jj, ACT_NONE, INFINITY)
                         mark_dirty(ws, st, jj)
-                    if deliver(ws, net, pops, jj, net.indptr[jj], t, t, li_slot, vmax, tmax) < 0:
+                    ref = 0
+                    if ws.record:
+                        ref = log_add(ws, LOG_FIRE, jj, t, st.V, st.J, -1, sidx, st.mode)
+                        st.last_fire = ref
+                        if ref < 0:
+                            return STATUS_NO_MEMORY
+                    if deliver(ws, net, pops, jj, net.indptr[jj], t, ref, t, li_slot, vmax,
+                               tmax) < 0:
                         return STATUS_NO_MEMORY
                 else:                       # ACT_RELEASE
                     st.V = P.v_reset
                     st.mode = MODE_FREE
                     set_action(ws, n, jj, ACT_NONE, INFINITY)
                     mark_dirty(ws, st, jj)
+                    if ws.record and log_add(ws, LOG_RELEASE, jj, t, st.V, st.J, st.last_fire,
+                                             -1, st.mode) < 0:
+                        return STATUS_NO_MEMORY
             if events > max_events:
                 n_events[0] = events
                 return STATUS_BUDGET
@@ -498,18 +577,68 @@ def _set_newton_iterations(int n):
     return old
 
 
+cdef struct Batch:
+    # Everything run_example() needs of one run_batch() call (pointers into its arrays).
+    const NetRec* net
+    const TrainPop* pops
+    const double* in_t
+    const int64_t* in_c
+    const int64_t* in_off
+    const int32_t* input_neuron
+    const double* ro_t
+    int64_t n_ro
+    const int32_t* li_slot
+    int64_t n_li
+    int64_t n
+    double t_max
+    int64_t max_events
+    double* first          # (n_ex, n)
+    double* ro_v           # (n_ex, n_ro, n_li)
+    double* vmax           # (n_ex, n_li)
+    double* tmax
+    int64_t* n_events
+    int64_t* where
+    int32_t* status
+    int64_t* tid           # per example: the workspace that ran it
+    int64_t* sp_start      # per example: its spikes and tape entries in that workspace
+    int64_t* sp_len
+    int64_t* log_start
+    int64_t* log_len
+
+
+cdef void run_example(Batch* B, Workspace* ws, Streams* S, int64_t e, int64_t tid) noexcept nogil:
+    cdef double dummy = 0.0
+    B.tid[e] = tid
+    ws.sp_base = ws.sp_n_used
+    ws.log_base = ws.log_n
+    S.example = <uint64_t> e
+    B.status[e] = run_one(
+        ws, B.net, B.pops, S, B.in_t + B.in_off[e], B.in_c + B.in_off[e],
+        B.in_off[e + 1] - B.in_off[e], B.input_neuron, B.ro_t, B.n_ro, B.li_slot, B.n_li,
+        B.t_max, B.max_events, B.first + e * B.n if B.n else &dummy,
+        B.ro_v + e * B.n_ro * B.n_li if (B.n_ro and B.n_li) else &dummy,
+        B.vmax + e * B.n_li if B.n_li else &dummy, B.tmax + e * B.n_li if B.n_li else &dummy,
+        &B.n_events[e], &B.where[e])
+    B.sp_start[e] = ws.sp_base
+    B.sp_len[e] = ws.sp_n_used - ws.sp_base
+    B.log_start[e] = ws.log_base
+    B.log_len[e] = ws.log_n - ws.log_base
+
+
 def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
               const int64_t[::1] in_channel, const int64_t[::1] in_offsets,
               const int32_t[::1] input_neuron, const double[::1] readout_times,
               const int32_t[::1] li_slot, int64_t n_li, double t_max, int64_t max_events,
               int n_threads, const int64_t[::1] stream_pos, const int32_t[::1] stream_gen,
               const int64_t[::1] seg_off, const double[::1] seg_t, const double[::1] seg_rate,
-              uint64_t seed):
+              uint64_t seed, bint record):
     """Run every example of the input spike trains through the lowered network.
 
-    Returns ``(first, sp_time, sp_neuron, sp_j, sp_offsets, readout_v, v_max, t_vmax,
-    n_events, status, where)``; spikes are in the order they happened within each
-    example.
+    Returns ``(first, sp_time, sp_neuron, sp_offsets, readout_v, v_max, t_vmax,
+    n_events, status, where, log)``.  Spikes (sources included) are in the order
+    they happened within each example.  ``log`` is None, or with ``record`` the
+    tape: a dict of flat arrays (``t, V, J, ref, syn, neuron, type, mode`` per entry,
+    docs/engine.md 13) and ``offsets`` per example.
     """
     cdef NetRec net
     netrec_fill(&net, low)
@@ -520,25 +649,53 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
         raise ValueError("spike-train population table has the wrong shape")
     if li_slot.shape[0] != n or input_neuron.shape[0] != net.n_inputs:
         raise ValueError("spike-train engine: index arrays have the wrong length")
+    if stream_gen.shape[0] != stream_pos.shape[0] or seg_t.shape[0] != seg_rate.shape[0]:
+        raise ValueError("spike-train engine: Poisson arrays have inconsistent lengths")
+    if in_offsets.shape[0] < 1 or in_offsets[n_ex] > in_times.shape[0] or in_channel.shape[0] != in_times.shape[0]:
+        raise ValueError("spike-train engine: input arrays have inconsistent lengths")
     if n_threads_ > n_ex // 4:
         n_threads_ = n_ex // 4 if n_ex >= 8 else 1
-    cdef TrainPop* pops = <TrainPop*> malloc((net.n_pops if net.n_pops > 0 else 1) * sizeof(TrainPop))
-    if pops == NULL:
-        raise MemoryError()
-    cdef Workspace** wss = <Workspace**> malloc(n_threads_ * sizeof(Workspace*))
-    if wss == NULL:
-        free(pops)
-        raise MemoryError()
-    for i in range(n_threads_):
-        wss[i] = NULL
     first = np.empty((n_ex, n), dtype=np.float64)
     ro_v = np.empty((n_ex, n_ro, n_li), dtype=np.float64)
     vmax = np.empty((n_ex, n_li), dtype=np.float64)
     tmax = np.empty((n_ex, n_li), dtype=np.float64)
     n_events = np.zeros(n_ex, dtype=np.int64)
     status = np.zeros(n_ex, dtype=np.int32)
-    if stream_gen.shape[0] != stream_pos.shape[0] or seg_t.shape[0] != seg_rate.shape[0]:
-        raise ValueError("spike-train engine: Poisson arrays have inconsistent lengths")
+    where = np.full(n_ex, -1, dtype=np.int64)
+    book = np.zeros((5, n_ex), dtype=np.int64)       # tid, sp_start, sp_len, log_start, log_len
+    cdef double[:, ::1] fv = first, vmv = vmax, tmv = tmax
+    cdef double[:, :, ::1] rov = ro_v
+    cdef int64_t[::1] nev = n_events, wh = where
+    cdef int64_t[:, ::1] bk = book
+    cdef int32_t[::1] stv = status
+    cdef double dummy = 0.0
+    cdef int64_t idummy = 0
+    cdef int32_t i32dummy = 0
+    cdef Batch B
+    B.net = &net
+    B.in_t = &in_times[0] if in_times.shape[0] else &dummy
+    B.in_c = &in_channel[0] if in_channel.shape[0] else &idummy
+    B.in_off = &in_offsets[0]
+    B.input_neuron = &input_neuron[0] if input_neuron.shape[0] else &i32dummy
+    B.ro_t = &readout_times[0] if n_ro else &dummy
+    B.n_ro = n_ro
+    B.li_slot = &li_slot[0] if n else &i32dummy
+    B.n_li = n_li
+    B.n = n
+    B.t_max = t_max
+    B.max_events = max_events
+    B.first = &fv[0, 0] if (n_ex and n) else &dummy
+    B.ro_v = &rov[0, 0, 0] if (n_ex and n_ro and n_li) else &dummy
+    B.vmax = &vmv[0, 0] if (n_ex and n_li) else &dummy
+    B.tmax = &tmv[0, 0] if (n_ex and n_li) else &dummy
+    B.n_events = &nev[0] if n_ex else &idummy
+    B.where = &wh[0] if n_ex else &idummy
+    B.status = &stv[0] if n_ex else &i32dummy
+    B.tid = &bk[0, 0] if n_ex else &idummy
+    B.sp_start = &bk[1, 0] if n_ex else &idummy
+    B.sp_len = &bk[2, 0] if n_ex else &idummy
+    B.log_start = &bk[3, 0] if n_ex else &idummy
+    B.log_len = &bk[4, 0] if n_ex else &idummy
     cdef Streams S0
     S0.n = stream_pos.shape[0]
     S0.pos = &stream_pos[0] if S0.n else NULL
@@ -548,82 +705,83 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     S0.seg_rate = &seg_rate[0] if seg_rate.shape[0] else NULL
     S0.seed = seed
     S0.example = 0
+    cdef TrainPop* pops = NULL
     cdef Streams* Sx = NULL
-    where = np.full(n_ex, -1, dtype=np.int64)
-    ex_tid = np.zeros(n_ex, dtype=np.int64)
-    ex_start = np.zeros(n_ex, dtype=np.int64)
-    ex_len = np.zeros(n_ex, dtype=np.int64)
-    cdef double[:, ::1] fv = first, vmv = vmax, tmv = tmax
-    cdef double[:, :, ::1] rov = ro_v
-    cdef int64_t[::1] nev = n_events, etid = ex_tid, estart = ex_start, elen = ex_len, wh = where
-    cdef int32_t[::1] stv = status
+    cdef Workspace** wss = NULL
     cdef Workspace* ws
-    cdef double dummy = 0.0
-    cdef int64_t idummy = 0
-    cdef int32_t i32dummy = 0
-    cdef const double* p_in_t = &in_times[0] if in_times.shape[0] else &dummy
-    cdef const int64_t* p_in_c = &in_channel[0] if in_channel.shape[0] else &idummy
-    cdef const int32_t* p_inn = &input_neuron[0] if input_neuron.shape[0] else &i32dummy
-    cdef const double* p_ro = &readout_times[0] if n_ro else &dummy
-    cdef const int32_t* p_slot = &li_slot[0] if n else &i32dummy
+    cdef LogEntry* le
+    log = None
     try:
-        fill_pops(pops, pop_params)
+        pops = <TrainPop*> malloc((net.n_pops if net.n_pops > 0 else 1) * sizeof(TrainPop))
         Sx = <Streams*> malloc(n_threads_ * sizeof(Streams))
-        if Sx == NULL:
+        wss = <Workspace**> calloc(n_threads_, sizeof(Workspace*))
+        if pops == NULL or Sx == NULL or wss == NULL:
             raise MemoryError()
+        fill_pops(pops, pop_params)
+        B.pops = pops
         for i in range(n_threads_):
             Sx[i] = S0
-        for i in range(n_threads_):
             wss[i] = ws_new(n, S0.n)
             if wss[i] == NULL:
                 raise MemoryError()
+            wss[i].record = record
         if n_ex > 0 and n_threads_ == 1:
-            ws = wss[0]
             with nogil:
                 for e in range(n_ex):
-                    estart[e] = ws.sp_n_used
-                    Sx[0].example = e
-                    stv[e] = run_one(ws, &net, pops, &Sx[0], p_in_t + in_offsets[e], p_in_c + in_offsets[e],
-                                     in_offsets[e + 1] - in_offsets[e], p_inn, p_ro, n_ro, p_slot,
-                                     n_li, t_max, max_events, &fv[e, 0] if n else &dummy,
-                                     &rov[e, 0, 0] if (n_ro and n_li) else &dummy,
-                                     &vmv[e, 0] if n_li else &dummy,
-                                     &tmv[e, 0] if n_li else &dummy, &nev[e], &wh[e])
-                    elen[e] = ws.sp_n_used - estart[e]
+                    run_example(&B, wss[0], &Sx[0], e, 0)
         elif n_ex > 0:
             with nogil, parallel(num_threads=n_threads_):
                 tid = threadid()
-                ws = wss[tid]
                 for e in prange(n_ex, schedule='dynamic', chunksize=1):
-                    etid[e] = tid
-                    estart[e] = ws.sp_n_used
-                    Sx[tid].example = e
-                    stv[e] = run_one(ws, &net, pops, &Sx[tid], p_in_t + in_offsets[e], p_in_c + in_offsets[e],
-                                     in_offsets[e + 1] - in_offsets[e], p_inn, p_ro, n_ro, p_slot,
-                                     n_li, t_max, max_events, &fv[e, 0] if n else &dummy,
-                                     &rov[e, 0, 0] if (n_ro and n_li) else &dummy,
-                                     &vmv[e, 0] if n_li else &dummy,
-                                     &tmv[e, 0] if n_li else &dummy, &nev[e], &wh[e])
-                    elen[e] = ws.sp_n_used - estart[e]
+                    run_example(&B, wss[tid], &Sx[tid], e, tid)
         if (status < 0).any():
             raise MemoryError("out of memory while simulating")
         offsets = np.zeros(n_ex + 1, dtype=np.int64)
-        np.cumsum(ex_len, out=offsets[1:])
+        np.cumsum(book[2], out=offsets[1:])
         total = int(offsets[n_ex])
         sp_t = np.empty(total, dtype=np.float64)
-        sp_j = np.empty(total, dtype=np.float64)
         sp_n = np.empty(total, dtype=np.int32)
         for e in range(n_ex):
-            ws = wss[etid[e]]
-            k = elen[e]
+            ws = wss[bk[0, e]]
+            k = bk[2, e]
             if k:
-                sp_t[offsets[e]:offsets[e + 1]] = <double[:k]> (ws.sp_t + estart[e])
-                sp_j[offsets[e]:offsets[e + 1]] = <double[:k]> (ws.sp_j + estart[e])
-                sp_n[offsets[e]:offsets[e + 1]] = <int32_t[:k]> (ws.sp_n + estart[e])
+                sp_t[offsets[e]:offsets[e + 1]] = <double[:k]> (ws.sp_t + bk[1, e])
+                sp_n[offsets[e]:offsets[e + 1]] = <int32_t[:k]> (ws.sp_n + bk[1, e])
+        if record:
+            log = _gather_log(wss, book, n_ex)
     finally:
-        for i in range(n_threads_):
-            ws_free(wss[i])
+        if wss != NULL:
+            for i in range(n_threads_):
+                ws_free(wss[i])
         free(wss)
         free(pops)
         free(Sx)
-    return first, sp_t, sp_n, sp_j, offsets, ro_v, vmax, tmax, n_events, status, where
+    return first, sp_t, sp_n, offsets, ro_v, vmax, tmax, n_events, status, where, log
+
+
+cdef object _gather_log(Workspace** wss, object book, int64_t n_ex):
+    """The examples' tape entries as flat arrays, in example order."""
+    cdef int64_t[:, ::1] bk = book
+    cdef int64_t e, i, a, m, total
+    offsets = np.zeros(n_ex + 1, dtype=np.int64)
+    np.cumsum(book[4], out=offsets[1:])
+    total = int(offsets[n_ex])
+    t = np.empty(total); V = np.empty(total); J = np.empty(total)
+    ref = np.empty(total, np.int64); syn = np.empty(total, np.int64)
+    neuron = np.empty(total, np.int32); typ = np.empty(total, np.int8); mode = np.empty(total, np.int8)
+    cdef double[::1] tv = t, Vv = V, Jv = J
+    cdef int64_t[::1] rv = ref, sv = syn
+    cdef int32_t[::1] nv = neuron
+    cdef int8_t[::1] yv = typ, mv = mode
+    cdef LogEntry* le
+    cdef int64_t o = 0
+    for e in range(n_ex):
+        le = wss[bk[0, e]].log + bk[3, e]
+        m = bk[4, e]
+        for i in range(m):
+            tv[o] = le[i].t; Vv[o] = le[i].V; Jv[o] = le[i].J
+            rv[o] = le[i].ref; sv[o] = le[i].syn; nv[o] = le[i].neuron
+            yv[o] = le[i].type; mv[o] = le[i].mode
+            o += 1
+    return dict(t=t, V=V, J=J, ref=ref, syn=syn, neuron=neuron, type=typ, mode=mode,
+                offsets=offsets)
