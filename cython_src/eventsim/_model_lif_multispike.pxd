@@ -14,12 +14,27 @@
 # which is what makes the crossing search below exact.
 
 from libc.math cimport expm1, log1p, fabs
+from libc.stdint cimport int64_t
 from eventsim._lambertw cimport exp, INFINITY
 from eventsim._netrec cimport CROSS_NONE, CROSS_FIRE, CROSS_FAIL
 
 cdef enum:                 # TrainPop.code
     TRAIN_LIF = 0          # spikes; t_ref = inf: fires once (the first-spike LIF)
     TRAIN_LI = 1           # leaky integrator: no threshold, never spikes
+
+# One row per population of the table simulation._train_table() builds from the
+# registry (NeuronModel.spike_train).
+cdef enum:
+    COL_CODE = 0
+    COL_TAU_MEM = 1
+    COL_TAU_SYN = 2
+    COL_G_LEAK = 3
+    COL_THETA = 4
+    COL_V_RESET = 5
+    COL_T_REF = 6
+    COL_BIAS = 7
+    COL_V_INIT = 8
+    TRAIN_COLS = 9
 
 cdef struct TrainPop:
     double tau_mem
@@ -177,3 +192,35 @@ cdef inline void train_li_max(const TrainPop* P, double V0, double J0, double s,
             if V > vmax[0]:
                 vmax[0] = V
                 tmax[0] = t0 + ss
+
+
+cdef inline int train_pops_fill(TrainPop* pops, const double[:, ::1] par) except -1:
+    """Fill one TrainPop per row of the population table."""
+    cdef int64_t p
+    cdef double tm, ts, s_pk, ej
+    cdef TrainPop* P
+    for p in range(par.shape[0]):
+        P = &pops[p]
+        P.code = <int> par[p, COL_CODE]
+        tm = par[p, COL_TAU_MEM]
+        ts = par[p, COL_TAU_SYN]
+        P.tau_mem = tm
+        P.tau_syn = ts
+        P.inv_m = 1.0 / tm
+        P.inv_s = 1.0 / ts
+        P.equal = tm == ts
+        P.near = fabs(tm - ts) < 0.05 * tm
+        P.coef = ts / (tm - ts) if not P.equal else INFINITY
+        P.ext = tm * ts / (tm - ts) if not P.equal else INFINITY
+        P.inv_g = 1.0 / par[p, COL_G_LEAK]
+        P.theta = par[p, COL_THETA]
+        P.v_reset = par[p, COL_V_RESET]
+        P.t_ref = par[p, COL_T_REF]
+        P.b = par[p, COL_BIAS] / par[p, COL_G_LEAK]
+        P.v_init = par[p, COL_V_INIT]
+        # The peak of kappa: at tau for equal constants, else where
+        # e^{s (1/tau_syn - 1/tau_mem)} = tau_mem / tau_syn.  Raised a little, so that
+        # rounding never lets the exclusion test rule out a real crossing.
+        s_pk = tm if P.equal else log1p((tm - ts) / ts) * P.ext
+        P.kmax = train_kappa(P, s_pk, exp(-s_pk * P.inv_m), &ej) * (1.0 + 1e-9) + 1e-300
+    return 0

@@ -46,8 +46,11 @@ from eventsim._netrec cimport (NetRec, netrec_fill, KIND_INPUT, KIND_PULSE, CROS
 from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, ActionTree, tree_clear,
                               tree_set, tree_argmin, LEAF)
 from eventsim._random cimport stream_key, exponential
-from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, train_kappa,
-                                             train_flow, train_cross, train_li_max)
+from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE,
+                                   MODE_FREE, MODE_CLAMPED, MODE_DONE)
+from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS,
+                                             train_pops_fill, train_flow, train_cross,
+                                             train_li_max)
 
 cdef enum:
     EV_SOURCE = 0      # a pulse spikes
@@ -59,44 +62,7 @@ cdef enum:
     ACT_FIRE = 1       # time is the exact next spike time
     ACT_RELEASE = 2    # time is the end of the refractory period
 
-cdef enum:
-    MODE_FREE = 0      # V evolves
-    MODE_CLAMPED = 1   # refractory: V held at v_reset, J evolves
-    MODE_DONE = 2      # fired once and never released (t_ref = inf): inert
-
 cdef int newton_max_iterations = 200
-
-# Spike-train populations, as _lower_trains() in simulation.py lays them out.
-cdef enum:
-    COL_CODE = 0
-    COL_TAU_MEM = 1
-    COL_TAU_SYN = 2
-    COL_G_LEAK = 3
-    COL_THETA = 4
-    COL_V_RESET = 5
-    COL_T_REF = 6
-    COL_BIAS = 7
-    COL_V_INIT = 8
-    N_COLS = 9
-
-
-cdef enum:                 # LogEntry.type (the tape of a recorded run; _eventprop.pyx)
-    LOG_SOURCE = 0         # an input or pulse spike (syn: its index in the spike list)
-    LOG_ARRIVAL = 1        # a synapse's spike arrives (syn: synapse id; ref: the spike's entry or -1)
-    LOG_FIRE = 2           # a neuron spikes (syn: its index in the spike list)
-    LOG_RELEASE = 3        # a refractory period ends (ref: the entry of its spike)
-
-
-cdef struct LogEntry:
-    double t
-    double V               # the neuron's state just after the event
-    double J
-    int64_t ref
-    int64_t syn
-    int32_t neuron
-    int8_t type
-    int8_t mode            # MODE_* just after the event
-
 
 cdef struct TrainState:
     double V
@@ -538,37 +504,6 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
 # ==============================================================================
 # Batch entry point
 # ==============================================================================
-cdef int fill_pops(TrainPop* pops, const double[:, ::1] par) except -1:
-    cdef int64_t p
-    cdef double tm, ts, s_pk, ej
-    cdef TrainPop* P
-    for p in range(par.shape[0]):
-        P = &pops[p]
-        P.code = <int> par[p, COL_CODE]
-        tm = par[p, COL_TAU_MEM]
-        ts = par[p, COL_TAU_SYN]
-        P.tau_mem = tm
-        P.tau_syn = ts
-        P.inv_m = 1.0 / tm
-        P.inv_s = 1.0 / ts
-        P.equal = tm == ts
-        P.near = abs(tm - ts) < 0.05 * tm
-        P.coef = ts / (tm - ts) if not P.equal else INFINITY
-        P.ext = tm * ts / (tm - ts) if not P.equal else INFINITY
-        P.inv_g = 1.0 / par[p, COL_G_LEAK]
-        P.theta = par[p, COL_THETA]
-        P.v_reset = par[p, COL_V_RESET]
-        P.t_ref = par[p, COL_T_REF]
-        P.b = par[p, COL_BIAS] / par[p, COL_G_LEAK]
-        P.v_init = par[p, COL_V_INIT]
-        # The peak of kappa: at tau for equal constants, else where
-        # e^{s (1/tau_syn - 1/tau_mem)} = tau_mem / tau_syn.  Raised a little, so that
-        # rounding never lets the exclusion test rule out a real crossing.
-        s_pk = tm if P.equal else log1p((tm - ts) / ts) * P.ext
-        P.kmax = train_kappa(P, s_pk, exp(-s_pk * P.inv_m), &ej) * (1.0 + 1e-9) + 1e-300
-    return 0
-
-
 def _set_newton_iterations(int n):
     """Test hook: the Newton step limit of crossings (returns the old one)."""
     global newton_max_iterations
@@ -645,7 +580,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     cdef int64_t n_ex = in_offsets.shape[0] - 1, n = net.n_neurons, e, i, k, tid
     cdef int64_t n_ro = readout_times.shape[0]
     cdef int64_t n_threads_ = n_threads if n_threads > 0 else 1
-    if pop_params.shape[0] != net.n_pops or pop_params.shape[1] != N_COLS:
+    if pop_params.shape[0] != net.n_pops or pop_params.shape[1] != TRAIN_COLS:
         raise ValueError("spike-train population table has the wrong shape")
     if li_slot.shape[0] != n or input_neuron.shape[0] != net.n_inputs:
         raise ValueError("spike-train engine: index arrays have the wrong length")
@@ -717,7 +652,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
         wss = <Workspace**> calloc(n_threads_, sizeof(Workspace*))
         if pops == NULL or Sx == NULL or wss == NULL:
             raise MemoryError()
-        fill_pops(pops, pop_params)
+        train_pops_fill(pops, pop_params)
         B.pops = pops
         for i in range(n_threads_):
             Sx[i] = S0
