@@ -25,10 +25,10 @@ import dataclasses
 import numpy as np
 
 from .network import Network, _real
-from .simulation import SimulationResult, resolve_threads, simulate
+from .simulation import (SimulationResult, TrainTape, _train_table, resolve_threads, simulate)
 
 try:
-    from . import _backward
+    from . import _backward, _eventprop
 except ImportError as exc:  # pragma: no cover
     raise ImportError("eventsim's compiled backward pass (eventsim._backward) is missing; "
                       "reinstall with `pip install .`") from exc
@@ -47,8 +47,16 @@ class Gradients:
     theta : ndarray, shape (n_populations,)
         Per neuron population (``Network.theta``).
     pulse_times : ndarray, shape (n_pulses,)
-    input_times : ndarray, shape (n_examples, n_inputs)
-        Per example (not summed).
+    input_times : ndarray, shape (n_examples, n_inputs), or (n_input_spikes,)
+        Per example (not summed).  For a spike-train run: per input spike, in the
+        order of the input :class:`eventsim.SpikeTrains` (``input_times.times``);
+        0 for spikes after ``t_max``.
+    v_reset, t_ref, bias, v_init, tau_mem, tau_syn : ndarray, shape (n_populations,), or None
+        Spike-train runs: per population, NaN where its model has no such
+        parameter (``Network.v_reset`` etc.).  None for first-spike runs.
+    spikes : ndarray or None
+        Spike-train runs: the total ``dL/dt`` of every spike of ``result.spikes``
+        (its canonical order), everything downstream of it included.
     """
 
     weights: np.ndarray
@@ -56,11 +64,19 @@ class Gradients:
     theta: np.ndarray
     pulse_times: np.ndarray
     input_times: np.ndarray
+    v_reset: np.ndarray | None = None
+    t_ref: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    v_init: np.ndarray | None = None
+    tau_mem: np.ndarray | None = None
+    tau_syn: np.ndarray | None = None
+    spikes: np.ndarray | None = None
 
 
-def backward(net: Network, result: SimulationResult, dL_dt, *, outputs=None,
+def backward(net: Network, result: SimulationResult, dL_dt=None, *, outputs=None,
              clip_derivative: float | None = None, penalty_no_spike: float = 0.0,
-             n_threads: int | None = None) -> Gradients:
+             n_threads: int | None = None, dL_dspikes=None, dL_dvoltages=None,
+             dL_dvmax=None) -> Gradients:
     """Exact gradients of a loss given its derivative with respect to spike times.
 
     Parameters
@@ -72,8 +88,9 @@ def backward(net: Network, result: SimulationResult, dL_dt, *, outputs=None,
     result : SimulationResult
         From :func:`eventsim.simulate` with ``record_tape=True``.
     dL_dt : array_like, shape (n_examples, n_neurons) or (n_examples, len(outputs))
-        Derivative of the loss with respect to each neuron's spike time.  Entries
-        for silent neurons are ignored (a silent neuron has no time to move).
+        Derivative of the loss with respect to each neuron's (first) spike time.
+        Entries for silent neurons are ignored (a silent neuron has no time to
+        move).
     outputs : array_like of int, optional
         Neuron ids that the columns of ``dL_dt`` refer to (default: all neurons).
     clip_derivative : float, optional
@@ -98,6 +115,16 @@ def backward(net: Network, result: SimulationResult, dL_dt, *, outputs=None,
     """
     if result.tape is None:
         raise ValueError("the result has no tape: simulate with record_tape=True")
+    if isinstance(result.tape, TrainTape):
+        if clip_derivative is not None or penalty_no_spike:
+            raise ValueError("clip_derivative and penalty_no_spike are for first-spike networks")
+        return _backward_trains(net, result, dL_dt, outputs, dL_dspikes, dL_dvoltages,
+                                dL_dvmax, n_threads)
+    if dL_dspikes is not None or dL_dvoltages is not None or dL_dvmax is not None:
+        raise ValueError("dL_dspikes, dL_dvoltages and dL_dvmax are for spike-train runs "
+                         "(networks with multi-spike or LI populations)")
+    if dL_dt is None:
+        raise ValueError("dL_dt is required")
     times = result.times if result.times.ndim == 2 else result.times[None, :]
     n_ex, n = times.shape
     if n != net.n_neurons:
@@ -196,3 +223,80 @@ def value_and_grad(net: Network, input_times, loss_fn, *, outputs=None, t_max=np
     grads = backward(net, res, dl, outputs=ids, clip_derivative=clip_derivative,
                      penalty_no_spike=penalty_no_spike, n_threads=n_threads)
     return loss, grads, res
+
+
+# ------------------------------------------------------------------------------
+# Spike-train runs: EventProp (_eventprop.pyx)
+# ------------------------------------------------------------------------------
+def _float_array(name, value, shape):
+    a = np.asarray(_real(name, value), dtype=np.float64)
+    if a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return np.ascontiguousarray(a)
+
+
+def _backward_trains(net, result, dL_dt, outputs, dL_dspikes, dL_dvoltages, dL_dvmax,
+                     n_threads) -> Gradients:
+    """EventProp over a spike-train run (see :func:`backward`)."""
+    tape = result.tape
+    low = net._lower(check_values=tape._snapshot is None)
+    if tape._snapshot is not None:
+        tape._snapshot.check(net, low)
+    spikes = result.spikes
+    n_ex = spikes.n_examples
+    offsets = spikes.offsets
+    seed_c = np.zeros(spikes.n_spikes)          # dL/dt per spike, canonical order
+    if dL_dspikes is not None:
+        seed_c += _float_array("dL_dspikes", dL_dspikes, (spikes.n_spikes,))
+    if dL_dt is not None:
+        ids = np.arange(net.n_neurons) if outputs is None else net._ids(outputs, "output")
+        g = np.asarray(_real("dL_dt", dL_dt), np.float64)
+        if result.single and g.ndim == 1:
+            g = g[None, :]
+        if g.shape != (n_ex, ids.size):
+            raise ValueError(f"dL_dt must have shape {(n_ex, ids.size)}, got {g.shape}")
+        if np.isnan(g).any():
+            raise ValueError("dL_dt contains NaN")
+        full = np.zeros((n_ex, net.n_neurons))
+        np.add.at(full, (slice(None), ids), g)
+        # The first spike of each (example, neuron) in canonical order.
+        example = np.repeat(np.arange(n_ex), np.diff(offsets))
+        key = example * net.n_neurons + spikes.index
+        _, first = np.unique(key, return_index=True)
+        vals = full[example[first], spikes.index[first]]
+        if not np.isfinite(vals).all():
+            raise ValueError("dL_dt contains inf for a neuron that spiked")
+        seed_c[first] += vals
+    # To the engine's order.
+    engine_pos = offsets[:-1].repeat(np.diff(offsets)) + tape.spike_order
+    seed = np.zeros_like(seed_c)
+    seed[engine_pos] = seed_c
+    n_ro = result.readout_times.size
+    n_li = result.readout_ids.size
+    dv = (np.zeros((n_ex, n_ro, n_li)) if dL_dvoltages is None
+          else _float_array("dL_dvoltages", dL_dvoltages, (n_ex, n_ro, n_li)))
+    dvm = (np.zeros((n_ex, n_li)) if dL_dvmax is None
+           else _float_array("dL_dvmax", dL_dvmax, (n_ex, n_li)))
+    li_slot = np.full(net.n_neurons, -1, np.int32)
+    li_slot[result.readout_ids] = np.arange(n_li, dtype=np.int32)
+    gw, gd, gpop, gpulse, gspike = _eventprop.backward_batch(
+        low, _train_table(net), tape.log, offsets, seed, result.readout_times, li_slot, n_li,
+        dv, dvm, np.ascontiguousarray(result.t_v_max), result.t_max, resolve_threads(n_threads))
+    gsp = gspike[engine_pos]                    # canonical order
+    # Input spikes: those up to t_max are in the run's spike list, in the same
+    # (time, channel) order as in the input trains.
+    trains = result.input_times
+    is_input = np.isin(spikes.index, net.input_ids)
+    ginput = np.zeros(trains.n_spikes)
+    in_ex = np.repeat(np.arange(n_ex), np.diff(trains.offsets))
+    ran = trains.times <= result.t_max
+    ginput[ran] = gsp[is_input]
+    assert np.array_equal(in_ex[ran], np.repeat(np.arange(n_ex), np.diff(offsets))[is_input])
+    names = ("theta", "v_reset", "t_ref", "bias", "v_init", "tau_mem", "tau_syn")
+    per_pop = {}
+    for c, name in enumerate(names):
+        has = np.isfinite(getattr(net, name))
+        per_pop[name] = np.where(has, gpop[:, c], np.nan)
+    return Gradients(gw, gd, per_pop.pop("theta"), gpulse, ginput, spikes=gsp, **per_pop)

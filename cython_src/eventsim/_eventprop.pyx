@@ -1,0 +1,407 @@
+# cython: cdivision=True, boundscheck=False, wraparound=False, initializedcheck=False
+"""EventProp: exact gradients of the spike-train engine, by the adjoint method.
+
+The reverse sweep of Wunderlich & Pehle (2021) over the tape the forward run kept
+(``_train_tape.pxd``), extended to reset to ``v_reset``, refractory clamping, delays,
+bias, LI readouts, and the time constants (docs/math.md G.3-G.5).
+
+Each neuron carries an adjoint ``(lV, lJ) = (dL/dV, dL/dJ)`` of its state, valid at
+the time ``tl`` it was last brought to.  Between the neuron's own events the adjoint
+flows backward by the transpose of the forward flow, using the state the tape kept
+just after the earlier event (the only place the forward state is needed, besides
+the time-constant gradients).  At each tape entry, in reverse order:
+
+* arrival of synapse k at time a: ``dL/dw_k += lJ / g``; the arrival time's
+  adjoint ``(w/g)(lJ/tau_syn - lV/tau_mem)`` (no ``lV`` term while clamped) goes to
+  the delay and to the presynaptic spike;
+* spike at t_k: its total adjoint ``G`` (loss, downstream arrivals, the reset's and
+  the release's shift) gives ``dL/dtheta += G / dV/dt`` and ``lV = -G / dV/dt``;
+* release at the end of a refractory period: its shift is the spike's, so
+  ``-dV/dt(release) lV`` joins that spike's ``G``; ``lV = 0`` while clamped.
+
+Examples run in fixed chunks (independent of the thread count), each summed in
+order, and the chunks are added in order: results are bit-identical for any
+number of threads.
+"""
+
+import numpy as np
+from cython.parallel cimport prange
+from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.string cimport memset
+from libc.math cimport expm1, fabs
+from libc.stdint cimport int64_t, int32_t, int8_t
+
+from eventsim._lambertw cimport exp, INFINITY
+from eventsim._netrec cimport NetRec, netrec_fill, KIND_PULSE
+from eventsim._train_tape cimport (LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE, MODE_FREE,
+                                   MODE_CLAMPED, MODE_DONE)
+from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_COLS, train_pops_fill, train_kappa,
+                                             train_flow)
+
+cdef enum:                 # per-population gradients, columns of the output table
+    GP_THETA = 0
+    GP_V_RESET = 1
+    GP_T_REF = 2
+    GP_BIAS = 3
+    GP_V_INIT = 4
+    GP_TAU_MEM = 5
+    GP_TAU_SYN = 6
+    N_GP = 7
+
+
+cdef struct Tape:
+    const double* t
+    const double* V
+    const double* J
+    const int64_t* ref
+    const int64_t* syn
+    const int32_t* neuron
+    const int8_t* type
+    const int8_t* mode
+
+
+cdef struct Losses:
+    # Readout losses: dL/dV at readout_times and dL/d(max V), per example.
+    const double* ro_t
+    int64_t n_ro
+    const int32_t* li_slot
+    int64_t n_li
+    const double* dv       # (n_ex, n_ro, n_li)
+    const double* dvmax    # (n_ex, n_li)
+    const double* tvmax    # (n_ex, n_li)
+    double t_max
+
+
+cdef struct Slot:
+    # One chunk of examples: its gradient sums and the per-neuron adjoints.
+    double* gw
+    double* gd
+    double* gp             # (n_pops, N_GP)
+    double* gpulse
+    double* lV
+    double* lJ
+    double* tl
+    double* G              # per tape entry of the current example
+    int64_t G_cap
+    int failed             # out of memory
+
+
+cdef inline double dphi(double y) noexcept nogil:
+    """phi'(y) for phi(y) = expm1(y) / y: a series near 0, where the closed form cancels."""
+    cdef double e
+    if fabs(y) < 0.05:
+        return (0.5 + y * (1.0 / 3.0 + y * (1.0 / 8.0 + y * (1.0 / 30.0 + y * (1.0 / 144.0 + y * (
+            1.0 / 840.0 + y * (1.0 / 5760.0 + y * (1.0 / 45360.0))))))))
+    e = exp(y)
+    return (e * (y - 1.0) + 1.0) / (y * y)
+
+
+cdef inline void kappa_grads(const TrainPop* P, double s, double em, double ej, double k,
+                             double* dk_dtm, double* dk_dts) noexcept nogil:
+    """Derivatives of kappa(s) with respect to tau_mem and tau_syn.
+
+    With u = 1/tau_mem, v = 1/tau_syn: kappa = u (e^{-us} - e^{-vs}) / (v - u)
+    = u s e^{-us} phi((u - v) s).  Far from u = v the first form is exact; near it
+    the second (docs/math.md G.5)."""
+    cdef double u = P.inv_m, v = P.inv_s, y, ph, dp, dku, dkv
+    if P.near:
+        y = (u - v) * s
+        ph = expm1(y) / y if y != 0.0 else 1.0
+        dp = dphi(y)
+        dku = s * em * (ph * (1.0 - u * s) + u * s * dp)
+        dkv = -u * s * s * em * dp
+    else:
+        dku = k * v / (u * (v - u)) - P.coef * s * em
+        dkv = P.coef * s * ej - k / (v - u)
+    dk_dtm[0] = -u * u * dku
+    dk_dts[0] = -v * v * dkv
+
+
+cdef inline void flow_back(const TrainPop* P, double* gp, double V0, double J0, int mode, double d,
+                           double* lV, double* lJ) noexcept nogil:
+    """Carry a neuron's adjoint back over d >= 0 from the state (V0, J0, mode) at the
+    start of that stretch; accumulate the bias and time-constant gradients."""
+    cdef double em, ej, k, dkm, dks, lv = lV[0], lj = lJ[0]
+    if d <= 0.0:
+        return
+    ej = exp(-d * P.inv_s)
+    if mode == MODE_FREE:
+        em = exp(-d * P.inv_m)
+        k = train_kappa(P, d, em, &ej)
+        if lv != 0.0 or lj != 0.0:
+            kappa_grads(P, d, em, ej, k, &dkm, &dks)
+            gp[GP_BIAS] += (1.0 - em) * P.inv_g * lv
+            gp[GP_TAU_MEM] += lv * ((V0 - P.b) * em * d * P.inv_m * P.inv_m + J0 * dkm)
+            gp[GP_TAU_SYN] += lv * J0 * dks + lj * J0 * ej * d * P.inv_s * P.inv_s
+        lV[0] = em * lv
+        lJ[0] = k * lv + ej * lj
+    else:
+        gp[GP_TAU_SYN] += lj * J0 * ej * d * P.inv_s * P.inv_s
+        lJ[0] = ej * lj
+
+
+cdef void carry(const TrainPop* P, double* gp, const Losses* L, int64_t e, int32_t slot,
+                double V0, double J0, int mode, double t0, double t1, double* lV,
+                double* lJ) noexcept nogil:
+    """flow_back() from t1 down to t0 (state (V0, J0, mode) at t0), adding the readout
+    losses of LI neuron ``slot`` (-1: none) at the readout times and at its maximum in
+    (t0, t1]."""
+    cdef int64_t r
+    cdef double tp, V, J
+    cdef double tv = L.tvmax[e * L.n_li + slot] if slot >= 0 else -INFINITY
+    if slot < 0:
+        flow_back(P, gp, V0, J0, mode, t1 - t0, lV, lJ)
+        return
+    r = L.n_ro - 1
+    while True:
+        # The latest readout point in (t0, t1]: a readout time or the time of the maximum.
+        while r >= 0 and L.ro_t[r] > t1:
+            r -= 1
+        tp = -INFINITY
+        if r >= 0 and L.ro_t[r] > t0:
+            tp = L.ro_t[r]
+        if tv > t0 and tv <= t1 and tv >= tp:
+            tp = tv
+        if tp == -INFINITY:
+            flow_back(P, gp, V0, J0, mode, t1 - t0, lV, lJ)
+            return
+        # State at tp, from t0 (the forward's own flow).
+        V = V0
+        J = J0
+        train_flow(P, tp - t0, &V, &J)
+        flow_back(P, gp, V, J, mode, t1 - tp, lV, lJ)
+        while r >= 0 and L.ro_t[r] == tp:
+            lV[0] += L.dv[(e * L.n_ro + r) * L.n_li + slot]
+            r -= 1
+        if tv == tp:
+            lV[0] += L.dvmax[e * L.n_li + slot]
+            tv = -INFINITY         # the interval below is open at tp
+        t1 = tp
+
+
+cdef int run_example(const NetRec* net, const TrainPop* pops, const Tape* T, int64_t a, int64_t b,
+                     const double* seed, double* gspike, const Losses* L, int64_t e,
+                     Slot* S) noexcept nogil:
+    """The reverse sweep of one example: tape entries a:b, spike seeds and outputs
+    ``seed``/``gspike`` (its spike list).  Returns -1 if out of memory."""
+    cdef int64_t n = net.n_neurons, i, j, k, m = b - a, sidx
+    cdef int32_t nrn, p, slot
+    cdef const TrainPop* P
+    cdef double* gp
+    cdef double w, dA, total, vdot, f
+    cdef double* grown
+    if m > S.G_cap:
+        grown = <double*> realloc(S.G, m * sizeof(double))
+        if grown == NULL:
+            return -1
+        S.G = grown
+        S.G_cap = m
+    for i in range(m):
+        S.G[i] = 0.0
+    for j in range(n):
+        S.lV[j] = 0.0
+        S.lJ[j] = 0.0
+        S.tl[j] = L.t_max
+    for i in range(m - 1, -1, -1):
+        j = a + i
+        nrn = T.neuron[j]
+        if T.type[j] == LOG_SOURCE:
+            total = S.G[i] + seed[T.syn[j]]
+            gspike[T.syn[j]] = total
+            if net.kind[nrn] == KIND_PULSE:
+                S.gpulse[net.source_index[nrn]] += total
+            continue
+        p = net.pop[nrn]
+        P = &pops[p]
+        gp = S.gp + p * N_GP
+        slot = L.li_slot[nrn]
+        carry(P, gp, L, e, slot, T.V[j], T.J[j], T.mode[j], T.t[j], S.tl[nrn], &S.lV[nrn],
+              &S.lJ[nrn])
+        S.tl[nrn] = T.t[j]
+        if T.type[j] == LOG_ARRIVAL:
+            k = T.syn[j]
+            w = net.weights[k] * P.inv_g
+            S.gw[k] += S.lJ[nrn] * P.inv_g
+            dA = w * P.inv_s * S.lJ[nrn]
+            if T.mode[j] == MODE_FREE:
+                dA -= w * P.inv_m * S.lV[nrn]
+            if slot >= 0 and L.tvmax[e * L.n_li + slot] == T.t[j] and L.dvmax[e * L.n_li + slot] != 0.0:
+                # The maximum sits at this arrival (a kink of V): moving the arrival
+                # moves it along the slope V had just before.
+                dA += L.dvmax[e * L.n_li + slot] * (T.J[j] - w + P.b - T.V[j]) * P.inv_m
+            S.gd[k] += dA
+            if T.ref[j] >= 0:
+                S.G[T.ref[j]] += dA
+        elif T.type[j] == LOG_FIRE:
+            sidx = T.syn[j]
+            total = S.G[i] + seed[sidx]
+            if T.mode[j] == MODE_FREE:
+                # t_ref = 0: V restarts from v_reset at t_k, with slope f.
+                f = (T.J[j] + P.b - P.v_reset) * P.inv_m
+                total -= f * S.lV[nrn]
+                gp[GP_V_RESET] += S.lV[nrn]
+            vdot = (T.J[j] + P.b - P.theta) * P.inv_m
+            gspike[sidx] = total
+            if vdot > 0.0:
+                gp[GP_THETA] += total / vdot
+                S.lV[nrn] = -total / vdot
+            else:
+                S.lV[nrn] = 0.0          # a tangency: no derivative exists (docs/math.md G.4)
+        else:                            # LOG_RELEASE
+            f = (T.J[j] + P.b - P.v_reset) * P.inv_m
+            total = -f * S.lV[nrn]
+            S.G[T.ref[j]] += total
+            gp[GP_T_REF] += total
+            gp[GP_V_RESET] += S.lV[nrn]
+            S.lV[nrn] = 0.0
+    # Back to t = 0, where every neuron starts at (v_init, 0).
+    for j in range(n):
+        p = net.pop[j]
+        if p < 0:
+            continue
+        P = &pops[p]
+        gp = S.gp + p * N_GP
+        slot = L.li_slot[j]
+        carry(P, gp, L, e, slot, P.v_init, 0.0, MODE_FREE, 0.0, S.tl[j], &S.lV[j], &S.lJ[j])
+        if slot >= 0:
+            # Readouts at t = 0 itself see v_init only.
+            for k in range(L.n_ro):
+                if L.ro_t[k] == 0.0:
+                    S.lV[j] += L.dv[(e * L.n_ro + k) * L.n_li + slot]
+            if L.tvmax[e * L.n_li + slot] == 0.0:
+                S.lV[j] += L.dvmax[e * L.n_li + slot]
+        gp[GP_V_INIT] += S.lV[j]
+    return 0
+
+
+def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1] sp_offsets,
+                   const double[::1] seed, const double[::1] readout_times,
+                   const int32_t[::1] li_slot, int64_t n_li, const double[:, :, ::1] dv,
+                   const double[:, ::1] dvmax, const double[:, ::1] tvmax, double t_max,
+                   int n_threads):
+    """Gradients of a loss over a recorded spike-train run (see module docstring).
+
+    ``seed``: dL/dt of every spike of the engine's spike lists (flat, per example
+    ``sp_offsets``).  Returns ``(gw, gd, gpop, gpulse, gspike)``: per synapse, per
+    population (columns theta, v_reset, t_ref, bias, v_init, tau_mem, tau_syn), per
+    pulse, and dL/dt of every spike (aligned with ``seed``).
+    """
+    cdef NetRec net
+    netrec_fill(&net, low)
+    cdef const int64_t[::1] off = log["offsets"]
+    cdef const double[::1] lt = log["t"], lv_ = log["V"], lj_ = log["J"]
+    cdef const int64_t[::1] lref = log["ref"], lsyn = log["syn"]
+    cdef const int32_t[::1] lneu = log["neuron"]
+    cdef const int8_t[::1] ltyp = log["type"], lmode = log["mode"]
+    cdef int64_t n_ex = off.shape[0] - 1, n = net.n_neurons, ns = net.n_synapses
+    cdef int64_t n_pops = net.n_pops, n_pulses = net.n_pulses, total = lt.shape[0]
+    cdef int64_t i, e, c, n_slots, lo, hi, q
+    if pop_params.shape[0] != n_pops or pop_params.shape[1] != TRAIN_COLS:
+        raise ValueError("spike-train population table has the wrong shape")
+    if sp_offsets.shape[0] != n_ex + 1 or seed.shape[0] != sp_offsets[n_ex]:
+        raise ValueError("spike seeds do not match the tape's examples")
+    if off[n_ex] != total or li_slot.shape[0] != n:
+        raise ValueError("the tape's arrays have inconsistent lengths")
+    if dv.shape[0] != n_ex or dv.shape[1] != readout_times.shape[0] or dv.shape[2] != n_li \
+            or dvmax.shape[0] != n_ex or dvmax.shape[1] != n_li \
+            or tvmax.shape[0] != n_ex or tvmax.shape[1] != n_li:
+        raise ValueError("readout losses have the wrong shape")
+    # Every index the sweep follows must be in range: a damaged tape raises here.
+    neu = np.asarray(log["neuron"])
+    if neu.size and not ((neu >= 0) & (neu < n)).all():
+        raise ValueError("the tape is damaged (a neuron id is out of range)")
+    typ = np.asarray(log["type"])
+    syn = np.asarray(log["syn"])
+    ref = np.asarray(log["ref"])
+    ex_of = np.repeat(np.arange(n_ex), np.diff(np.asarray(off)))
+    nsp = np.diff(np.asarray(sp_offsets))[ex_of] if total else np.zeros(0, np.int64)
+    arr_ = typ == LOG_ARRIVAL
+    spk = (typ == LOG_SOURCE) | (typ == LOG_FIRE)
+    rel = typ == LOG_RELEASE
+    m_of = np.diff(np.asarray(off))[ex_of]
+    if (not np.isin(typ, (LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE)).all()
+            or (arr_ & ((syn < 0) | (syn >= ns))).any()
+            or (arr_ & (ref >= m_of)).any()
+            or (spk & ((syn < 0) | (syn >= nsp))).any()
+            or (rel & ((ref < 0) | (ref >= m_of))).any()
+            or ((typ != LOG_SOURCE) & (np.asarray(low.pop)[neu] < 0)).any()
+            or ((typ == LOG_SOURCE) & (np.asarray(low.pop)[neu] >= 0)).any()):
+        raise ValueError("the tape is damaged (an index is out of range)")
+    gw = np.zeros(ns)
+    gd = np.zeros(ns)
+    gpop = np.zeros((n_pops, N_GP))
+    gpulse = np.zeros(n_pulses)
+    gspike = np.zeros(seed.shape[0])
+    cdef double[::1] gwv = gw, gdv = gd, gpulv = gpulse, gsv = gspike
+    cdef double[:, ::1] gpv = gpop
+    cdef Tape T
+    T.t = &lt[0] if total else NULL
+    T.V = &lv_[0] if total else NULL
+    T.J = &lj_[0] if total else NULL
+    T.ref = &lref[0] if total else NULL
+    T.syn = &lsyn[0] if total else NULL
+    T.neuron = &lneu[0] if total else NULL
+    T.type = &ltyp[0] if total else NULL
+    T.mode = &lmode[0] if total else NULL
+    cdef double dummy = 0.0
+    cdef int32_t idummy = 0
+    cdef Losses L
+    L.ro_t = &readout_times[0] if readout_times.shape[0] else &dummy
+    L.n_ro = readout_times.shape[0]
+    L.li_slot = &li_slot[0] if n else &idummy
+    L.n_li = n_li
+    L.dv = &dv[0, 0, 0] if (n_ex and L.n_ro and n_li) else &dummy
+    L.dvmax = &dvmax[0, 0] if (n_ex and n_li) else &dummy
+    L.tvmax = &tvmax[0, 0] if (n_ex and n_li) else &dummy
+    L.t_max = t_max
+    # Chunks: a function of the batch only, so that sums never depend on threads.
+    n_slots = min(n_ex, 8 if ns < 2_000_000 else 1)
+    cdef TrainPop* pops = <TrainPop*> malloc((n_pops if n_pops > 0 else 1) * sizeof(TrainPop))
+    cdef Slot* slots = <Slot*> calloc(n_slots if n_slots > 0 else 1, sizeof(Slot))
+    cdef int64_t nn = n if n > 0 else 1
+    cdef const double* pseed = &seed[0] if seed.shape[0] else &dummy
+    cdef double* pgs = &gsv[0] if seed.shape[0] else &dummy
+    try:
+        if pops == NULL or slots == NULL:
+            raise MemoryError()
+        train_pops_fill(pops, pop_params)
+        for c in range(n_slots):
+            slots[c].gw = <double*> calloc(ns + 1, sizeof(double))
+            slots[c].gd = <double*> calloc(ns + 1, sizeof(double))
+            slots[c].gp = <double*> calloc(n_pops * N_GP + 1, sizeof(double))
+            slots[c].gpulse = <double*> calloc(n_pulses + 1, sizeof(double))
+            slots[c].lV = <double*> malloc(nn * sizeof(double))
+            slots[c].lJ = <double*> malloc(nn * sizeof(double))
+            slots[c].tl = <double*> malloc(nn * sizeof(double))
+            if (slots[c].gw == NULL or slots[c].gd == NULL or slots[c].gp == NULL
+                    or slots[c].gpulse == NULL or slots[c].lV == NULL or slots[c].lJ == NULL
+                    or slots[c].tl == NULL):
+                raise MemoryError()
+        with nogil:
+            for c in prange(n_slots, num_threads=n_threads if n_threads > 0 else 1,
+                            schedule='dynamic', chunksize=1):
+                lo = c * n_ex // n_slots
+                hi = (c + 1) * n_ex // n_slots
+                for e in range(lo, hi):
+                    if run_example(&net, pops, &T, off[e], off[e + 1], pseed + sp_offsets[e],
+                                   pgs + sp_offsets[e], &L, e, &slots[c]) < 0:
+                        slots[c].failed = 1
+        for c in range(n_slots):
+            if slots[c].failed:
+                raise MemoryError("out of memory in the backward pass")
+        for c in range(n_slots):
+            for q in range(ns):
+                gwv[q] += slots[c].gw[q]
+                gdv[q] += slots[c].gd[q]
+            for q in range(n_pops * N_GP):
+                gpv[q // N_GP, q % N_GP] += slots[c].gp[q]
+            for q in range(n_pulses):
+                gpulv[q] += slots[c].gpulse[q]
+    finally:
+        if slots != NULL:
+            for c in range(n_slots):
+                free(slots[c].gw); free(slots[c].gd); free(slots[c].gp); free(slots[c].gpulse)
+                free(slots[c].lV); free(slots[c].lJ); free(slots[c].tl); free(slots[c].G)
+        free(slots)
+        free(pops)
+    return gw, gd, gpop, gpulse, gspike
