@@ -16,6 +16,8 @@ so a trainer can take either from :data:`LOSSES` (or :func:`get_loss`):
 * ``"cross_entropy"`` -- :func:`cross_entropy`, the loss of Comsa et al. 2020.
 * ``"goltz"`` -- :func:`goltz_loss`, the loss of Göltz et al. 2021 (fastAndDeep
   ``src/utils.py::LossFunction``).
+* ``"ttfs_cross_entropy"`` -- :func:`ttfs_cross_entropy`, the first-spike loss of
+  Wunderlich & Pehle 2021 (EventProp), with its regulariser.
 
 The derivations are in ``docs/``.  This module depends on numpy only, so the
 trainer (:mod:`eventsim.training`) can import it without a cycle.
@@ -30,7 +32,7 @@ import numbers
 import numpy as np
 
 __all__ = ["LOSSES", "GOLTZ_SILENT_LOSS", "MAX_EXAMPLE_LOSS", "cross_entropy", "goltz_loss",
-           "get_loss"]
+           "ttfs_cross_entropy", "get_loss"]
 
 #: Per-example loss of :func:`goltz_loss` when the label neuron is silent
 #: (fastAndDeep: ``total[true_label_times == np.inf] = 100.``); no gradient.
@@ -262,10 +264,61 @@ def goltz_loss(out_times, labels, *, xi=0.2, tau_syn=1.0, alpha=0.005, beta=1.0)
     return loss, grad
 
 
+def ttfs_cross_entropy(out_times, labels, *, tau0=0.5, tau1=6.4, alpha=3e-3):
+    """Wunderlich & Pehle's first-spike cross-entropy with its regulariser.
+
+    .. math::
+
+        L = -\ln \frac{e^{-t_y/\tau_0}}{\sum_k e^{-t_k/\tau_0}}
+            + \alpha \left(e^{t_y/\tau_1} - 1\right)
+
+    (Sci. Rep. 11:12829, 2021, Yin-Yang task; defaults in milliseconds: ``tau0 =
+    0.5``, ``tau1 = 6.4``, ``alpha = 3e-3``).  The regulariser pulls the label
+    neuron's spike early.
+
+    Parameters
+    ----------
+    out_times : array_like, shape (n_examples, n_outputs)
+        First output spike times; ``inf`` = silent (``p = 0``).
+    labels : array_like of int, shape (n_examples,)
+    tau0, tau1 : float
+        Temperature of the softmax and time scale of the regulariser (> 0).
+    alpha : float
+        Weight of the regulariser (>= 0).
+
+    Returns
+    -------
+    loss : ndarray, shape (n_examples,)
+        Capped at :data:`MAX_EXAMPLE_LOSS` plus the regulariser's value; a silent
+        label neuron gives :data:`MAX_EXAMPLE_LOSS` (its exact loss is infinite).
+    dL_dt : ndarray, shape (n_examples, n_outputs)
+        ``(y_k - p_k) / tau0`` plus ``alpha e^{t_y/tau1} / tau1`` on the label
+        neuron; 0 for silent outputs.  With a silent label neuron the other outputs
+        are still pushed later (``-p_k / tau0``).
+    """
+    t = _check_times(out_times)
+    y = _check_labels(labels, t.shape[0], t.shape[1])
+    tau0 = _check_param("tau0", tau0)
+    tau1 = _check_param("tau1", tau1)
+    alpha = _check_param("alpha", alpha, allow_zero=True)
+    loss, dl, _ = cross_entropy_core(t / tau0, y)
+    dl /= tau0
+    rows = np.arange(t.shape[0])
+    ty = t[rows, y]
+    fired = np.isfinite(ty)
+    with np.errstate(over="ignore"):
+        reg = np.where(fired, alpha * np.expm1(np.where(fired, ty, 0.0) / tau1), 0.0)
+    loss = loss + reg
+    dl[rows[fired], y[fired]] += alpha * np.exp(ty[fired] / tau1) / tau1
+    dl[~np.isfinite(t)] = 0.0
+    return loss, dl
+
+
 #: Losses by name; each is ``fn(out_times, labels, **options) -> (loss, dL_dt)``.
 LOSSES = {
     "cross_entropy": cross_entropy,
     "goltz": goltz_loss,
+    "ttfs_cross_entropy": ttfs_cross_entropy,
 }
 
 

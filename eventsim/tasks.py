@@ -18,6 +18,9 @@
   fastAndDeep code.
 * MNIST and Fashion-MNIST (:func:`load_image_task`) through
   :mod:`eventsim.datasets`, encoded with :func:`eventsim.datasets.encode_spike_times`.
+* Spike-train patterns (:func:`make_spike_patterns`): frozen random Poisson patterns,
+  one per class, presented with jitter, deleted and added spikes (as in the Tempotron
+  literature); a whole :class:`eventsim.SpikeTrains` per example.
 
 Like the reference, the generators draw both classes with equal probability; within
 a class every combination of Boolean inputs that gives it is equally likely.
@@ -36,7 +39,7 @@ import numpy as np
 __all__ = ["TASKS", "BOOLEAN_TASKS", "IMAGE_TASKS", "make_logic", "make_xor", "make_and",
            "make_or", "make_circles", "make_task", "load_image_task", "n_outputs_of",
            "YIN_YANG_CLASSES", "YIN_YANG_SPLITS", "make_yin_yang", "yin_yang_class",
-           "encode_yin_yang", "load_yin_yang", "image_data_sources"]
+           "encode_yin_yang", "load_yin_yang", "image_data_sources", "make_spike_patterns"]
 
 #: Boolean tasks and their logic functions.
 BOOLEAN_TASKS = {
@@ -639,3 +642,71 @@ def make_task(task, *, n_train=None, n_test=None, seed=0, data_dir=None):
         else:
             parts += make_logic(task, n, rng=rng)
     return tuple(parts)
+
+
+def make_spike_patterns(n, *, n_classes=3, n_channels=20, duration=50.0, rate=0.02,
+                        jitter=2.0, p_delete=0.1, p_add=0.1, seed=0):
+    """Classify which of ``n_classes`` frozen spike-train patterns an example is.
+
+    Each class has one template: on every channel a Poisson train of ``rate`` spikes
+    per time unit over ``[0, duration)`` (the templates are drawn from ``seed``).  An
+    example is its class's template with every spike moved by a Gaussian jitter of
+    standard deviation ``jitter``, dropped with probability ``p_delete``, and a
+    Poisson train of ``p_add * rate`` spikes per time unit added on each channel;
+    times are clipped to ``[0, duration]``.  The class needs the timing of spikes
+    across channels, not only their counts, once the jitter is small against the
+    templates' spacing.
+
+    Parameters
+    ----------
+    n : int
+        Number of examples (classes drawn uniformly).
+    n_classes, n_channels : int
+    duration, rate, jitter : float
+        Defaults in milliseconds: 50 ms, 20 Hz, 2 ms.
+    p_delete, p_add : float
+        Spike deletion probability and relative rate of added noise spikes.
+    seed : int
+        Seeds the templates and, separately, the examples; the templates do not
+        depend on ``n``.
+
+    Returns
+    -------
+    inputs : SpikeTrains
+        ``n`` examples of ``n_channels`` channels.
+    labels : ndarray of int64, shape (n,)
+
+    Notes
+    -----
+    Training and test sets of one task must share templates: draw both from one
+    call (``make_spike_patterns(n_train + n_test, ...)``) and split it.
+    """
+    from .spiketrains import SpikeTrains
+    _check_n(n)
+    for name, v in (("n_classes", n_classes), ("n_channels", n_channels)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    for name, v in (("duration", duration), ("rate", rate)):
+        if not (isinstance(v, numbers.Real) and math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+    for name, v in (("jitter", jitter), ("p_add", p_add)):
+        if not (isinstance(v, numbers.Real) and math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
+    if not (isinstance(p_delete, numbers.Real) and 0 <= p_delete <= 1):
+        raise ValueError(f"p_delete must lie in [0, 1], got {p_delete!r}")
+    t_rng = np.random.default_rng([seed, 0])
+    templates = [[np.sort(t_rng.uniform(0, duration, t_rng.poisson(rate * duration)))
+                  for _ in range(n_channels)] for _ in range(n_classes)]
+    rng = np.random.default_rng([seed, 1])
+    labels = rng.integers(0, n_classes, n)
+    examples = []
+    for c in labels:
+        chans = []
+        for tpl in templates[c]:
+            kept = tpl[rng.random(tpl.size) >= p_delete]
+            moved = kept + rng.normal(0.0, jitter, kept.size)
+            extra = rng.uniform(0, duration, rng.poisson(p_add * rate * duration))
+            chans.append(np.clip(np.concatenate([moved, extra]), 0.0, duration))
+        examples.append(chans)
+    return SpikeTrains.from_lists(examples, n_channels=n_channels), labels.astype(np.int64)
+
