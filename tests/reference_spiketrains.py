@@ -339,7 +339,11 @@ def _simulate(desc, inputs, t_max, max_spikes):
                 if a <= t_max:
                     heapq.heappush(pending[j], (a, seq, wk / neurons[j].g))
                     seq += 1
-                    cand[j] = None
+                    # A cached crossing at or before the new arrival stays valid (it
+                    # was found before the old horizon, and ties go to the crossing);
+                    # keeping it makes simultaneous spikes independent of the order.
+                    if cand[j] is not None and a < cand[j]:
+                        cand[j] = None
         else:
             a, _, dJ = heapq.heappop(pending[i_a])
             nrn = neurons[i_a]
