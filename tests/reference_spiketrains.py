@@ -131,6 +131,9 @@ class _Piece:
         self.U0 = V0 - b
 
     def V(self, s):
+        if s == 0.0:
+            # b + (V0 - b) need not round back to V0; the state itself is exact.
+            return self.V0
         return self.b + math.exp(-s / self.tm) * self.U0 + self.J0 * _kappa_scalar(s, self.tm, self.ts)
 
     def dV(self, s):
@@ -140,7 +143,8 @@ class _Piece:
         return (self.J0 * math.exp(-s / self.ts) - U) / self.tm
 
     def V_vec(self, s):
-        return self.b + np.exp(-s / self.tm) * self.U0 + self.J0 * kappa(s, self.tm, self.ts)
+        v = self.b + np.exp(-s / self.tm) * self.U0 + self.J0 * kappa(s, self.tm, self.ts)
+        return np.where(s == 0.0, self.V0, v)
 
     def dV_vec(self, s):
         U = np.exp(-s / self.tm) * self.U0 + self.J0 * kappa(s, self.tm, self.ts)
