@@ -269,6 +269,31 @@ def test_superposition_matches_event_driven(net, rnd):
                                        p["v_reset"], atol=1e-10)
 
 
+@settings(max_examples=25, **SETTINGS)
+@given(spiketrain_networks(t_refs=(0.5,)))
+def test_refractory_network_invariants(net):
+    # With a hold, the superposition form does not apply; check what must hold anyway:
+    # ISIs > t_ref, V == v_reset on every hold window, V < theta elsewhere (sampled).
+    desc, inputs, t_max = net
+    try:
+        spikes = simulate_reference(desc, inputs, t_max, max_spikes=2000)
+    except RuntimeError:
+        assume(False)
+    times = np.linspace(0.0, t_max, 401)
+    V = voltage_reference(desc, inputs, t_max, None, times, max_spikes=2000)
+    for i, p in enumerate(desc["neurons"]):
+        if p["model"] != "lif":
+            assert spikes[i].size == 0
+            continue
+        assert np.all(V[i] < p["theta"])
+        assert np.all(np.diff(spikes[i]) > p["t_ref"])
+        assert np.all((spikes[i] >= 0) & (spikes[i] <= t_max))
+        held = np.concatenate([np.linspace(t_k, min(t_k + p["t_ref"], t_max), 4)
+                               for t_k in spikes[i]] + [np.zeros(0)])
+        np.testing.assert_array_equal(
+            voltage_reference(desc, inputs, t_max, i, held, max_spikes=2000), p["v_reset"])
+
+
 def test_superposition_needs_zero_refractory():
     with pytest.raises(ValueError):
         superposition_voltage(single(neuron(t_ref=0.5)), [], [np.array([])], 0, [1.0])
