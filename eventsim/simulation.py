@@ -491,14 +491,25 @@ def _input_trains(net: Network, input_times) -> tuple[SpikeTrains, bool]:
 
 
 def _poisson_streams(net: Network, low):
-    """Per synapse from a Poisson generator (a stream): its position in the delivery
-    order and its generator."""
+    """The Poisson streams of the engine: per generator, its synapses in delivery
+    order split into runs of equal delay (engine.md 13).  Returns each stream's first
+    position, its number of synapses, and its generator."""
     kind = low.kind
-    pos = np.arange(low.order.size, dtype=np.int64)
-    pre_of_pos = np.repeat(np.arange(kind.size), np.diff(low.indptr))
-    is_stream = kind[pre_of_pos] == POISSON
-    gen = low.source_index[pre_of_pos[is_stream]].astype(np.int32)
-    return np.ascontiguousarray(pos[is_stream]), np.ascontiguousarray(gen)
+    gens = np.flatnonzero(kind == POISSON)
+    starts, counts, owner = [], [], []
+    for p in gens:
+        a, b = int(low.indptr[p]), int(low.indptr[p + 1])
+        if a == b:
+            continue
+        d = np.asarray(low.delays)[np.asarray(low.order)[a:b]]
+        cut = np.flatnonzero(np.diff(d) != 0) + 1
+        edges = np.concatenate([[0], cut, [b - a]])
+        starts.append(a + edges[:-1])
+        counts.append(np.diff(edges))
+        owner.append(np.full(edges.size - 1, low.source_index[p]))
+    cat = lambda parts, dt: np.ascontiguousarray(np.concatenate(parts).astype(dt)) if parts \
+        else np.zeros(0, dt)  # noqa: E731
+    return cat(starts, np.int64), cat(counts, np.int64), cat(owner, np.int32)
 
 
 def _seed(seed) -> int:
@@ -541,12 +552,13 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
         if (np.diff(ro) < 0).any():
             raise ValueError("readout_times must be sorted")
     input_neuron = np.ascontiguousarray(net.input_ids, dtype=np.int32)
-    stream_pos, stream_gen = _poisson_streams(net, low)
+    stream_pos, stream_count, stream_gen = _poisson_streams(net, low)
     seed = _seed(seed)
     (first, sp_t, sp_n, sp_off, ro_v, vmax, tvmax, n_events, status, where,
      log) = _spiketrain_engine.run_batch(
         low, table, trains.times, trains.index, trains.offsets, input_neuron, ro, li_slot,
-        int(li_ids.size), t_max, budget, resolve_threads(n_threads), stream_pos, stream_gen,
+        int(li_ids.size), t_max, budget, resolve_threads(n_threads), stream_pos, stream_count,
+        stream_gen,
         net._poisson_offsets, net._poisson_t, net._poisson_rate, seed, bool(record_tape))
     if (status != 0).any():
         _raise_status(net, status, where, budget)

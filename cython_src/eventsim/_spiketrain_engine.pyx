@@ -45,7 +45,7 @@ from eventsim._netrec cimport (NetRec, netrec_fill, KIND_INPUT, KIND_PULSE, CROS
                                STATUS_NO_MEMORY)
 from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, ActionTree, tree_clear,
                               tree_set, tree_argmin, LEAF)
-from eventsim._random cimport stream_key, exponential
+from eventsim._random cimport stream_key, exponential, uniform_open
 from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE,
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS,
@@ -188,9 +188,14 @@ cdef int64_t log_add(Workspace* ws, int type, int32_t j, double t, double V, dou
 
 
 cdef struct Streams:
-    # Poisson streams: the synapses of Poisson generators (spike-train engine).
+    # Poisson streams.  A stream is a run of synapses of one generator with one delay
+    # (consecutive positions of the delivery order): the superposition of their
+    # independent trains is one Poisson train of ``count`` times the rate, each of
+    # whose spikes goes to one of them drawn uniformly -- the same independent
+    # trains in distribution, at one heap entry per run instead of one per synapse.
     int64_t n
-    const int64_t* pos       # per stream: the synapse's position in the delivery order
+    const int64_t* pos       # per stream: its first synapse's position in the delivery order
+    const int64_t* count     # per stream: its number of synapses
     const int32_t* gen       # per stream: its generator
     const int64_t* seg_off   # per generator: its rate segments seg_off[g]:seg_off[g+1]
     const double* seg_t      # segment start times (each generator's first is 0)
@@ -205,10 +210,10 @@ cdef inline double next_emission(const Streams* S, Workspace* ws, int64_t s,
     rate at an exponential draw, so time-varying rates need no thinning."""
     cdef double E = exponential(stream_key(S.seed, S.example, <uint64_t> s), ws.st_count[s])
     cdef int64_t i = ws.st_seg[s], end = S.seg_off[S.gen[s] + 1]
-    cdef double t = t0, r, b
+    cdef double t = t0, r, b, m = <double> S.count[s]
     ws.st_count[s] += 1
     while True:
-        r = S.seg_rate[i]
+        r = S.seg_rate[i] * m
         b = S.seg_t[i + 1] if i + 1 < end else INFINITY
         if r > 0.0 and r * (b - t) >= E:
             ws.st_seg[s] = i
@@ -223,11 +228,17 @@ cdef inline double next_emission(const Streams* S, Workspace* ws, int64_t s,
 
 cdef inline int push_stream(const Streams* S, const NetRec* net, Workspace* ws, int64_t s,
                             double t0, double t_max) noexcept nogil:
-    """Schedule the next spike of stream s after t0 (if it arrives by t_max)."""
+    """Schedule the next spike of stream s after t0 (if it arrives by t_max); the
+    synapse it goes to is drawn now, with the same stream's next number."""
     cdef double e = next_emission(S, ws, s, t0)
     cdef double a = e + net.delays[net.order[S.pos[s]]] if net.has_delays else e
+    cdef int64_t pick = 0
     if a <= t_max:
-        return heap_push(&ws.heap, a, <int32_t> s, EV_POISSON, S.pos[s], e, -1)
+        if S.count[s] > 1:
+            pick = <int64_t> (uniform_open(stream_key(S.seed, S.example, <uint64_t> s),
+                                           ws.st_count[s]) * S.count[s])
+            ws.st_count[s] += 1
+        return heap_push(&ws.heap, a, <int32_t> s, EV_POISSON, S.pos[s] + pick, e, -1)
     return 0
 
 
@@ -564,7 +575,8 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
               const int64_t[::1] in_channel, const int64_t[::1] in_offsets,
               const int32_t[::1] input_neuron, const double[::1] readout_times,
               const int32_t[::1] li_slot, int64_t n_li, double t_max, int64_t max_events,
-              int n_threads, const int64_t[::1] stream_pos, const int32_t[::1] stream_gen,
+              int n_threads, const int64_t[::1] stream_pos, const int64_t[::1] stream_count,
+              const int32_t[::1] stream_gen,
               const int64_t[::1] seg_off, const double[::1] seg_t, const double[::1] seg_rate,
               uint64_t seed, bint record):
     """Run every example of the input spike trains through the lowered network.
@@ -584,7 +596,8 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
         raise ValueError("spike-train population table has the wrong shape")
     if li_slot.shape[0] != n or input_neuron.shape[0] != net.n_inputs:
         raise ValueError("spike-train engine: index arrays have the wrong length")
-    if stream_gen.shape[0] != stream_pos.shape[0] or seg_t.shape[0] != seg_rate.shape[0]:
+    if (stream_gen.shape[0] != stream_pos.shape[0] or stream_count.shape[0] != stream_pos.shape[0]
+            or seg_t.shape[0] != seg_rate.shape[0]):
         raise ValueError("spike-train engine: Poisson arrays have inconsistent lengths")
     if in_offsets.shape[0] < 1 or in_offsets[n_ex] > in_times.shape[0] or in_channel.shape[0] != in_times.shape[0]:
         raise ValueError("spike-train engine: input arrays have inconsistent lengths")
@@ -634,6 +647,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     cdef Streams S0
     S0.n = stream_pos.shape[0]
     S0.pos = &stream_pos[0] if S0.n else NULL
+    S0.count = &stream_count[0] if S0.n else NULL
     S0.gen = &stream_gen[0] if S0.n else NULL
     S0.seg_off = &seg_off[0] if seg_off.shape[0] else NULL
     S0.seg_t = &seg_t[0] if seg_t.shape[0] else NULL
