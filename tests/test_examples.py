@@ -55,3 +55,21 @@ def test_mnist_examples_run_on_builtin_data(name, args, tmp_path):
                     "--threads", "1", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert "held-out images of the built-in subset" in r.stdout
+
+
+def test_recurrent_spike_pattern_example_learns(tmp_path):
+    # Recurrent multi-spike LIF + LI readout trained by EventProp on built-in data.
+    r = run_example("recurrent_spike_patterns.py", "--epochs", "10", "--threads", "1",
+                    "--plot", str(tmp_path / "raster.png"))
+    assert r.returncode == 0, r.stderr
+    last = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch 10")][0]
+    acc = float(last.split("test accuracy ")[1].split("%")[0])
+    assert acc >= 90.0, r.stdout
+    assert (tmp_path / "raster.png").stat().st_size > 1000
+
+
+def test_yin_yang_eventprop_quick_runs_and_learns():
+    r = run_example("yin_yang_eventprop.py", "--quick", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    acc = float(r.stdout.split("test accuracy over 1 seed(s): ")[1].split(" ")[0])
+    assert acc > 45.0, r.stdout          # chance is 33%; the full run is in the closing note
