@@ -48,7 +48,8 @@ from eventsim._netrec cimport (NetRec, netrec_fill, PopClock, KIND_INPUT, KIND_P
 from eventsim._model_alpha cimport (alpha_clock, alpha_arrive, alpha_block_arrive,
                                     alpha_rebase, alpha_bound, alpha_block_bound, alpha_exact)
 from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, _ev_less, ActionTree,
-                              tree_clear, tree_set, tree_argmin, LEAF)
+                              tree_clear, tree_set, tree_argmin, LEAF, queues_alloc,
+                              queues_free)
 from eventsim._model_lif cimport (lif_clock, lif_arrive, lif_block_arrive, lif_rebase,
                                   lif_bound, lif_block_bound, lif_exact)
 
@@ -111,20 +112,13 @@ cdef struct Workspace:
 cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noexcept nogil:
     cdef Workspace* ws = <Workspace*> malloc(sizeof(Workspace))
     cdef int64_t n = n_neurons if n_neurons > 0 else 1
-    cdef int64_t n_leaves = (n + LEAF - 1) // LEAF
     cdef int64_t p = n_pops if n_pops > 0 else 1
     if ws == NULL:
         return NULL
     memset(ws, 0, sizeof(Workspace))
-    ws.heap.capacity = 64
-    ws.heap.data = <EventRecord*> malloc(64 * sizeof(EventRecord))
-    ws.tree.n_leaves = n_leaves
-    ws.tree.n_tops = (n_leaves + LEAF - 1) // LEAF
-    ws.tree.t = <double*> malloc(n * sizeof(double))
-    ws.tree.leaf_min = <double*> malloc(n_leaves * sizeof(double))
-    ws.tree.top_min = <double*> malloc(ws.tree.n_tops * sizeof(double))
-    ws.tree.leaf_arg = <int32_t*> malloc(n_leaves * sizeof(int32_t))
-    ws.tree.top_arg = <int32_t*> malloc(ws.tree.n_tops * sizeof(int32_t))
+    if queues_alloc(&ws.heap, &ws.tree, n) < 0:
+        ws_free(ws)
+        return NULL
     ws.s = <NeuronState*> malloc(n * sizeof(NeuronState))
     ws.A = <double*> malloc(n * sizeof(double))
     ws.B = <double*> malloc(n * sizeof(double))
@@ -138,9 +132,7 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noex
     ws.clock = <PopClock*> malloc(p * sizeof(PopClock))
     ws.tape_cap = 1024
     ws.tape = <int64_t*> malloc(3 * ws.tape_cap * sizeof(int64_t))
-    if (ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
-            or ws.tree.top_min == NULL or ws.tree.leaf_arg == NULL
-            or ws.tree.top_arg == NULL or ws.s == NULL or ws.dirty_list == NULL
+    if (ws.s == NULL or ws.dirty_list == NULL
             or ws.A == NULL or ws.B == NULL or ws.tbar == NULL or ws.scratch_t == NULL or ws.scratch_d == NULL
             or ws.scratch_i == NULL or ws.block_dirty == NULL  or ws.dirty_blocks == NULL or ws.clock == NULL
             or ws.tape == NULL):
@@ -152,8 +144,7 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_blocks) noex
 cdef void ws_free(Workspace* ws) noexcept nogil:
     if ws == NULL:
         return
-    free(ws.heap.data); free(ws.tree.t); free(ws.tree.leaf_min); free(ws.tree.top_min)
-    free(ws.tree.leaf_arg); free(ws.tree.top_arg)
+    queues_free(&ws.heap, &ws.tree)
     free(ws.s); free(ws.dirty_list); free(ws.A); free(ws.B); free(ws.tbar); free(ws.scratch_t); free(ws.scratch_d)
     free(ws.scratch_i); free(ws.block_dirty)
     free(ws.dirty_blocks); free(ws.clock)

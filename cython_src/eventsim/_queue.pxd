@@ -2,7 +2,7 @@
 # spike trains): a binary heap of timed events, and the action tree that holds one
 # pending action time per neuron.  Inline, so each loop compiles them in place.
 
-from libc.stdlib cimport realloc
+from libc.stdlib cimport malloc, realloc, free
 from libc.stdint cimport int64_t, int32_t
 from eventsim._lambertw cimport INFINITY
 
@@ -174,3 +174,34 @@ cdef inline int64_t tree_argmin(ActionTree* a, int64_t n_neurons, double* tmin) 
     if best_g < 0:
         return -1
     return a.leaf_arg[a.top_arg[best_g]]
+
+
+cdef inline int queues_alloc(Heap* h, ActionTree* a, int64_t n_neurons) noexcept nogil:
+    """Allocate an empty heap and an action tree for n_neurons; -1 if out of memory
+    (whatever was allocated is left for queues_free)."""
+    cdef int64_t n = n_neurons if n_neurons > 0 else 1
+    h.capacity = 64
+    h.n = 0
+    h.seq = 0
+    h.data = <EventRecord*> malloc(64 * sizeof(EventRecord))
+    a.n_leaves = (n + LEAF - 1) // LEAF
+    a.n_tops = (a.n_leaves + LEAF - 1) // LEAF
+    a.t = <double*> malloc(n * sizeof(double))
+    a.leaf_min = <double*> malloc(a.n_leaves * sizeof(double))
+    a.top_min = <double*> malloc(a.n_tops * sizeof(double))
+    a.leaf_arg = <int32_t*> malloc(a.n_leaves * sizeof(int32_t))
+    a.top_arg = <int32_t*> malloc(a.n_tops * sizeof(int32_t))
+    if (h.data == NULL or a.t == NULL or a.leaf_min == NULL or a.top_min == NULL
+            or a.leaf_arg == NULL or a.top_arg == NULL):
+        return -1
+    return 0
+
+
+cdef inline void queues_free(Heap* h, ActionTree* a) noexcept nogil:
+    free(h.data)
+    free(a.t)
+    free(a.leaf_min)
+    free(a.top_min)
+    free(a.leaf_arg)
+    free(a.top_arg)
+

@@ -44,7 +44,7 @@ from eventsim._netrec cimport (NetRec, netrec_fill, KIND_INPUT, KIND_PULSE, CROS
                                CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
                                STATUS_NO_MEMORY)
 from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, ActionTree, tree_clear,
-                              tree_set, tree_argmin, LEAF)
+                              tree_set, tree_argmin, LEAF, queues_alloc, queues_free)
 from eventsim._random cimport stream_key, exponential, uniform_open
 from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE,
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
@@ -101,8 +101,7 @@ cdef struct Workspace:
 cdef void ws_free(Workspace* ws) noexcept nogil:
     if ws == NULL:
         return
-    free(ws.heap.data); free(ws.tree.t); free(ws.tree.leaf_min); free(ws.tree.top_min)
-    free(ws.tree.leaf_arg); free(ws.tree.top_arg)
+    queues_free(&ws.heap, &ws.tree)
     free(ws.s); free(ws.dirty_list)
     free(ws.sp_t); free(ws.sp_n); free(ws.log)
     free(ws.st_count); free(ws.st_seg)
@@ -112,19 +111,12 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
 cdef Workspace* ws_new(int64_t n_neurons, int64_t n_streams) noexcept nogil:
     cdef Workspace* ws = <Workspace*> malloc(sizeof(Workspace))
     cdef int64_t n = n_neurons if n_neurons > 0 else 1
-    cdef int64_t n_leaves = (n + LEAF - 1) // LEAF
     if ws == NULL:
         return NULL
     memset(ws, 0, sizeof(Workspace))
-    ws.heap.capacity = 64
-    ws.heap.data = <EventRecord*> malloc(64 * sizeof(EventRecord))
-    ws.tree.n_leaves = n_leaves
-    ws.tree.n_tops = (n_leaves + LEAF - 1) // LEAF
-    ws.tree.t = <double*> malloc(n * sizeof(double))
-    ws.tree.leaf_min = <double*> malloc(n_leaves * sizeof(double))
-    ws.tree.top_min = <double*> malloc(ws.tree.n_tops * sizeof(double))
-    ws.tree.leaf_arg = <int32_t*> malloc(n_leaves * sizeof(int32_t))
-    ws.tree.top_arg = <int32_t*> malloc(ws.tree.n_tops * sizeof(int32_t))
+    if queues_alloc(&ws.heap, &ws.tree, n) < 0:
+        ws_free(ws)
+        return NULL
     ws.s = <TrainState*> malloc(n * sizeof(TrainState))
     ws.dirty_list = <int32_t*> malloc(n * sizeof(int32_t))
     ws.sp_cap = 1024
@@ -134,9 +126,7 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_streams) noexcept nogil:
     ws.log = <LogEntry*> malloc(ws.log_cap * sizeof(LogEntry))
     ws.st_count = <uint64_t*> malloc((n_streams + 1) * sizeof(uint64_t))
     ws.st_seg = <int64_t*> malloc((n_streams + 1) * sizeof(int64_t))
-    if (ws.st_count == NULL or ws.st_seg == NULL or ws.heap.data == NULL or ws.tree.t == NULL or ws.tree.leaf_min == NULL
-            or ws.tree.top_min == NULL or ws.tree.leaf_arg == NULL or ws.tree.top_arg == NULL
-            or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL
+    if (ws.st_count == NULL or ws.st_seg == NULL or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL
             or ws.sp_n == NULL or ws.log == NULL):
         ws_free(ws)
         return NULL
