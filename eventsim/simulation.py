@@ -15,7 +15,7 @@ import numpy as np
 from . import models as _models
 from ._ragged import take_rows
 from .network import POISSON, SOURCE_KINDS, Network, _readonly, _real
-from .spiketrains import SpikeTrains
+from .spiketrains import SpikeTrains, canonical_order
 
 try:
     from . import _engine, _spiketrain_engine
@@ -564,13 +564,17 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
         _raise_status(net, status, where, budget)
     # Canonical order (time, then neuron) of the engine's spikes, which are in the
     # order they happened; the backward pass maps per-spike losses through it.
-    example = np.repeat(np.arange(trains.n_examples), np.diff(sp_off))
-    order = np.lexsort((sp_n, sp_t, example))
-    spikes = SpikeTrains(sp_t[order], sp_n[order].astype(np.int64), sp_off, net.n_neurons)
+    sp_n = sp_n.astype(np.int64)
+    order = canonical_order(sp_t, sp_n, sp_off)
+    if order is not None:
+        sp_t, sp_n = sp_t[order], sp_n[order]
+    spikes = SpikeTrains(sp_t, sp_n, sp_off, net.n_neurons)
     tape = None
     if record_tape:
         log = {k: _readonly(v) for k, v in log.items()}
-        tape = TrainTape(log=log, spike_order=_readonly(order - sp_off[example]),
+        local = np.arange(sp_t.size) if order is None else order
+        example = np.repeat(np.arange(trains.n_examples), np.diff(sp_off))
+        tape = TrainTape(log=log, spike_order=_readonly(local - sp_off[example]),
                          delay_order=low.order.view())
         tape._snapshot = _Snapshot.take(low)
     res = SimulationResult(first[0] if single else first, n_events, tape, trains, t_max, single,

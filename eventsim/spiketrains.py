@@ -44,6 +44,22 @@ def _real_1d(name, values, dtype):
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+def canonical_order(times, index, offsets):
+    """None if the spikes are in canonical order (by example, then time, then channel),
+    else the permutation that sorts them so.  The check is one pass; most spike
+    lists (the engine's among them) need no sort."""
+    if times.size < 2:
+        return None
+    new_example = np.zeros(times.size - 1, bool)
+    inner = offsets[1:-1]
+    new_example[inner[(inner > 0) & (inner < times.size)] - 1] = True
+    dt = times[1:] - times[:-1]
+    if (new_example | (dt > 0) | ((dt == 0) & (index[1:] >= index[:-1]))).all():
+        return None
+    example = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+    return np.lexsort((index, times, example))
+
+
 class SpikeTrains:
     """The spikes of ``n_examples`` examples over ``n_channels`` channels.
 
@@ -99,10 +115,8 @@ class SpikeTrains:
             k = int(np.flatnonzero(out)[0])
             raise ValueError(f"channel index {int(idx[k])} of spike {k} (example "
                              f"{self._example_of(off, k)}) is outside 0..{n_channels - 1}")
-        # Canonical order: by example, then time, then channel.
-        example = np.repeat(np.arange(off.size - 1), np.diff(off))
-        order = np.lexsort((idx, t, example))
-        if not np.array_equal(order, np.arange(t.size)):
+        order = canonical_order(t, idx, off)
+        if order is not None:
             t, idx = t[order], idx[order]
         self._times = _readonly(t)
         self._index = _readonly(idx)
