@@ -124,7 +124,6 @@ cdef inline void flow_back(const TrainPop* P, double* gp, double V0, double J0, 
     cdef double em, ej, k, dkm, dks, lv = lV[0], lj = lJ[0]
     if d <= 0.0:
         return
-    ej = exp(-d * P.inv_s)
     if mode == MODE_FREE:
         em = exp(-d * P.inv_m)
         k = train_kappa(P, d, em, &ej)
@@ -136,6 +135,7 @@ cdef inline void flow_back(const TrainPop* P, double* gp, double V0, double J0, 
         lV[0] = em * lv
         lJ[0] = k * lv + ej * lj
     else:
+        ej = exp(-d * P.inv_s)
         gp[GP_TAU_SYN] += lj * J0 * ej * d * P.inv_s * P.inv_s
         lJ[0] = ej * lj
 

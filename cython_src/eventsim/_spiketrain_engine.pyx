@@ -315,9 +315,8 @@ cdef int predict(Workspace* ws, const TrainPop* pops, int64_t n, int32_t j, doub
                  double t_max) noexcept nogil:
     """New pending crossing of a free LIF neuron whose state is at t."""
     cdef TrainState* st = &ws.s[j]
-    cdef double s = 0.0, Jc
-    cdef int rc = train_cross(&pops[st.pop], st.V, st.J, t_max - t, newton_max_iterations, &s,
-                              &Jc)
+    cdef double s = 0.0
+    cdef int rc = train_cross(&pops[st.pop], st.V, st.J, t_max - t, newton_max_iterations, &s)
     if rc == CROSS_FAIL:
         return -1
     if rc == CROSS_NONE:
