@@ -120,6 +120,30 @@ cdef inline double train_extremum(const TrainPop* P, double U0, double J0) noexc
     return s if s > 0.0 else -1.0
 
 
+cdef inline int train_bound(const TrainPop* P, double V0, double J0, double* s_lb) noexcept nogil:
+    """0 if no crossing can come from the free state (V0, J0) before the next event;
+    else 1 and a lower bound of its time in s_lb, with no exponential.
+
+    Over s >= 0, J(s) <= max(J0, 0) and U(s) >= min(U0, 0) + min(J0, 0) kmax, so
+    tau_mem dU/ds = J - U <= max(J0, 0) - that: U rises at most linearly with that
+    slope, and cannot reach c = theta - b before (c - U0) / slope.  The exact crossing
+    is only computed when the bound is reached with no arrival in between, which
+    most predictions never are (docs/math.md G.2)."""
+    cdef double c = P.theta - P.b, U0 = V0 - P.b, slope
+    if U0 >= c:
+        s_lb[0] = 0.0
+        return 1
+    if (U0 if U0 > 0.0 else 0.0) + (J0 * P.kmax if J0 > 0.0 else 0.0) < c:
+        return 0
+    slope = ((J0 if J0 > 0.0 else 0.0) - (U0 if U0 < 0.0 else 0.0)
+             - (J0 * P.kmax if J0 < 0.0 else 0.0)) * P.inv_m
+    if not slope > 0.0:
+        return 0
+    # Shave a relative 1e-10, so that rounding never puts the bound after the crossing.
+    s_lb[0] = (c - U0) / slope * (1.0 - 1e-10)
+    return 1
+
+
 cdef inline double _u(const TrainPop* P, double U0, double J0, double s, double* dU) noexcept nogil:
     """U(s) and dU/ds from (U0, J0)."""
     cdef double em = exp(-s * P.inv_m), ej, k = train_kappa(P, s, em, &ej)

@@ -18,16 +18,20 @@ How one example runs
 * Each synapse from a Poisson generator is a stream with one pending event in the
   heap; popping it delivers the spike and draws the next one.  The draws are
   counter-based (``_random.pxd``): a function of (seed, example, stream, count).
-* Each neuron has at most one pending action in the action tree: ``FIRE`` at its
-  exact next crossing, or ``RELEASE`` at the end of its refractory period.
+* Each neuron has at most one pending action in the action tree: ``CHECK`` at a
+  cheap lower bound of its next crossing, ``FIRE`` at the exact crossing (computed
+  when a ``CHECK`` is reached with no input since), or ``RELEASE`` at the end of
+  its refractory period.
 * Events at the same time form one batch; neurons whose crossing may have moved
   (an excitatory arrival, or any arrival while a ``FIRE`` is pending) are marked
   dirty and re-predicted once after the batch.  An inhibitory arrival at a neuron
   with no pending crossing cannot create one, so it costs no prediction.
-* A prediction first rules crossings out with a bound that needs no exponential;
-  otherwise it brackets the first rising piece of ``V`` (at most one extremum
-  between events) up to ``t_max`` and solves it with safeguarded Newton.  A
-  crossing that rises above threshold and falls back between two events is found.
+* A prediction first rules crossings out with a bound that needs no exponential,
+  then schedules a ``CHECK`` at a lower bound of the crossing that needs none
+  either.  Most are superseded by the next input.  Only a ``CHECK`` that is reached
+  brackets the first rising piece of ``V`` (at most one extremum between events)
+  up to ``t_max`` and solves it with safeguarded Newton, so a crossing that rises
+  above threshold and falls back between two events is found.
 * Every spike is kept (growable buffers: nothing is ever truncated); the budget
   ``max_events`` ends runaway activity with a status, never silently.
 """
@@ -50,7 +54,7 @@ from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, 
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS,
                                              train_pops_fill, train_flow, train_cross,
-                                             train_li_max)
+                                             train_bound, train_li_max)
 
 cdef enum:
     EV_SOURCE = 0      # a pulse spikes
@@ -61,6 +65,7 @@ cdef enum:
     ACT_NONE = 0
     ACT_FIRE = 1       # time is the exact next spike time
     ACT_RELEASE = 2    # time is the end of the refractory period
+    ACT_CHECK = 3      # time is a lower bound of the next crossing: compute it then
 
 cdef int newton_max_iterations = 200
 
@@ -283,7 +288,8 @@ cdef inline int arrive(Workspace* ws, const TrainPop* pops, int32_t j, double w,
     st.J += w * P.inv_g
     if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, ref, k, st.mode) < 0:
         return -1
-    # An inhibitory arrival cannot create a crossing, only move a pending one.
+    # An inhibitory arrival cannot create a crossing, only delay one: a pending CHECK
+    # stays a lower bound; a pending FIRE must move.
     if P.code == TRAIN_LIF and st.mode == MODE_FREE and (w > 0.0 or st.act == ACT_FIRE):
         mark_dirty(ws, st, j)
     return 0
@@ -313,7 +319,24 @@ cdef int deliver(Workspace* ws, const NetRec* net, const TrainPop* pops, int64_t
 
 cdef int predict(Workspace* ws, const TrainPop* pops, int64_t n, int32_t j, double t,
                  double t_max) noexcept nogil:
-    """New pending crossing of a free LIF neuron whose state is at t."""
+    """New pending action of a free LIF neuron whose state is at t: none, a CHECK at
+    a cheap lower bound of its next crossing, or (when that bound is now) the exact
+    crossing.  Returns -1 if the crossing's iteration did not converge."""
+    cdef TrainState* st = &ws.s[j]
+    cdef double s = 0.0
+    if not train_bound(&pops[st.pop], st.V, st.J, &s) or t + s > t_max:
+        if st.act != ACT_NONE:
+            set_action(ws, n, j, ACT_NONE, INFINITY)
+        return 0
+    if s > 0.0:
+        set_action(ws, n, j, ACT_CHECK, t + s)
+        return 0
+    return solve(ws, pops, n, j, t, t_max)
+
+
+cdef int solve(Workspace* ws, const TrainPop* pops, int64_t n, int32_t j, double t,
+               double t_max) noexcept nogil:
+    """The exact next crossing of a free LIF neuron whose state is at t (FIRE), or none."""
     cdef TrainState* st = &ws.s[j]
     cdef double s = 0.0
     cdef int rc = train_cross(&pops[st.pop], st.V, st.J, t_max - t, newton_max_iterations, &s)
@@ -456,7 +479,13 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                 st = &ws.s[jj]
                 P = &pops[st.pop]
                 advance(st, P, t, NULL, NULL)
-                if st.act == ACT_FIRE:
+                if st.act == ACT_CHECK:
+                    # The bound is reached with no input since: the exact crossing now.
+                    if solve(ws, pops, n, jj, t, t_max) < 0:
+                        n_events[0] = events
+                        where[0] = jj
+                        return STATUS_NEWTON
+                elif st.act == ACT_FIRE:
                     sidx = record_spike(ws, jj, t)
                     if sidx < 0:
                         return STATUS_NO_MEMORY
