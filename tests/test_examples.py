@@ -72,4 +72,4 @@ def test_yin_yang_eventprop_quick_runs_and_learns():
     r = run_example("yin_yang_eventprop.py", "--quick", "--threads", "1")
     assert r.returncode == 0, r.stderr
     acc = float(r.stdout.split("test accuracy over 1 seed(s): ")[1].split(" ")[0])
-    assert acc > 45.0, r.stdout          # chance is 33%; the full run is in the closing note
+    assert acc > 50.0, r.stdout          # chance is 33%; the full run is in the closing note
