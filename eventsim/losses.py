@@ -293,8 +293,10 @@ def ttfs_cross_entropy(out_times, labels, *, tau0=0.5, tau1=6.4, alpha=3e-3):
         label neuron gives :data:`MAX_EXAMPLE_LOSS` (its exact loss is infinite).
     dL_dt : ndarray, shape (n_examples, n_outputs)
         ``(y_k - p_k) / tau0`` plus ``alpha e^{t_y/tau1} / tau1`` on the label
-        neuron; 0 for silent outputs.  With a silent label neuron the other outputs
-        are still pushed later (``-p_k / tau0``).
+        neuron; 0 for silent outputs.  An example whose label neuron is silent
+        gets no gradient at all, as in Wunderlich & Pehle's code: pushing the other
+        outputs later would drive the layer towards silence, from which first-spike
+        gradients cannot bring it back.
     """
     t = _check_times(out_times)
     y = _check_labels(labels, t.shape[0], t.shape[1])
@@ -311,6 +313,7 @@ def ttfs_cross_entropy(out_times, labels, *, tau0=0.5, tau1=6.4, alpha=3e-3):
     loss = loss + reg
     dl[rows[fired], y[fired]] += alpha * np.exp(ty[fired] / tau1) / tau1
     dl[~np.isfinite(t)] = 0.0
+    dl[~fired] = 0.0
     return loss, dl
 
 

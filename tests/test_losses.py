@@ -206,7 +206,7 @@ def test_goltz_errors(times, labels, kwargs, match):
 
 
 def test_registry():
-    assert set(LOSSES) == {"cross_entropy", "goltz"}
+    assert set(LOSSES) == {"cross_entropy", "goltz", "ttfs_cross_entropy"}
     assert LOSSES["goltz"] is goltz_loss
     t = np.array([[1.0, 2.0, np.inf], [0.5, 0.4, 3.0]])
     y = np.array([1, 0])
@@ -229,3 +229,38 @@ def test_registry():
         get_loss("goltz", temperature=0.2)
     with pytest.raises(ValueError, match="xi"):
         get_loss("goltz", xi=-0.2)
+
+
+def test_ttfs_cross_entropy_gradient_matches_finite_differences():
+    from eventsim.losses import ttfs_cross_entropy
+    rng = np.random.default_rng(0)
+    t = rng.uniform(1.0, 6.0, (6, 3))      # losses below the cap (its derivative is 0)
+    y = rng.integers(0, 3, 6)
+    loss, g = ttfs_cross_entropy(t, y, tau0=0.7, tau1=5.0, alpha=0.01)
+    assert loss.max() < 15.0
+    h = 1e-6
+    for e in range(6):
+        for k in range(3):
+            tp, tm = t.copy(), t.copy()
+            tp[e, k] += h
+            tm[e, k] -= h
+            fd = (ttfs_cross_entropy(tp, y, tau0=0.7, tau1=5.0, alpha=0.01)[0][e]
+                  - ttfs_cross_entropy(tm, y, tau0=0.7, tau1=5.0, alpha=0.01)[0][e]) / (2 * h)
+            assert abs(fd - g[e, k]) < 1e-6 * max(1.0, abs(fd))
+    # The loss is the softmax cross-entropy of -t / tau0 plus the regulariser.
+    z = -t / 0.7
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    expected = -np.log(p[np.arange(6), y]) + 0.01 * np.expm1(t[np.arange(6), y] / 5.0)
+    np.testing.assert_allclose(loss, expected, rtol=1e-12)
+
+
+def test_ttfs_cross_entropy_silent_outputs():
+    from eventsim.losses import MAX_EXAMPLE_LOSS, ttfs_cross_entropy
+    loss, g = ttfs_cross_entropy([[1.0, np.inf, 3.0], [np.inf, 1.0, 2.0]], [0, 0])
+    assert g[0, 1] == 0.0 and g[0, 0] > 0 and g[0, 2] < 0
+    # A silent label neuron: the capped loss, and no gradient at all.
+    assert loss[1] == pytest.approx(MAX_EXAMPLE_LOSS)
+    assert (g[1] == 0).all()
+    with pytest.raises(ValueError, match="tau0 must be a finite number > 0"):
+        ttfs_cross_entropy([[1.0]], [0], tau0=0.0)

@@ -1,0 +1,140 @@
+"""EventProp training and inference speed on Yin-Yang 5-200-3, against Wunderlich & Pehle's C++.
+
+The network and data of Wunderlich & Pehle's Yin-Yang experiment (examples/yin_yang_eventprop.py):
+200 hidden and 3 output multi-spike LIF neurons, ``tau_mem`` 20 ms, ``tau_syn`` 5 ms, the
+standard 5,000 training and 1,000 test examples encoded in 0-30 ms plus a bias spike.
+
+* inference: the 1,000 test examples through the network (first output spikes);
+* training: one epoch, minibatches of 32: forward with the tape, the first-spike
+  cross-entropy, EventProp, and the weight update.
+
+Both single-threaded; examples per second, median of ``--repeats``.  With
+``--reference-python PY --reference-dir DIR`` (a Python where Wunderlich & Pehle's package
+``eventprop`` is installed, and its checkout whose ``eventprop/yin_yang_data_set/
+publication_data`` holds the data set's ``.npy`` files), each eventsim repeat is followed
+by the same measurement of the reference in a subprocess, and the table shows the ratio.
+How to build the reference outside this repository: benchmarks/README.md.
+
+Run:
+    python benchmarks/bench_eventprop.py
+    python benchmarks/bench_eventprop.py --reference-python $EPENV/bin/python --reference-dir $EPROP
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+for p in (ROOT, ROOT / "examples"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+import eventsim  # noqa: E402
+from eventsim.losses import ttfs_cross_entropy  # noqa: E402
+from eventsim.training.adam import Adam  # noqa: E402
+import yin_yang_eventprop as yy  # noqa: E402
+
+REFERENCE_SCRIPT = r"""
+import json, os, sys, time
+import numpy as np
+from eventprop.yinyang import YinYangTTFS
+from eventprop.layer import GaussianDistribution
+from eventprop.lif_layer import LIFLayerParameters
+from eventprop.loss_layer import TTFSCrossEntropyLossParameters
+from eventprop.optimizer import GradientDescentParameters
+np.random.seed(0)
+yin = YinYangTTFS(
+    gd_parameters=GradientDescentParameters(lr=5e-3, epochs=1, minibatch_size=32),
+    loss_parameters=TTFSCrossEntropyLossParameters(alpha=0.003, tau0=0.0005, tau1=0.0064,
+        lif_parameters=LIFLayerParameters(n=3, n_in=200, tau_mem=20e-3, tau_syn=5e-3, v_th=1,
+                                          v_leak=0, w_dist=GaussianDistribution(0, 0.93, 0.1))),
+    hidden_parameters=LIFLayerParameters(n=200, n_in=5, tau_mem=20e-3, tau_syn=5e-3, v_th=1,
+                                         v_leak=0, w_dist=GaussianDistribution(0, 1.5, 0.78)),
+    lr_decay_gamma=0.95, lr_decay_step=1)
+t0 = time.perf_counter()
+yin.forward(yin.test_batch)
+t_inf = time.perf_counter() - t0
+acc = yin.loss.get_accuracy(yin.test_batch.labels)
+t0 = time.perf_counter()
+n = 0
+for minibatch in yin._training_data():
+    yin.forward_and_backward(minibatch)
+    yin.optimizer.step()
+    yin.optimizer.zero_grad()
+    n += len(minibatch)
+t_train = time.perf_counter() - t0
+json.dump({"infer": len(yin.test_batch) / t_inf, "train": n / t_train, "acc0": float(acc)},
+          open(sys.argv[1], "w"))
+"""
+
+
+def measure_eventsim(seed=0):
+    X, y = yy.load("train")
+    X_te, _ = yy.load("test")
+    net, hid, out = yy.build(seed)
+    t0 = time.perf_counter()
+    eventsim.simulate(net, X_te, t_max=yy.T_MAX, n_threads=1)
+    infer = len(X_te) / (time.perf_counter() - t0)
+    adam = Adam({"w": (net.n_synapses,)}, {"w": 5e-3}, epsilon=1e-16)
+    order = np.random.default_rng(seed).permutation(len(y))
+    t0 = time.perf_counter()
+    for b in range(0, len(y), 32):
+        idx = order[b:b + 32]
+        res = eventsim.simulate(net, X[idx], t_max=yy.T_MAX, record_tape=True, n_threads=1)
+        _, dl = ttfs_cross_entropy(res.times[:, out.ids], y[idx])
+        g = eventsim.backward(net, res, dl / len(idx), outputs=out.ids, n_threads=1)
+        net.weights = net.weights + adam.step({"w": g.weights})["w"]
+    train = len(y) / (time.perf_counter() - t0)
+    return infer, train
+
+
+def measure_reference(python, ref_dir, tmp):
+    script = os.path.join(tmp, "ref.py")
+    out = os.path.join(tmp, "ref.json")
+    with open(script, "w") as f:
+        f.write(REFERENCE_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
+    subprocess.run([python, script, out], check=True, cwd=ref_dir, env=env)
+    r = json.load(open(out))
+    return r["infer"], r["train"]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--reference-python", default=os.environ.get("EVENTSIM_EVENTPROP_PYTHON"))
+    ap.add_argument("--reference-dir", default=os.environ.get("EVENTSIM_EVENTPROP_DIR"))
+    args = ap.parse_args(argv)
+    use_ref = bool(args.reference_python and args.reference_dir)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeats):
+            row = dict(zip(("infer", "train"), measure_eventsim(r)))
+            if use_ref:
+                row["ref_infer"], row["ref_train"] = measure_reference(
+                    args.reference_python, args.reference_dir, tmp)
+            rows.append(row)
+            print(f"repeat {r}: " + ", ".join(f"{k} {v:.0f}/s" for k, v in row.items()), flush=True)
+    med = {k: float(np.median([row[k] for row in rows])) for k in rows[0]}
+    print()
+    print(f"{'examples per second (1 thread)':34s}{'eventsim':>10s}" +
+          (f"{'C++ EventProp':>15s}{'speed-up':>10s}" if use_ref else ""))
+    for what in ("infer", "train"):
+        line = f"{what + ' (median of ' + str(len(rows)) + ')':34s}{med[what]:10.0f}"
+        if use_ref:
+            ratios = [row[what] / row["ref_" + what] for row in rows]
+            line += f"{med['ref_' + what]:15.0f}{np.median(ratios):10.2f}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
