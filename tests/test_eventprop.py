@@ -8,7 +8,7 @@ tests/test_eventprop_tangent.py.
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import eventsim
@@ -250,6 +250,9 @@ def test_a_damaged_tape_raises_instead_of_crashing():
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), t_ref=st.sampled_from([0.0, 0.5]),
        ratio=st.sampled_from([0.3, 1.0, 2.0, 10.0]))
+# A CHECK reached just before its crossing: Newton's bracket shrinks towards 0 there,
+# which once never met a purely relative stopping test (ConvergenceError).
+@example(seed=228, t_ref=0.0, ratio=0.3)
 def test_random_recurrent_networks_weights_and_delays(seed, t_ref, ratio):
     rng = np.random.default_rng(seed)
     net = network(rng, t_ref=t_ref, ratio=ratio, n_hidden=4)

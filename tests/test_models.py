@@ -33,8 +33,19 @@ def test_kernel_codes_match_netrec():
                      "MODEL_LIF2": str(models.MODEL_LIF2),
                      "MODEL_SPIKE_TRAIN_ONLY": str(models.MODEL_SPIKE_TRAIN_ONLY)}
     train = NETREC.with_name("_model_lif_multispike.pxd").read_text()
-    codes = dict(re.findall(r"^\s+(TRAIN_\w+) = (\d+)", train, re.M))
+    codes = dict(re.findall(r"^\s+(TRAIN_LIF|TRAIN_LI) = (\d+)", train, re.M))
     assert codes == {"TRAIN_LIF": str(models.TRAIN_LIF), "TRAIN_LI": str(models.TRAIN_LI)}
+    # The population table's width and column order are the registry's row layout.
+    cols = dict(re.findall(r"^\s+(COL_\w+|TRAIN_COLS) = (\d+)", train, re.M))
+    assert int(cols.pop("TRAIN_COLS")) == 9 == len(cols)
+    row = models.lookup("lif_multispike").spike_train(
+        {"tau_mem": 2.0, "tau_syn": 3.0, "g_leak": 4.0, "theta": 5.0, "v_reset": 6.0,
+         "t_ref": 7.0, "bias": 8.0, "v_init": 9.0})
+    named = {"COL_CODE": models.TRAIN_LIF, "COL_TAU_MEM": 2.0, "COL_TAU_SYN": 3.0,
+             "COL_G_LEAK": 4.0, "COL_THETA": 5.0, "COL_V_RESET": 6.0, "COL_T_REF": 7.0,
+             "COL_BIAS": 8.0, "COL_V_INIT": 9.0}
+    for name, value in named.items():
+        assert row[int(cols[name])] == value, name
 
 
 def test_first_spike_engine_refuses_spike_train_populations():

@@ -165,7 +165,7 @@ cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, i
     at the end of that piece (clipped to h); it is then unique and bracketed, so one
     that rises above theta and falls back between two events is never missed.
     """
-    cdef double c = P.theta - P.b, U0 = V0 - P.b, lo, hi, ss, f, df, sn, ej
+    cdef double c = P.theta - P.b, U0 = V0 - P.b, lo, hi, ss, f, df, sn, ej, tol
     cdef int it
     if U0 >= c:
         # At threshold already (rounding at an arrival right before a crossing).
@@ -194,6 +194,7 @@ cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, i
         s_out[0] = hi
         return CROSS_FIRE
     # Safeguarded Newton on [lo, hi] with U(lo) < c <= U(hi).
+    tol = 1e-18 * P.tau_syn
     ss = lo
     for it in range(max_iter):
         f = _u(P, U0, J0, ss, &df) - c
@@ -206,7 +207,10 @@ cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, i
         sn = ss - f / df if df > 0.0 else -1.0
         if not (sn > lo and sn < hi):
             sn = 0.5 * (lo + hi)
-        if fabs(sn - ss) <= 2.2e-16 * sn or hi - lo <= 2.2e-16 * hi:
+        # Converged to rounding; the floor matters when the crossing is right at the
+        # start (a CHECK reached just before it): a relative test alone never passes
+        # on a bracket that shrinks towards 0.
+        if fabs(sn - ss) <= 2.2e-16 * sn + tol or hi - lo <= 2.2e-16 * hi + tol:
             ss = sn
             break
         ss = sn
