@@ -81,6 +81,7 @@ __all__ = [
     "simulate_tangents",
     "readout_tangent",
     "readout_tangents",
+    "readout_values",
     "all_params",
     "perturb",
     "finite_difference",
@@ -588,6 +589,22 @@ def readout_tangents(desc, inputs, t_max, params, neuron, times):
     seeds = _Seeds(desc, inputs, params)
     return _readout_from_history(info["history"][neuron], desc["neurons"][neuron], seeds,
                                  neuron, t_max, times)
+
+
+def readout_values(desc, inputs, t_max, neuron, times, **kw):
+    """Readout voltages, their maximum and all spike trains, from one run (for FD).
+
+    Returns
+    -------
+    V : ndarray
+    Vmax : float
+    spikes : list of ndarray
+    """
+    spikes, _, info = simulate_tangents(desc, inputs, t_max, [], return_info=True, **kw)
+    seeds = _Seeds(desc, inputs, [])
+    v, _, vmax, _ = _readout_from_history(info["history"][neuron], desc["neurons"][neuron],
+                                          seeds, neuron, t_max, times)
+    return v, vmax, spikes
 
 
 def readout_tangent(desc, inputs, t_max, param, neuron, times):
