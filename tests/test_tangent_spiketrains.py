@@ -165,7 +165,7 @@ def fd_compare(fun, desc, inputs, par, tangent, f0_for_kink=None):
     """Relative error of ``tangent`` against finite differences of ``fun``.
 
     Central difference with ``h = 1e-6 max(1, |p|)`` (one-sided second order for a
-    delay or input time at 0).  If that misses ``RTOL``, the difference with ``2h``
+    delay or input time at 0).  If that misses ``RTOL / 10``, the difference with ``2h``
     is computed too and the Richardson extrapolation ``(4 D(h) - D(2h)) / 3`` is
     compared instead: strongly curved spike times (tonic firing with ``bias/g``
     just above ``theta``: ``t_k ~ ln(b - theta)``) have an ``O(h^2)`` truncation
@@ -185,7 +185,7 @@ def fd_compare(fun, desc, inputs, par, tangent, f0_for_kink=None):
             up, down = (fp[-1] - f0_for_kink[-1]) / h, (f0_for_kink[-1] - fm[-1]) / h
             assume(abs(up - down) < 1e-4 * (1 + abs(up)))
     err = rel_error(tangent, fd)
-    if err > RTOL:
+    if err > 0.1 * RTOL:
         fd2 = ts.finite_difference(fun, desc, inputs, par, 2 * h)
         err = rel_error(tangent, (4 * fd - fd2) / 3)
     return err
@@ -233,8 +233,8 @@ def test_flow_partials_match_finite_differences(ratio):
         p.update({k: v for k, v in kw.items() if k in p})
         return np.array(ts.free_flow(x["v0"], x["i0"], x["s"], p)[:2])
 
-    checks = {"v0": (fp["V_v0"], 0.0), "i0": (fp["V_i0"], fp["I_i0"]), "s": (fp["Vdot"], fp["Idot"]),
-              "bias": (fp["V_bias"], 0.0), "tau_mem": (fp["V_tau_mem"], 0.0),
+    checks = {"v0": (fp["V_v0"], 0.0), "i0": (fp["V_i0"], fp["I_i0"]),
+              "s": (fp["Vdot"], fp["Idot"]), "bias": (fp["V_bias"], 0.0), "tau_mem": (fp["V_tau_mem"], 0.0),
               "tau_syn": (fp["V_tau_syn"], fp["I_tau_syn"])}
     base = dict(v0=v0, i0=i0, s=s, **nrn)
     for name, want in checks.items():
@@ -385,7 +385,7 @@ def test_sum_of_spike_times_gradient_wrt_all_weights(net):
     assert loss == pytest.approx(ts.spike_time_sum(desc, inputs, T_MAX)[0], rel=1e-15, abs=1e-12)
     scale = 1.0 + np.abs(grad).max()
     err = float(np.abs(grad - fd).max() / scale)
-    if err > RTOL:   # curvature: Richardson-extrapolate the difference (see fd_compare)
+    if err > 0.1 * RTOL:   # curvature: Richardson-extrapolate the difference (see fd_compare)
         fd2 = ts.loss_gradient_fd(desc, inputs, T_MAX, params, rel_h=2 * REL_H)
         assume(fd2 is not None)
         fd = (4 * fd - fd2) / 3
