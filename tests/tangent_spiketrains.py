@@ -408,7 +408,7 @@ def simulate_tangents(desc, inputs, t_max, params, *, max_spikes=20000, return_i
     release = [None] * n              # (T, dT) while clamped with a finite t_ref
     spikes = [[] for _ in range(n)]
     dspikes = [[] for _ in range(n)]
-    arrivals_at = [[] for _ in range(n)]   # (time, source spike id) for the diagnostics
+    arrivals_at = [[] for _ in range(n)]   # (time, source spike id, synapse): diagnostics
     releases_of = [[] for _ in range(n)]
     margins = dict(peak_gap=math.inf, min_slope=math.inf)
 
