@@ -267,3 +267,24 @@ def test_random_recurrent_networks_weights_and_delays(seed, t_ref, ratio):
             # Near-tangent crossings make finite differences (not the gradient) noisy.
             if fd is not None and abs(fd) < 1e4:
                 check(fd, getattr(g, name)[k], f"{name}[{k}]", rtol=1e-4)
+
+
+def test_zero_weights_still_get_their_gradient():
+    # A synapse of weight 0 changes nothing in the forward run, but moving it away
+    # from 0 does: the tape must keep its arrivals.
+    rng = np.random.default_rng(8)
+    net = network(rng, t_ref=0.0, ratio=2.0)
+    w = net.weights.copy()
+    k = int(np.flatnonzero(net.post == net.n_inputs + 1)[0])
+    w[k] = 0.0
+    net.weights = w
+    res = eventsim.simulate(net, INPUTS, t_max=T_MAX, record_tape=True)
+    hidden = res.spikes.index >= net.n_inputs
+    g = eventsim.backward(net, res, dL_dspikes=hidden.astype(float))
+
+    def loss(r):
+        return r.spikes.times[r.spikes.index >= net.n_inputs].sum()
+
+    fd = central(net, INPUTS, loss, res.spikes.n_spikes, setter(net, "weights", k), 0.0)
+    assert fd is not None and abs(fd) > 1e-6
+    check(fd, g.weights[k], "zero weight")

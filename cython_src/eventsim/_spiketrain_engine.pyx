@@ -311,7 +311,9 @@ cdef int deliver(Workspace* ws, const NetRec* net, const TrainPop* pops, int64_t
             break
         pos += 1
         w = net.weights[k]
-        if w != 0.0:
+        # A zero weight changes nothing now, but its gradient is not zero: the tape
+        # keeps the arrival.
+        if w != 0.0 or ws.record:
             if arrive(ws, pops, net.post[k], w, t, k, ref, li_slot, vmax, tmax) < 0:
                 return -1
     return 0
@@ -462,7 +464,7 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                         return STATUS_NO_MEMORY
                 elif ev.kind == EV_POISSON:
                     k = net.order[ev.pos]
-                    if net.weights[k] != 0.0:
+                    if net.weights[k] != 0.0 or ws.record:
                         if arrive(ws, pops, net.post[k], net.weights[k], t, k, -1, li_slot, vmax,
                                   tmax) < 0:
                             return STATUS_NO_MEMORY
