@@ -269,8 +269,8 @@ def ttfs_cross_entropy(out_times, labels, *, tau0=0.5, tau1=6.4, alpha=3e-3):
 
     .. math::
 
-        L = -\ln \frac{e^{-t_y/\tau_0}}{\sum_k e^{-t_k/\tau_0}}
-            + \alpha \left(e^{t_y/\tau_1} - 1\right)
+        L = -\\ln \\frac{e^{-t_y/\\tau_0}}{\\sum_k e^{-t_k/\\tau_0}}
+            + \\alpha \\left(e^{t_y/\\tau_1} - 1\\right)
 
     (Sci. Rep. 11:12829, 2021, Yin-Yang task; defaults in milliseconds: ``tau0 =
     0.5``, ``tau1 = 6.4``, ``alpha = 3e-3``).  The regulariser pulls the label
