@@ -15,6 +15,10 @@ The pieces, for a newcomer:
   the models through one dispatch section.
 * ``cython_src/eventsim/_lambertw.pxd`` -- Lambert W0 for the alpha crossing.
 * ``cython_src/eventsim/_backward.pyx`` -- the backward pass over the tape.
+* ``cython_src/eventsim/_spiketrain_engine.pyx`` -- the second event loop, for neurons
+  that fire again and again (``multispike=True``, LI readouts, Poisson generators,
+  input spike trains); its model in ``_model_lif_multispike.pxd``; its backward pass,
+  EventProp, in ``_eventprop.pyx``.  :class:`SpikeTrains` holds spike trains.
 * :mod:`eventsim.simulation`, :mod:`eventsim.gradients` -- the Python entry points
   (``simulate``, ``backward``), which validate inputs and wrap results.
 * :mod:`eventsim.pyengine` -- the same results for alpha networks in plain Python,
@@ -34,9 +38,9 @@ import os as _os
 # OMP_WAIT_POLICY wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .network import ALPHA, INPUT, MODELS, NEURON, PULSE, Network, Population
+from .network import ALPHA, INPUT, MODELS, NEURON, POISSON, PULSE, Network, Population
 from .simulation import (ConvergenceError, EventBudgetExceeded, SimulationResult, Tape,
-                         simulate)
+                         TrainTape, simulate)
 from .gradients import Gradients, backward, value_and_grad
 from .layers import dale_network, feedforward
 from .potential import membrane_potential
@@ -47,8 +51,8 @@ from . import analysis, losses, tasks, train, training
 __version__ = "0.1.0"
 
 __all__ = [
-    "Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA",
-    "simulate", "SimulationResult", "Tape", "EventBudgetExceeded", "ConvergenceError",
+    "Network", "Population", "MODELS", "INPUT", "PULSE", "POISSON", "ALPHA",
+    "simulate", "SimulationResult", "Tape", "TrainTape", "EventBudgetExceeded", "ConvergenceError",
     "backward", "value_and_grad", "Gradients",
     "feedforward", "dale_network", "membrane_potential", "NEURON", "SpikeTrains",
     "SpikingClassifier", "TrainConfig", "load_checkpoint", "save_checkpoint", "tasks", "analysis", "losses",
