@@ -40,7 +40,6 @@ for p in (ROOT, ROOT / "examples"):
 
 import eventsim  # noqa: E402
 from eventsim.losses import ttfs_cross_entropy  # noqa: E402
-from eventsim.training.adam import Adam  # noqa: E402
 import yin_yang_eventprop as yy  # noqa: E402
 
 REFERENCE_SCRIPT = r"""
@@ -84,7 +83,7 @@ def measure_eventsim(seed=0):
     t0 = time.perf_counter()
     eventsim.simulate(net, X_te, t_max=yy.T_MAX, n_threads=1)
     infer = len(X_te) / (time.perf_counter() - t0)
-    adam = Adam({"w": (net.n_synapses,)}, {"w": 5e-3}, epsilon=1e-16)
+    adam = yy.KingmaBaAdam(net.n_synapses, 5e-3)
     order = np.random.default_rng(seed).permutation(len(y))
     t0 = time.perf_counter()
     for b in range(0, len(y), 32):
@@ -92,7 +91,7 @@ def measure_eventsim(seed=0):
         res = eventsim.simulate(net, X[idx], t_max=yy.T_MAX, record_tape=True, n_threads=1)
         _, dl = ttfs_cross_entropy(res.times[:, out.ids], y[idx])
         g = eventsim.backward(net, res, dl / len(idx), outputs=out.ids, n_threads=1)
-        net.weights = net.weights + adam.step({"w": g.weights})["w"]
+        net.weights = net.weights + adam.step(g.weights)
     train = len(y) / (time.perf_counter() - t0)
     return infer, train
 
