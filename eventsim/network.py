@@ -29,6 +29,7 @@ import uuid
 import numpy as np
 
 from . import models as _models
+from ._arrays import readonly as _readonly
 from .models import LIF_MIN_RATIO_GAP  # noqa: F401  (kept importable from here)
 
 __all__ = ["Network", "Population", "MODELS", "INPUT", "PULSE", "ALPHA", "NEURON", "POISSON"]
@@ -138,10 +139,6 @@ def _real(name, values):
         raise TypeError(f"{name} must be real numbers, got complex values (dtype {arr.dtype})")
     return arr
 
-
-def _readonly(arr):
-    arr.setflags(write=False)
-    return arr
 
 
 class _Lowered:

@@ -13,8 +13,8 @@ import os
 import numpy as np
 
 from . import models as _models
-from ._ragged import take_rows
-from .network import POISSON, SOURCE_KINDS, Network, _readonly, _real
+from ._arrays import readonly as _readonly, take_rows
+from .network import POISSON, SOURCE_KINDS, Network, _real
 from .spiketrains import SpikeTrains, canonical_order
 
 try:

@@ -24,8 +24,7 @@ import numbers
 
 import numpy as np
 
-from ._ragged import take_rows
-from .network import _readonly
+from ._arrays import readonly as _readonly, take_rows
 
 __all__ = ["SpikeTrains"]
 

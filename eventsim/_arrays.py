@@ -1,8 +1,15 @@
-"""Gathering rows of ragged arrays (flat data plus per-row offsets)."""
+"""Array helpers shared by the package: read-only arrays, and rows of ragged arrays
+(flat data plus per-row offsets)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+
+def readonly(arr: np.ndarray) -> np.ndarray:
+    """``arr`` itself, made read-only (arrays the compiled passes index must not change)."""
+    arr.setflags(write=False)
+    return arr
 
 
 def take_rows(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
