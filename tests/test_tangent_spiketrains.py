@@ -350,6 +350,9 @@ def test_single_input_crossing_matches_mpmath(ratio):
 # Networks: tangents vs finite differences
 # ---------------------------------------------------------------------------------------------
 
+# The reference's own check against finite differences: long, so in the slow run
+# (CI runs both); tests/test_eventprop_tangent.py relies on it.
+@pytest.mark.slow
 @SETTINGS
 @given(net=networks(), data=st.data())
 def test_spike_time_tangents_match_finite_differences(net, data):
@@ -371,6 +374,9 @@ def test_spike_time_tangents_match_finite_differences(net, data):
     record("network spike-time tangent (rel)", worst)
 
 
+# The reference's own check against finite differences: long, so in the slow run
+# (CI runs both); tests/test_eventprop_tangent.py relies on it.
+@pytest.mark.slow
 @SETTINGS
 @given(net=networks())
 def test_sum_of_spike_times_gradient_wrt_all_weights(net):
@@ -411,6 +417,9 @@ def test_sum_of_spike_times_gradient_can_fail():
 # LI readout
 # ---------------------------------------------------------------------------------------------
 
+# The reference's own check against finite differences: long, so in the slow run
+# (CI runs both); tests/test_eventprop_tangent.py relies on it.
+@pytest.mark.slow
 @SETTINGS
 @given(net=networks(n_li=1), data=st.data())
 def test_readout_tangents_match_finite_differences(net, data):
