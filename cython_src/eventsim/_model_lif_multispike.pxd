@@ -98,6 +98,19 @@ cdef inline void train_flow(const TrainPop* P, double s, double* V, double* J) n
     J[0] = J[0] * ej
 
 
+cdef inline void train_flow_by(const TrainPop* P, double s, double em, double ej, double* V,
+                               double* J) noexcept nogil:
+    """train_flow() given em = e^{-s/tau_mem} and ej = e^{-s/tau_syn} (from the
+    engine's per-population clock: no exponential per neuron)."""
+    cdef double k, e2
+    if P.near:
+        k = train_kappa(P, s, em, &e2)
+    else:
+        k = P.coef * (em - ej)
+    V[0] = P.b + (V[0] - P.b) * em + J[0] * k
+    J[0] = J[0] * ej
+
+
 cdef inline double train_extremum(const TrainPop* P, double U0, double J0) noexcept nogil:
     """Time s* > 0 of the only extremum of U from (U0, J0), or -1 if there is none.
 

@@ -53,7 +53,7 @@ from eventsim._random cimport stream_key, exponential, uniform_open
 from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE,
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS,
-                                             train_pops_fill, train_flow, train_cross,
+                                             train_pops_fill, train_flow_by, train_cross,
                                              train_bound, train_li_max)
 
 cdef enum:
@@ -69,10 +69,16 @@ cdef enum:
 
 cdef int newton_max_iterations = 200
 
+# Re-reference the clocks when (t - R) / tau exceeds this for some population, so that
+# the factors e^{(t0 - R)/tau} stay far from overflow (e^30 ~ 1e13).
+cdef double REBASE = 30.0
+
 cdef struct TrainState:
     double V
     double J
     double t0           # the time (V, J) refer to
+    double fm           # e^{(t0 - R)/tau_mem} and e^{(t0 - R)/tau_syn}: with the clock's
+    double fs           # e^{-(t - R)/tau}, the decay from t0 to t without an exponential
     int64_t last_fire   # recording: the log entry of its last spike
     int32_t pop
     int8_t act
@@ -80,8 +86,19 @@ cdef struct TrainState:
     int8_t mode
 
 
+cdef struct TrainClock:
+    # Per population: its decay factors at time t relative to the reference time R.
+    double t            # the time they are for (-inf: none yet)
+    double im           # e^{-(t - R)/tau_mem}
+    double is_          # e^{-(t - R)/tau_syn}
+    double fm           # their inverses
+    double fs
+
+
 cdef struct Workspace:
     Heap heap
+    TrainClock* clock   # per population
+    double R            # reference time of the clocks (moved forward by rebase())
     ActionTree tree
     TrainState* s
     int32_t* dirty_list
@@ -109,11 +126,11 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     queues_free(&ws.heap, &ws.tree)
     free(ws.s); free(ws.dirty_list)
     free(ws.sp_t); free(ws.sp_n); free(ws.log)
-    free(ws.st_count); free(ws.st_seg)
+    free(ws.st_count); free(ws.st_seg); free(ws.clock)
     free(ws)
 
 
-cdef Workspace* ws_new(int64_t n_neurons, int64_t n_streams) noexcept nogil:
+cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_streams) noexcept nogil:
     cdef Workspace* ws = <Workspace*> malloc(sizeof(Workspace))
     cdef int64_t n = n_neurons if n_neurons > 0 else 1
     if ws == NULL:
@@ -129,9 +146,10 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_streams) noexcept nogil:
     ws.sp_n = <int32_t*> malloc(ws.sp_cap * sizeof(int32_t))
     ws.log_cap = 1024
     ws.log = <LogEntry*> malloc(ws.log_cap * sizeof(LogEntry))
+    ws.clock = <TrainClock*> malloc((n_pops + 1) * sizeof(TrainClock))
     ws.st_count = <uint64_t*> malloc((n_streams + 1) * sizeof(uint64_t))
     ws.st_seg = <int64_t*> malloc((n_streams + 1) * sizeof(int64_t))
-    if (ws.st_count == NULL or ws.st_seg == NULL or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL
+    if (ws.clock == NULL or ws.st_count == NULL or ws.st_seg == NULL or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL
             or ws.sp_n == NULL or ws.log == NULL):
         ws_free(ws)
         return NULL
@@ -245,22 +263,60 @@ cdef inline void set_action(Workspace* ws, int64_t n, int64_t j, int act, double
     tree_set(&ws.tree, j, n, t if act != ACT_NONE else INFINITY)
 
 
-cdef inline void advance(TrainState* st, const TrainPop* P, double t, double* vmax,
-                         double* tmax) noexcept nogil:
+cdef inline TrainClock* clock_at(Workspace* ws, int32_t p, const TrainPop* P,
+                                 double t) noexcept nogil:
+    """Population p's decay factors at t (computed once per population and time)."""
+    cdef TrainClock* c = &ws.clock[p]
+    if c.t != t:
+        c.t = t
+        c.im = exp(-(t - ws.R) * P.inv_m)
+        c.is_ = exp(-(t - ws.R) * P.inv_s)
+        c.fm = 1.0 / c.im
+        c.fs = 1.0 / c.is_
+    return c
+
+
+cdef void rebase(Workspace* ws, const TrainPop* pops, int64_t n_pops, int64_t n,
+                 double t) noexcept nogil:
+    """Move the reference time R to t, before the factors e^{(t0 - R)/tau} overflow;
+    neurons touched long ago underflow to 0, i.e. fully decayed."""
+    cdef int64_t j
+    cdef int32_t p
+    cdef TrainState* st
+    for p in range(n_pops):
+        ws.clock[p].im = exp(-(t - ws.R) * pops[p].inv_m)     # scratch: the shift
+        ws.clock[p].is_ = exp(-(t - ws.R) * pops[p].inv_s)
+        ws.clock[p].t = -INFINITY
+    for j in range(n):
+        st = &ws.s[j]
+        if st.pop >= 0:
+            st.fm *= ws.clock[st.pop].im
+            st.fs *= ws.clock[st.pop].is_
+    ws.R = t
+
+
+cdef inline void advance(Workspace* ws, TrainState* st, const TrainPop* P, double t,
+                         double* vmax, double* tmax) noexcept nogil:
     """Bring neuron st's state to time t (LI neurons: raise their running maximum)."""
-    cdef double s = t - st.t0
+    cdef double s = t - st.t0, em, ej
+    cdef TrainClock* c
     if s <= 0.0:
         return
+    c = clock_at(ws, st.pop, P, t)
+    ej = c.is_ * st.fs
     if st.mode == MODE_FREE:
+        em = c.im * st.fm
         if vmax != NULL:
             train_li_max(P, st.V, st.J, s, st.t0, vmax, tmax)
-        train_flow(P, s, &st.V, &st.J)
+        train_flow_by(P, s, em, ej, &st.V, &st.J)
         if vmax != NULL and st.V > vmax[0]:
             vmax[0] = st.V
             tmax[0] = t
     else:
-        st.J = st.J * exp(-s * P.inv_s)
+        st.J = st.J * ej
     st.t0 = t
+    st.fm = c.fm
+    st.fs = c.fs
 
 
 cdef inline void mark_dirty(Workspace* ws, TrainState* st, int32_t j) noexcept nogil:
@@ -282,9 +338,9 @@ cdef inline int arrive(Workspace* ws, const TrainPop* pops, int32_t j, double w,
         return 0
     slot = li_slot[j]
     if slot >= 0:
-        advance(st, P, t, &vmax[slot], &tmax[slot])
+        advance(ws, st, P, t, &vmax[slot], &tmax[slot])
     else:
-        advance(st, P, t, NULL, NULL)
+        advance(ws, st, P, t, NULL, NULL)
     st.J += w * P.inv_g
     if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, ref, k, st.mode) < 0:
         return -1
@@ -371,7 +427,7 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                  int64_t* n_events, int64_t* where) noexcept nogil:
     """Simulate one example; returns a STATUS_* (STATUS_NEWTON: neuron in ``where``)."""
     cdef int64_t n = net.n_neurons, j, i, k, events = 0, c = 0, r = 0, nb, ref, sidx
-    cdef double t, t_in, t_heap, t_act, ts
+    cdef double t, t_in, t_heap, t_act, ts, rate_max
     cdef int32_t jj, slot
     cdef EventRecord ev
     cdef TrainState* st
@@ -387,6 +443,8 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
         st.act = ACT_NONE
         st.dirty = 0
         st.t0 = 0.0
+        st.fm = 1.0
+        st.fs = 1.0
         st.J = 0.0
         st.mode = MODE_FREE
         if st.pop >= 0:
@@ -405,6 +463,11 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                 if ts <= t_max:
                     if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0, ts, 0) < 0:
                         return STATUS_NO_MEMORY
+    ws.R = 0.0
+    rate_max = 0.0
+    for i in range(net.n_pops):
+        ws.clock[i].t = -INFINITY
+        rate_max = max(rate_max, max(pops[i].inv_m, pops[i].inv_s))
     for i in range(S.n):
         ws.st_count[i] = 0
         ws.st_seg[i] = S.seg_off[S.gen[i]]
@@ -435,11 +498,14 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
             for j in range(n):
                 slot = li_slot[j]
                 if slot >= 0:
-                    advance(&ws.s[j], &pops[ws.s[j].pop], ro_t[r], &vmax[slot], &tmax[slot])
+                    advance(ws, &ws.s[j], &pops[ws.s[j].pop], ro_t[r], &vmax[slot],
+                            &tmax[slot])
                     ro_v[r * n_li + slot] = ws.s[j].V
             r += 1
         if t > t_max:
             break
+        if (t - ws.R) * rate_max > REBASE:
+            rebase(ws, pops, net.n_pops, n, t)
         # One batch: everything at time t.
         while True:
             if c < n_in_spikes and in_t[c] == t:
@@ -480,7 +546,7 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                 events += 1
                 st = &ws.s[jj]
                 P = &pops[st.pop]
-                advance(st, P, t, NULL, NULL)
+                advance(ws, st, P, t, NULL, NULL)
                 if st.act == ACT_CHECK:
                     # The bound is reached with no input since: the exact crossing now.
                     if solve(ws, pops, n, jj, t, t_max) < 0:
@@ -527,7 +593,7 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
     for j in range(n):
         slot = li_slot[j]
         if slot >= 0:
-            advance(&ws.s[j], &pops[ws.s[j].pop], t_max, &vmax[slot], &tmax[slot])
+            advance(ws, &ws.s[j], &pops[ws.s[j].pop], t_max, &vmax[slot], &tmax[slot])
     n_events[0] = events
     return STATUS_OK
 
@@ -690,7 +756,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
         B.pops = pops
         for i in range(n_threads_):
             Sx[i] = S0
-            wss[i] = ws_new(n, S0.n)
+            wss[i] = ws_new(n, net.n_pops, S0.n)
             if wss[i] == NULL:
                 raise MemoryError()
             wss[i].record = record
