@@ -127,3 +127,20 @@ def test_batched_examples_match_the_reference(case, n_threads, seed):
     for e, (inputs, ref) in enumerate(zip(examples, refs)):
         if crossing_margins(desc, inputs, t_max, ref)["min"] > 1e-7:
             compare(ref, res.spikes.trains(e)[desc["n_inputs"]:])
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=spiketrain_networks(n_range=(2, 8), li_fraction=0.2))
+def test_membrane_potential_replay_matches_the_reference(case):
+    # eventsim.membrane_potential replays one neuron from the recorded spikes; the
+    # reference integrates the whole network.
+    desc, inputs, t_max = case
+    net, ref, got, res = run_both(desc, inputs, t_max)
+    compare(ref, got)
+    times = np.linspace(0.0, t_max, 23)
+    one = res.spikes.select([0])
+    for i in range(len(desc["neurons"])):
+        v = eventsim.membrane_potential(net, one, desc["n_inputs"] + i, times)
+        v_ref = voltage_reference(desc, inputs, t_max, i, times)
+        assert np.abs(v - v_ref).max() <= 1e-9 * max(1.0, np.abs(v_ref).max())

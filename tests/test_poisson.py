@@ -117,3 +117,10 @@ def test_networks_with_generators_round_trip_through_serialization():
     x = np.full((2, 2), np.inf)
     assert (eventsim.simulate(net, x, t_max=5.0, seed=2).spikes
             == eventsim.simulate(back, x, t_max=5.0, seed=2).spikes)
+
+
+def test_membrane_potential_of_a_poisson_driven_neuron_is_refused():
+    net, h = probes(10.0, n=2)
+    res = eventsim.simulate(net, np.zeros((1, 0)), t_max=1.0, seed=1)
+    with pytest.raises(ValueError, match="driven by a Poisson generator"):
+        eventsim.membrane_potential(net, res.spikes, h.ids[0], [0.5])
