@@ -178,8 +178,8 @@ cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, i
     at the end of that piece (clipped to h); it is then unique and bracketed, so one
     that rises above theta and falls back between two events is never missed.
     """
-    cdef double c = P.theta - P.b, U0 = V0 - P.b, lo, hi, ss, f, df, sn, ej, tol
-    cdef int it
+    cdef double c = P.theta - P.b, U0 = V0 - P.b, lo, hi, ss, f, df, sn, ej, tol, fh, dfh
+    cdef int it, hi_known
     if U0 >= c:
         # At threshold already (rounding at an arrival right before a crossing).
         s_out[0] = 0.0
@@ -200,30 +200,40 @@ cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, i
         hi = h
     if lo >= hi:
         return CROSS_NONE
-    f = _u(P, U0, J0, hi, &df) - c
-    if f < 0.0:
-        return CROSS_NONE
-    if f == 0.0:
-        s_out[0] = hi
-        return CROSS_FIRE
-    # Safeguarded Newton on [lo, hi] with U(lo) < c <= U(hi).
+    # Safeguarded Newton on [lo, hi] with U(lo) < c.  Whether U(hi) >= c (a crossing
+    # exists) is only evaluated when an iterate needs the bracket: when a crossing
+    # exists, Newton from below usually reaches it first, which saves an evaluation.
     tol = 1e-18 * P.tau_syn
+    hi_known = 0
     ss = lo
     for it in range(max_iter):
-        f = _u(P, U0, J0, ss, &df) - c
+        if ss == 0.0:
+            f = U0 - c                     # no exponential at the start
+            df = (J0 - U0) * P.inv_m
+        else:
+            f = _u(P, U0, J0, ss, &df) - c
         if f < 0.0:
             lo = ss
         elif f > 0.0:
             hi = ss
+            hi_known = 1
         else:
             break
         sn = ss - f / df if df > 0.0 else -1.0
         if not (sn > lo and sn < hi):
+            if not hi_known:
+                fh = _u(P, U0, J0, hi, &dfh) - c
+                if fh < 0.0:
+                    return CROSS_NONE
+                if fh == 0.0:
+                    ss = hi
+                    break
+                hi_known = 1
             sn = 0.5 * (lo + hi)
         # Converged to rounding; the floor matters when the crossing is right at the
         # start (a CHECK reached just before it): a relative test alone never passes
         # on a bracket that shrinks towards 0.
-        if fabs(sn - ss) <= 2.2e-16 * sn + tol or hi - lo <= 2.2e-16 * hi + tol:
+        if fabs(sn - ss) <= 2.2e-16 * sn + tol or (hi_known and hi - lo <= 2.2e-16 * hi + tol):
             ss = sn
             break
         ss = sn
