@@ -694,3 +694,9 @@ cdef class _PyActionTree:
             arg = g * LEAF + ms.index(m) if m < INFINITY else -1
             assert self.a.top_min[g] == m, f"group {g}: {self.a.top_min[g]} != {m}"
             assert self.a.top_arg[g] == arg, f"group {g}: arg {self.a.top_arg[g]} != {arg}"
+        if self.a.min_valid:
+            ts = [self.a.t[i] for i in range(self.n)]
+            m = min(ts, default=INFINITY)
+            arg = ts.index(m) if m < INFINITY else -1
+            assert self.a.min_t == m, f"cached minimum {self.a.min_t} != {m}"
+            assert self.a.min_arg == arg, f"cached argmin {self.a.min_arg} != {arg}"

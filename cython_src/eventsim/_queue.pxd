@@ -105,6 +105,12 @@ cdef struct ActionTree:
     int32_t* top_arg     # per group: lowest leaf with leaf_min == top_min (-1: all inf)
     int64_t n_leaves
     int64_t n_tops
+    # The global minimum, cached: lowering any time keeps it exact in O(1); only
+    # raising the current minimum forces the next tree_argmin to scan the groups,
+    # whose number grows with the network (n / LEAF^2).
+    double min_t
+    int64_t min_arg
+    bint min_valid
 
 
 cdef inline void tree_clear(ActionTree* a, int64_t n_neurons) noexcept nogil:
@@ -117,6 +123,9 @@ cdef inline void tree_clear(ActionTree* a, int64_t n_neurons) noexcept nogil:
     for i in range(a.n_tops):
         a.top_min[i] = INFINITY
         a.top_arg[i] = -1
+    a.min_t = INFINITY
+    a.min_arg = -1
+    a.min_valid = 1
 
 
 cdef inline void _tree_fix_top(ActionTree* a, int64_t leaf) noexcept nogil:
@@ -141,6 +150,12 @@ cdef inline void tree_set(ActionTree* a, int64_t n, int64_t n_neurons, double t)
     cdef int32_t arg
     cdef bint lower
     a.t[n] = t
+    if a.min_valid:
+        if t < a.min_t or (t == a.min_t and t < INFINITY and n < a.min_arg):
+            a.min_t = t
+            a.min_arg = n
+        elif n == a.min_arg and t != old:
+            a.min_valid = 0
     if t < a.leaf_min[leaf] or (t == a.leaf_min[leaf] and n < a.leaf_arg[leaf]):
         a.leaf_min[leaf] = t
         a.leaf_arg[leaf] = <int32_t> n
@@ -166,14 +181,18 @@ cdef inline int64_t tree_argmin(ActionTree* a, int64_t n_neurons, double* tmin) 
     """Neuron with the earliest pending action (-1 if none); its time in tmin."""
     cdef int64_t g, best_g = -1
     cdef double m = INFINITY
+    if a.min_valid:
+        tmin[0] = a.min_t
+        return a.min_arg
     for g in range(a.n_tops):
         if a.top_min[g] < m:
             m = a.top_min[g]
             best_g = g
     tmin[0] = m
-    if best_g < 0:
-        return -1
-    return a.leaf_arg[a.top_arg[best_g]]
+    a.min_t = m
+    a.min_arg = -1 if best_g < 0 else a.leaf_arg[a.top_arg[best_g]]
+    a.min_valid = 1
+    return a.min_arg
 
 
 cdef inline int queues_alloc(Heap* h, ActionTree* a, int64_t n_neurons) noexcept nogil:
