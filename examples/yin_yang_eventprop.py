@@ -16,7 +16,7 @@ final version of their code, ``paper/figure2.py`` and ``eventprop/yinyang.py``):
   temperature ``tau0 = 0.5`` ms and the regulariser ``alpha (exp(t_label / tau1) -
   1)``, ``alpha = 3e-3``, ``tau1 = 6.4`` ms (:func:`eventsim.losses.ttfs_cross_entropy`);
 * Adam (beta 0.9, 0.999, epsilon 1e-8 added to sqrt(v)), learning rate 5e-3 decayed
-  by 0.95 after every epoch, minibatches of 32, 100 epochs;
+  by 0.95 after every epoch but the first, minibatches of 32, 100 epochs;
 * gradients: exact, by EventProp over the recorded spikes (``eventsim.backward``).
 
 Run:
@@ -109,7 +109,8 @@ def train(seed, *, epochs, batch, lr, n_train, threads, log_every):
             loss, dl = ttfs_cross_entropy(t_out, y[idx])
             g = eventsim.backward(net, res, dl / len(idx), outputs=out.ids, n_threads=threads)
             net.weights = net.weights + adam.step(g.weights)
-        adam.lr *= 0.95
+        if epoch > 0:               # as the reference: not after the first epoch
+            adam.lr *= 0.95
         if log_every and ((epoch + 1) % log_every == 0 or epoch + 1 == epochs):
             acc = evaluate(net, out, X_te, y_te, threads)
             print(f"  seed {seed} epoch {epoch + 1:3d}: test accuracy {100 * acc:.2f}% "
