@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from .network import Network, _real
+from .network import INPUT, Network, _real
 from .simulation import (SimulationResult, TrainTape, _train_table, resolve_threads, simulate)
 
 try:
@@ -288,7 +288,7 @@ def _backward_trains(net, result, dL_dt, outputs, dL_dspikes, dL_dvoltages, dL_d
     # Input spikes: those up to t_max are in the run's spike list, in the same
     # (time, channel) order as in the input trains.
     trains = result.input_times
-    is_input = np.isin(spikes.index, net.input_ids)
+    is_input = net.kind[spikes.index] == INPUT
     ginput = np.zeros(trains.n_spikes)
     in_ex = np.repeat(np.arange(n_ex), np.diff(trains.offsets))
     ran = trains.times <= result.t_max

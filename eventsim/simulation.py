@@ -166,7 +166,8 @@ class SimulationResult:
         Each LI readout's maximum voltage over ``[0, t_max]`` and when it is reached
         (the first time, if the maximum is held).
     seed : int or None
-        The Poisson generators' seed the run used.
+        The Poisson generators' seed the run used (None: the network has none and no
+        seed was given).
     """
 
     times: np.ndarray
@@ -536,8 +537,8 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
     li_ids = np.flatnonzero(li)
     li_slot = np.full(net.n_neurons, -1, np.int32)
     li_slot[li_ids] = np.arange(li_ids.size, dtype=np.int32)
-    if li_ids.size and np.isin(net.pre, li_ids).any():
-        k = int(np.flatnonzero(np.isin(net.pre, li_ids))[0])
+    if li_ids.size and li[net.pre].any():
+        k = int(np.flatnonzero(li[net.pre])[0])
         raise ValueError(f"neuron {int(net.pre[k])} is an LI readout (model='li'), which never "
                          f"spikes, but it is the presynaptic neuron of synapse {k}")
     if readout_times is None:
@@ -553,13 +554,14 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
             raise ValueError("readout_times must be sorted")
     input_neuron = np.ascontiguousarray(net.input_ids, dtype=np.int32)
     stream_pos, stream_count, stream_gen = _poisson_streams(net, low)
-    seed = _seed(seed)
+    # Only Poisson generators draw random numbers; without them no seed is drawn.
+    seed = _seed(seed) if net.n_poisson or seed is not None else None
     (first, sp_t, sp_n, sp_off, ro_v, vmax, tvmax, n_events, status, where,
      log) = _spiketrain_engine.run_batch(
         low, table, trains.times, trains.index, trains.offsets, input_neuron, ro, li_slot,
         int(li_ids.size), t_max, budget, resolve_threads(n_threads), stream_pos, stream_count,
         stream_gen,
-        net._poisson_offsets, net._poisson_t, net._poisson_rate, seed, bool(record_tape))
+        net._poisson_offsets, net._poisson_t, net._poisson_rate, seed or 0, bool(record_tape))
     if (status != 0).any():
         _raise_status(net, status, where, budget)
     # Canonical order (time, then neuron) of the engine's spikes, which are in the

@@ -319,7 +319,7 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     spk = (typ == LOG_SOURCE) | (typ == LOG_FIRE)
     rel = typ == LOG_RELEASE
     m_of = np.diff(np.asarray(off))[ex_of]
-    if (not np.isin(typ, (LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE)).all()
+    if (((typ < LOG_SOURCE) | (typ > LOG_RELEASE)).any()
             or (arr_ & ((syn < 0) | (syn >= ns))).any()
             or (arr_ & (ref >= m_of)).any()
             or (spk & ((syn < 0) | (syn >= nsp))).any()
