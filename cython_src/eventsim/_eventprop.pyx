@@ -274,6 +274,41 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const Tape* T, int
     return 0
 
 
+cdef int64_t _first_bad_entry(const NetRec* net, const int64_t[::1] off,
+                              const int64_t[::1] sp_off, const int32_t[::1] neuron,
+                              const int8_t[::1] typ, const int64_t[::1] syn,
+                              const int64_t[::1] ref, int64_t n_ex) noexcept nogil:
+    """The first tape entry whose indices the sweep cannot follow, or -1."""
+    cdef int64_t e, i, m, nsp
+    cdef int32_t j
+    cdef int8_t ty
+    for e in range(n_ex):
+        m = off[e + 1] - off[e]
+        nsp = sp_off[e + 1] - sp_off[e]
+        for i in range(off[e], off[e + 1]):
+            j = neuron[i]
+            ty = typ[i]
+            if j < 0 or j >= net.n_neurons:
+                return i
+            if ty == LOG_SOURCE:
+                if net.pop[j] >= 0 or syn[i] < 0 or syn[i] >= nsp:
+                    return i
+            elif net.pop[j] < 0:
+                return i
+            elif ty == LOG_ARRIVAL:
+                if syn[i] < 0 or syn[i] >= net.n_synapses or ref[i] >= m:
+                    return i
+            elif ty == LOG_FIRE:
+                if syn[i] < 0 or syn[i] >= nsp:
+                    return i
+            elif ty == LOG_RELEASE:
+                if ref[i] < 0 or ref[i] >= m:
+                    return i
+            else:
+                return i
+    return -1
+
+
 def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1] sp_offsets,
                    const double[::1] seed, const double[::1] readout_times,
                    const int32_t[::1] li_slot, int64_t n_li, const double[:, :, ::1] dv,
@@ -306,27 +341,16 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
             or dvmax.shape[0] != n_ex or dvmax.shape[1] != n_li \
             or tvmax.shape[0] != n_ex or tvmax.shape[1] != n_li:
         raise ValueError("readout losses have the wrong shape")
-    # Every index the sweep follows must be in range: a damaged tape raises here.
-    neu = np.asarray(log["neuron"])
-    if neu.size and not ((neu >= 0) & (neu < n)).all():
-        raise ValueError("the tape is damaged (a neuron id is out of range)")
-    typ = np.asarray(log["type"])
-    syn = np.asarray(log["syn"])
-    ref = np.asarray(log["ref"])
-    ex_of = np.repeat(np.arange(n_ex), np.diff(np.asarray(off)))
-    nsp = np.diff(np.asarray(sp_offsets))[ex_of] if total else np.zeros(0, np.int64)
-    arr_ = typ == LOG_ARRIVAL
-    spk = (typ == LOG_SOURCE) | (typ == LOG_FIRE)
-    rel = typ == LOG_RELEASE
-    m_of = np.diff(np.asarray(off))[ex_of]
-    if (((typ < LOG_SOURCE) | (typ > LOG_RELEASE)).any()
-            or (arr_ & ((syn < 0) | (syn >= ns))).any()
-            or (arr_ & (ref >= m_of)).any()
-            or (spk & ((syn < 0) | (syn >= nsp))).any()
-            or (rel & ((ref < 0) | (ref >= m_of))).any()
-            or ((typ != LOG_SOURCE) & (np.asarray(low.pop)[neu] < 0)).any()
-            or ((typ == LOG_SOURCE) & (np.asarray(low.pop)[neu] >= 0)).any()):
-        raise ValueError("the tape is damaged (an index is out of range)")
+    # Every index the sweep follows must be in range: a damaged tape raises here.  One
+    # compiled pass (no temporaries: tapes run to millions of entries).
+    if off[0] != 0:
+        raise ValueError("the tape is damaged (its offsets do not start at 0)")
+    for e in range(n_ex):
+        if off[e + 1] < off[e] or sp_offsets[e + 1] < sp_offsets[e]:
+            raise ValueError("the tape is damaged (its offsets decrease)")
+    bad = _first_bad_entry(&net, off, sp_offsets, lneu, ltyp, lsyn, lref, n_ex)
+    if bad >= 0:
+        raise ValueError(f"the tape is damaged (entry {bad} has an index out of range)")
     gw = np.zeros(ns)
     gd = np.zeros(ns)
     gpop = np.zeros((n_pops, N_GP))
