@@ -115,11 +115,13 @@ class TrainTape:
 
     Attributes
     ----------
-    log : dict of ndarray
+    log : ndarray (structured)
         One entry per event that changed a neuron (source spikes, arrivals, spikes,
-        releases), in the order they happened: ``t, V, J`` (time and the neuron's
-        state just after), ``neuron``, ``type``, ``mode``, ``ref`` and ``syn``
-        (meaning by type), and ``offsets`` per example.
+        releases), in the order they happened, with fields ``t, V, J`` (time and the
+        neuron's state just after), ``neuron``, ``type``, ``mode``, ``ref`` and
+        ``syn`` (meaning by type; docs/engine.md 13).
+    log_offsets : ndarray of int64, shape (n_examples + 1,)
+        Example ``e`` holds entries ``log_offsets[e]:log_offsets[e + 1]``.
     spike_order : ndarray of int64
         Per spike of ``res.spikes`` (canonical order), its position in the engine's
         spike list of its example (the order spikes happened, which the log's
@@ -128,7 +130,8 @@ class TrainTape:
         Synapse ids in delivery order, as in :class:`Tape`.
     """
 
-    log: dict
+    log: np.ndarray
+    log_offsets: np.ndarray
     spike_order: np.ndarray
     delay_order: np.ndarray
 
@@ -210,11 +213,10 @@ class SimulationResult:
         if tape is None:
             sub = None
         elif isinstance(tape, TrainTape):
-            idx, offsets = take_rows(tape.log["offsets"], rows)
-            log = {k: _readonly(v[idx]) for k, v in tape.log.items() if k != "offsets"}
-            log["offsets"] = _readonly(offsets)
+            idx, offsets = take_rows(tape.log_offsets, rows)
             sidx, _ = take_rows(self.spikes.offsets, rows)
-            sub = TrainTape(log, _readonly(tape.spike_order[sidx]), tape.delay_order)
+            sub = TrainTape(_readonly(tape.log[idx]), _readonly(offsets),
+                            _readonly(tape.spike_order[sidx]), tape.delay_order)
         elif contiguous:
             a, b = int(rows[0]), int(rows[0]) + rows.size
             o = tape.offsets
@@ -573,10 +575,11 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
     spikes = SpikeTrains(sp_t, sp_n, sp_off, net.n_neurons)
     tape = None
     if record_tape:
-        log = {k: _readonly(v) for k, v in log.items()}
+        entries, log_offsets = log
         local = np.arange(sp_t.size) if order is None else order
         example = np.repeat(np.arange(trains.n_examples), np.diff(sp_off))
-        tape = TrainTape(log=log, spike_order=_readonly(local - sp_off[example]),
+        tape = TrainTape(log=_readonly(entries), log_offsets=_readonly(log_offsets),
+                         spike_order=_readonly(local - sp_off[example]),
                          delay_order=low.order.view())
         tape._snapshot = _Snapshot.take(low)
     res = SimulationResult(first[0] if single else first, n_events, tape, trains, t_max, single,

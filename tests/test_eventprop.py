@@ -253,10 +253,8 @@ def test_a_damaged_tape_raises_instead_of_crashing():
     rng = np.random.default_rng(3)
     net = network(rng, t_ref=0.0, ratio=2.0)
     res = eventsim.simulate(net, INPUTS, t_max=T_MAX, record_tape=True)
-    log = dict(res.tape.log)
-    syn = log["syn"].copy()
-    syn[log["type"] == 1] = 10**6
-    log["syn"] = syn
+    log = res.tape.log.copy()
+    log["syn"][log["type"] == 1] = 10**6
     res.tape.log = log
     with pytest.raises(ValueError, match="tape is damaged"):
         eventsim.backward(net, res, dL_dspikes=np.ones(res.spikes.n_spikes))

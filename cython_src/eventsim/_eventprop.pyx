@@ -33,7 +33,7 @@ from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport exp, INFINITY
 from eventsim._netrec cimport NetRec, netrec_fill, KIND_PULSE
-from eventsim._train_tape cimport (LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE, MODE_FREE,
+from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE, MODE_FREE,
                                    MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_COLS, train_pops_fill, train_kappa,
                                              train_flow)
@@ -47,17 +47,6 @@ cdef enum:                 # per-population gradients, columns of the output tab
     GP_TAU_MEM = 5
     GP_TAU_SYN = 6
     N_GP = 7
-
-
-cdef struct Tape:
-    const double* t
-    const double* V
-    const double* J
-    const int64_t* ref
-    const int64_t* syn
-    const int32_t* neuron
-    const int8_t* type
-    const int8_t* mode
 
 
 cdef struct Losses:
@@ -179,7 +168,7 @@ cdef void carry(const TrainPop* P, double* gp, const Losses* L, int64_t e, int32
         t1 = tp
 
 
-cdef int run_example(const NetRec* net, const TrainPop* pops, const Tape* T, int64_t a, int64_t b,
+cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T, int64_t a, int64_t b,
                      const double* seed, double* gspike, const Losses* L, int64_t e,
                      Slot* S) noexcept nogil:
     """The reverse sweep of one example: tape entries a:b, spike seeds and outputs
@@ -204,10 +193,10 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const Tape* T, int
         S.tl[j] = L.t_max
     for i in range(m - 1, -1, -1):
         j = a + i
-        nrn = T.neuron[j]
-        if T.type[j] == LOG_SOURCE:
-            total = S.G[i] + seed[T.syn[j]]
-            gspike[T.syn[j]] = total
+        nrn = T[j].neuron
+        if T[j].type == LOG_SOURCE:
+            total = S.G[i] + seed[T[j].syn]
+            gspike[T[j].syn] = total
             if net.kind[nrn] == KIND_PULSE:
                 S.gpulse[net.source_index[nrn]] += total
             continue
@@ -215,32 +204,32 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const Tape* T, int
         P = &pops[p]
         gp = S.gp + p * N_GP
         slot = L.li_slot[nrn]
-        carry(P, gp, L, e, slot, T.V[j], T.J[j], T.mode[j], T.t[j], S.tl[nrn], &S.lV[nrn],
+        carry(P, gp, L, e, slot, T[j].V, T[j].J, T[j].mode, T[j].t, S.tl[nrn], &S.lV[nrn],
               &S.lJ[nrn])
-        S.tl[nrn] = T.t[j]
-        if T.type[j] == LOG_ARRIVAL:
-            k = T.syn[j]
+        S.tl[nrn] = T[j].t
+        if T[j].type == LOG_ARRIVAL:
+            k = T[j].syn
             w = net.weights[k] * P.inv_g
             S.gw[k] += S.lJ[nrn] * P.inv_g
             dA = w * P.inv_s * S.lJ[nrn]
-            if T.mode[j] == MODE_FREE:
+            if T[j].mode == MODE_FREE:
                 dA -= w * P.inv_m * S.lV[nrn]
-            if slot >= 0 and L.tvmax[e * L.n_li + slot] == T.t[j] and L.dvmax[e * L.n_li + slot] != 0.0:
+            if slot >= 0 and L.tvmax[e * L.n_li + slot] == T[j].t and L.dvmax[e * L.n_li + slot] != 0.0:
                 # The maximum sits at this arrival (a kink of V): moving the arrival
                 # moves it along the slope V had just before.
-                dA += L.dvmax[e * L.n_li + slot] * (T.J[j] - w + P.b - T.V[j]) * P.inv_m
+                dA += L.dvmax[e * L.n_li + slot] * (T[j].J - w + P.b - T[j].V) * P.inv_m
             S.gd[k] += dA
-            if T.ref[j] >= 0:
-                S.G[T.ref[j]] += dA
-        elif T.type[j] == LOG_FIRE:
-            sidx = T.syn[j]
+            if T[j].ref >= 0:
+                S.G[T[j].ref] += dA
+        elif T[j].type == LOG_FIRE:
+            sidx = T[j].syn
             total = S.G[i] + seed[sidx]
-            if T.mode[j] == MODE_FREE:
+            if T[j].mode == MODE_FREE:
                 # t_ref = 0: V restarts from v_reset at t_k, with slope f.
-                f = (T.J[j] + P.b - P.v_reset) * P.inv_m
+                f = (T[j].J + P.b - P.v_reset) * P.inv_m
                 total -= f * S.lV[nrn]
                 gp[GP_V_RESET] += S.lV[nrn]
-            vdot = (T.J[j] + P.b - P.theta) * P.inv_m
+            vdot = (T[j].J + P.b - P.theta) * P.inv_m
             gspike[sidx] = total
             if vdot > 0.0:
                 gp[GP_THETA] += total / vdot
@@ -248,9 +237,9 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const Tape* T, int
             else:
                 S.lV[nrn] = 0.0          # a tangency: no derivative exists (docs/math.md G.4)
         else:                            # LOG_RELEASE
-            f = (T.J[j] + P.b - P.v_reset) * P.inv_m
+            f = (T[j].J + P.b - P.v_reset) * P.inv_m
             total = -f * S.lV[nrn]
-            S.G[T.ref[j]] += total
+            S.G[T[j].ref] += total
             gp[GP_T_REF] += total
             gp[GP_V_RESET] += S.lV[nrn]
             S.lV[nrn] = 0.0
@@ -275,9 +264,8 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const Tape* T, int
 
 
 cdef int64_t _first_bad_entry(const NetRec* net, const int64_t[::1] off,
-                              const int64_t[::1] sp_off, const int32_t[::1] neuron,
-                              const int8_t[::1] typ, const int64_t[::1] syn,
-                              const int64_t[::1] ref, int64_t n_ex) noexcept nogil:
+                              const int64_t[::1] sp_off, const LogEntry* T,
+                              int64_t n_ex) noexcept nogil:
     """The first tape entry whose indices the sweep cannot follow, or -1."""
     cdef int64_t e, i, m, nsp
     cdef int32_t j
@@ -286,30 +274,31 @@ cdef int64_t _first_bad_entry(const NetRec* net, const int64_t[::1] off,
         m = off[e + 1] - off[e]
         nsp = sp_off[e + 1] - sp_off[e]
         for i in range(off[e], off[e + 1]):
-            j = neuron[i]
-            ty = typ[i]
+            j = T[i].neuron
+            ty = T[i].type
             if j < 0 or j >= net.n_neurons:
                 return i
             if ty == LOG_SOURCE:
-                if net.pop[j] >= 0 or syn[i] < 0 or syn[i] >= nsp:
+                if net.pop[j] >= 0 or T[i].syn < 0 or T[i].syn >= nsp:
                     return i
             elif net.pop[j] < 0:
                 return i
             elif ty == LOG_ARRIVAL:
-                if syn[i] < 0 or syn[i] >= net.n_synapses or ref[i] >= m:
+                if T[i].syn < 0 or T[i].syn >= net.n_synapses or T[i].ref >= m:
                     return i
             elif ty == LOG_FIRE:
-                if syn[i] < 0 or syn[i] >= nsp:
+                if T[i].syn < 0 or T[i].syn >= nsp:
                     return i
             elif ty == LOG_RELEASE:
-                if ref[i] < 0 or ref[i] >= m:
+                if T[i].ref < 0 or T[i].ref >= m:
                     return i
             else:
                 return i
     return -1
 
 
-def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1] sp_offsets,
+def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1] off,
+                   const int64_t[::1] sp_offsets,
                    const double[::1] seed, const double[::1] readout_times,
                    const int32_t[::1] li_slot, int64_t n_li, const double[:, :, ::1] dv,
                    const double[:, ::1] dvmax, const double[:, ::1] tvmax, double t_max,
@@ -323,19 +312,20 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     """
     cdef NetRec net
     netrec_fill(&net, low)
-    cdef const int64_t[::1] off = log["offsets"]
-    cdef const double[::1] lt = log["t"], lv_ = log["V"], lj_ = log["J"]
-    cdef const int64_t[::1] lref = log["ref"], lsyn = log["syn"]
-    cdef const int32_t[::1] lneu = log["neuron"]
-    cdef const int8_t[::1] ltyp = log["type"], lmode = log["mode"]
+    entries = np.ascontiguousarray(log)
+    if entries.dtype.itemsize != sizeof(LogEntry) or entries.dtype.names != (
+            "t", "V", "J", "ref", "syn", "neuron", "type", "mode"):
+        raise ValueError("the tape's entries have the wrong layout")
+    cdef const unsigned char[::1] raw = entries.view(np.uint8)
     cdef int64_t n_ex = off.shape[0] - 1, n = net.n_neurons, ns = net.n_synapses
-    cdef int64_t n_pops = net.n_pops, n_pulses = net.n_pulses, total = lt.shape[0]
+    cdef int64_t n_pops = net.n_pops, n_pulses = net.n_pulses, total = entries.shape[0]
+    cdef const LogEntry* T = <const LogEntry*> &raw[0] if total else NULL
     cdef int64_t i, e, c, n_slots, lo, hi, q
     if pop_params.shape[0] != n_pops or pop_params.shape[1] != TRAIN_COLS:
         raise ValueError("spike-train population table has the wrong shape")
     if sp_offsets.shape[0] != n_ex + 1 or seed.shape[0] != sp_offsets[n_ex]:
         raise ValueError("spike seeds do not match the tape's examples")
-    if off[n_ex] != total or li_slot.shape[0] != n:
+    if off.shape[0] < 1 or off[n_ex] != total or li_slot.shape[0] != n:
         raise ValueError("the tape's arrays have inconsistent lengths")
     if dv.shape[0] != n_ex or dv.shape[1] != readout_times.shape[0] or dv.shape[2] != n_li \
             or dvmax.shape[0] != n_ex or dvmax.shape[1] != n_li \
@@ -348,7 +338,7 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     for e in range(n_ex):
         if off[e + 1] < off[e] or sp_offsets[e + 1] < sp_offsets[e]:
             raise ValueError("the tape is damaged (its offsets decrease)")
-    bad = _first_bad_entry(&net, off, sp_offsets, lneu, ltyp, lsyn, lref, n_ex)
+    bad = _first_bad_entry(&net, off, sp_offsets, T, n_ex)
     if bad >= 0:
         raise ValueError(f"the tape is damaged (entry {bad} has an index out of range)")
     gw = np.zeros(ns)
@@ -358,15 +348,6 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     gspike = np.zeros(seed.shape[0])
     cdef double[::1] gwv = gw, gdv = gd, gpulv = gpulse, gsv = gspike
     cdef double[:, ::1] gpv = gpop
-    cdef Tape T
-    T.t = &lt[0] if total else NULL
-    T.V = &lv_[0] if total else NULL
-    T.J = &lj_[0] if total else NULL
-    T.ref = &lref[0] if total else NULL
-    T.syn = &lsyn[0] if total else NULL
-    T.neuron = &lneu[0] if total else NULL
-    T.type = &ltyp[0] if total else NULL
-    T.mode = &lmode[0] if total else NULL
     cdef double dummy = 0.0
     cdef int32_t idummy = 0
     cdef Losses L
@@ -407,7 +388,7 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
                 lo = c * n_ex // n_slots
                 hi = (c + 1) * n_ex // n_slots
                 for e in range(lo, hi):
-                    if run_example(&net, pops, &T, off[e], off[e + 1], pseed + sp_offsets[e],
+                    if run_example(&net, pops, T, off[e], off[e + 1], pseed + sp_offsets[e],
                                    pgs + sp_offsets[e], &L, e, &slots[c]) < 0:
                         slots[c].failed = 1
         for c in range(n_slots):

@@ -39,7 +39,7 @@ How one example runs
 import numpy as np
 from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport malloc, calloc, realloc, free
-from libc.string cimport memset
+from libc.string cimport memset, memcpy
 from libc.math cimport log1p, isinf
 from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
 
@@ -670,8 +670,9 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     Returns ``(first, sp_time, sp_neuron, sp_offsets, readout_v, v_max, t_vmax,
     n_events, status, where, log)``.  Spikes (sources included) are in the order
     they happened within each example.  ``log`` is None, or with ``record`` the
-    tape: a dict of flat arrays (``t, V, J, ref, syn, neuron, type, mode`` per entry,
-    docs/engine.md 13) and ``offsets`` per example.
+    tape: ``(entries, offsets)``, a structured array of ``LOG_DTYPE`` (``t, V, J,
+    ref, syn, neuron, type, mode`` per entry, docs/engine.md 13) and its offsets per
+    example.
     """
     cdef NetRec net
     netrec_fill(&net, low)
@@ -794,29 +795,26 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     return first, sp_t, sp_n, offsets, ro_v, vmax, tmax, n_events, status, where, log
 
 
+#: The tape entries as numpy sees them: the same bytes as _train_tape.pxd's LogEntry.
+LOG_DTYPE = np.dtype([("t", np.float64), ("V", np.float64), ("J", np.float64),
+                      ("ref", np.int64), ("syn", np.int64), ("neuron", np.int32),
+                      ("type", np.int8), ("mode", np.int8)], align=True)
+if LOG_DTYPE.itemsize != sizeof(LogEntry):
+    raise ImportError("eventsim._spiketrain_engine: LOG_DTYPE does not match LogEntry")
+
+
 cdef object _gather_log(Workspace** wss, object book, int64_t n_ex):
-    """The examples' tape entries as flat arrays, in example order."""
+    """The examples' tape entries, in example order: one structured array (the
+    entries' own bytes, copied block by block) and the offsets of the examples."""
     cdef int64_t[:, ::1] bk = book
-    cdef int64_t e, i, a, m, total
+    cdef int64_t e, m, o = 0
     offsets = np.zeros(n_ex + 1, dtype=np.int64)
     np.cumsum(book[4], out=offsets[1:])
-    total = int(offsets[n_ex])
-    t = np.empty(total); V = np.empty(total); J = np.empty(total)
-    ref = np.empty(total, np.int64); syn = np.empty(total, np.int64)
-    neuron = np.empty(total, np.int32); typ = np.empty(total, np.int8); mode = np.empty(total, np.int8)
-    cdef double[::1] tv = t, Vv = V, Jv = J
-    cdef int64_t[::1] rv = ref, sv = syn
-    cdef int32_t[::1] nv = neuron
-    cdef int8_t[::1] yv = typ, mv = mode
-    cdef LogEntry* le
-    cdef int64_t o = 0
+    entries = np.empty(int(offsets[n_ex]), dtype=LOG_DTYPE)
+    cdef unsigned char[::1] raw = entries.view(np.uint8)
     for e in range(n_ex):
-        le = wss[bk[0, e]].log + bk[3, e]
         m = bk[4, e]
-        for i in range(m):
-            tv[o] = le[i].t; Vv[o] = le[i].V; Jv[o] = le[i].J
-            rv[o] = le[i].ref; sv[o] = le[i].syn; nv[o] = le[i].neuron
-            yv[o] = le[i].type; mv[o] = le[i].mode
-            o += 1
-    return dict(t=t, V=V, J=J, ref=ref, syn=syn, neuron=neuron, type=typ, mode=mode,
-                offsets=offsets)
+        if m:
+            memcpy(&raw[o * sizeof(LogEntry)], wss[bk[0, e]].log + bk[3, e], m * sizeof(LogEntry))
+            o += m
+    return entries, offsets
