@@ -273,13 +273,17 @@ def test_random_recurrent_networks_weights_and_delays(seed, t_ref, ratio):
     assume(res.spikes.n_spikes > 8)
     loss = Loss(rng, net, res)
     g = loss.grads(net, res)
+    pairs = []
     for name in ("weights", "delays"):
         for k in rng.choice(net.n_synapses, 4, replace=False):
             fd = central(net, INPUTS, loss, res.spikes.n_spikes, setter(net, name, k),
                          getattr(net, name)[k])
             # Near-tangent crossings make finite differences (not the gradient) noisy.
             if fd is not None and abs(fd) < 1e4:
-                check(fd, getattr(g, name)[k], f"{name}[{k}]", rtol=1e-4)
+                pairs.append((name, k, fd, getattr(g, name)[k]))
+    assert np.isfinite(g.weights).all() and np.isfinite(g.delays).all()
+    bad = [p for p in pairs if abs(p[2] - p[3]) > 1e-4 * max(abs(p[2]), 1e-2)]
+    assert not bad, f"eventprop vs finite differences (name, k, fd, eventprop): {bad[:3]}"
 
 
 def test_zero_weights_still_get_their_gradient():
