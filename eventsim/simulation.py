@@ -494,25 +494,77 @@ def _input_trains(net: Network, input_times) -> tuple[SpikeTrains, bool]:
 
 
 def _poisson_streams(net: Network, low):
-    """The Poisson streams of the engine: per generator, its synapses in delivery
-    order split into runs of equal delay (engine.md 13).  Returns each stream's first
-    position, its number of synapses, and its generator."""
-    kind = low.kind
-    gens = np.flatnonzero(kind == POISSON)
-    starts, counts, owner = [], [], []
-    for p in gens:
-        a, b = int(low.indptr[p]), int(low.indptr[p + 1])
-        if a == b:
-            continue
-        d = np.asarray(low.delays)[np.asarray(low.order)[a:b]]
-        cut = np.flatnonzero(np.diff(d) != 0) + 1
-        edges = np.concatenate([[0], cut, [b - a]])
-        starts.append(a + edges[:-1])
-        counts.append(np.diff(edges))
-        owner.append(np.full(edges.size - 1, low.source_index[p]))
-    cat = lambda parts, dt: np.ascontiguousarray(np.concatenate(parts).astype(dt)) if parts \
-        else np.zeros(0, dt)  # noqa: E731
-    return cat(starts, np.int64), cat(counts, np.int64), cat(owner, np.int32)
+    """The Poisson streams of the engine: one per synapse of a generator, numbered by
+    generator and then delivery order (engine.md 13).  Returns each stream's position
+    in the delivery order, its number of synapses (1), its generator, and, for the
+    windowed loop, the streams of each target neuron (``ptr``, ``ids``: CSR)."""
+    gens = np.flatnonzero(low.kind == POISSON)
+    sizes = low.indptr[gens + 1] - low.indptr[gens]
+    total = int(sizes.sum())
+    pos = np.repeat(low.indptr[gens] - np.cumsum(sizes) + sizes, sizes) + np.arange(total)
+    owner = np.repeat(np.asarray(low.source_index)[gens], sizes).astype(np.int32)
+    target = np.asarray(low.post)[np.asarray(low.order)[pos]]
+    ids = np.argsort(target, kind="stable").astype(np.int64)
+    ptr = np.zeros(net.n_neurons + 1, np.int64)
+    np.cumsum(np.bincount(target, minlength=net.n_neurons), out=ptr[1:])
+    return (np.ascontiguousarray(pos, np.int64), np.ones(total, np.int64),
+            np.ascontiguousarray(owner), ptr, np.ascontiguousarray(ids))
+
+
+#: Which loop the spike-train engine runs: "auto" (the windowed loop where it applies
+#: and pays), "heap" or "window" (tests compare the two).
+_TRAIN_LOOP = "auto"
+
+
+def _window_plan(net: Network, low, li, t_max):
+    """The windowed loop's schedule (docs/engine.md 13.5), or None for the heap loop.
+
+    Returns ``(window, topo)``: the smallest nonzero delay of a synapse from a spiking
+    neuron (inf: none), and an order of the neurons in which every delay-free synapse
+    between spiking neurons points forward.  None if those synapses form a cycle, or
+    if the windows would be so many that visiting every neuron in each costs more
+    than the events themselves."""
+    n = net.n_neurons
+    spiking = np.zeros(n, bool)
+    spiking[np.asarray(low.pop) >= 0] = True
+    spiking &= ~li
+    pre, post = np.asarray(net.pre), np.asarray(low.post)
+    d = np.asarray(low.delays) if low.has_delays else np.zeros(pre.size)
+    from_spiking = spiking[pre]
+    dd = d[from_spiking]
+    positive = dd[dd > 0]
+    window = float(positive.min()) if positive.size else np.inf
+    n_windows = 1.0 if not np.isfinite(window) else np.ceil(t_max / window) + 1
+    if _TRAIN_LOOP == "heap" or (_TRAIN_LOOP == "auto" and n_windows * n > 64 * (pre.size + n) + 1e6):
+        return None
+    # Delay-free synapses between spiking neurons (and into readouts): a level per
+    # neuron by Kahn's algorithm, level by level.
+    zero = from_spiking & (d == 0)
+    zp, zq = pre[zero], post[zero]
+    indeg = np.bincount(zq, minlength=n)
+    by_pre = np.argsort(zp, kind="stable")
+    starts = np.searchsorted(zp[by_pre], np.arange(n + 1))
+    level = np.full(n, -1, np.int64)
+    frontier = np.flatnonzero(indeg == 0)
+    depth = 0
+    while frontier.size:
+        level[frontier] = depth
+        depth += 1
+        a, b = starts[frontier], starts[frontier + 1]
+        m = b - a
+        if not m.sum():
+            break
+        idx = np.repeat(a - np.cumsum(m) + m, m) + np.arange(m.sum())
+        targets = zq[by_pre[idx]]
+        np.subtract.at(indeg, targets, 1)
+        frontier = np.unique(targets[indeg[targets] == 0])
+    if (level < 0).any():
+        if _TRAIN_LOOP == "window":
+            raise ValueError("the windowed loop needs the delay-free synapses between spiking "
+                             "neurons to form no cycle")
+        return None
+    topo = np.argsort(level, kind="stable").astype(np.int32)
+    return window, np.ascontiguousarray(topo)
 
 
 def _seed(seed) -> int:
@@ -555,15 +607,18 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
         if (np.diff(ro) < 0).any():
             raise ValueError("readout_times must be sorted")
     input_neuron = np.ascontiguousarray(net.input_ids, dtype=np.int32)
-    stream_pos, stream_count, stream_gen = _poisson_streams(net, low)
+    stream_pos, stream_count, stream_gen, stream_ptr, stream_ids = _poisson_streams(net, low)
     # Only Poisson generators draw random numbers; without them no seed is drawn.
     seed = _seed(seed) if net.n_poisson or seed is not None else None
+    plan = _window_plan(net, low, li, t_max)
+    window, topo = plan if plan is not None else (0.0, None)
     (first, sp_t, sp_n, sp_off, ro_v, vmax, tvmax, n_events, status, where,
      log) = _spiketrain_engine.run_batch(
         low, table, trains.times, trains.index, trains.offsets, input_neuron, ro, li_slot,
         int(li_ids.size), t_max, budget, resolve_threads(n_threads), stream_pos, stream_count,
         stream_gen,
-        net._poisson_offsets, net._poisson_t, net._poisson_rate, seed or 0, bool(record_tape))
+        net._poisson_offsets, net._poisson_t, net._poisson_rate, seed or 0, bool(record_tape),
+        window, topo, stream_ptr, stream_ids)
     if (status != 0).any():
         _raise_status(net, status, where, budget)
     # Canonical order (time, then neuron) of the engine's spikes, which are in the

@@ -59,9 +59,10 @@ class Loss:
                                  dL_dvmax=self.dm)
 
 
-def central(net, x, loss, n_spikes, set_value, value):
+def central(net, x, loss, n_spikes, set_value, value, eps=None):
+    eps = EPS if eps is None else eps
     out = []
-    for v in (value + EPS, value - EPS):
+    for v in (value + eps, value - eps):
         set_value(v)
         res = eventsim.simulate(net, x, t_max=T_MAX, readout_times=READOUTS)
         if res.spikes.n_spikes != n_spikes:
@@ -69,7 +70,7 @@ def central(net, x, loss, n_spikes, set_value, value):
             return None
         out.append(loss(res))
     set_value(value)
-    return (out[0] - out[1]) / (2 * EPS)
+    return (out[0] - out[1]) / (2 * eps)
 
 
 def setter(net, name, i):
@@ -266,6 +267,7 @@ def test_a_damaged_tape_raises_instead_of_crashing():
 # A CHECK reached just before its crossing: Newton's bracket shrinks towards 0 there,
 # which once never met a purely relative stopping test (ConvergenceError).
 @example(seed=228, t_ref=0.0, ratio=0.3)
+@example(seed=1067, t_ref=0.0, ratio=0.3)
 def test_random_recurrent_networks_weights_and_delays(seed, t_ref, ratio):
     rng = np.random.default_rng(seed)
     net = network(rng, t_ref=t_ref, ratio=ratio, n_hidden=4)
@@ -278,9 +280,16 @@ def test_random_recurrent_networks_weights_and_delays(seed, t_ref, ratio):
         for k in rng.choice(net.n_synapses, 4, replace=False):
             fd = central(net, INPUTS, loss, res.spikes.n_spikes, setter(net, name, k),
                          getattr(net, name)[k])
+            gk = getattr(g, name)[k]
+            if fd is not None and abs(fd - gk) > 1e-4 * max(abs(fd), 1e-2):
+                # Two events close together make the loss curve within the step: the
+                # difference quotient has not converged there (seed 1067: 2.70340,
+                # 2.68952, 2.68550 at steps 1e-5, 1e-6, 1e-7), so take a 10x smaller step.
+                fd = central(net, INPUTS, loss, res.spikes.n_spikes, setter(net, name, k),
+                             getattr(net, name)[k], eps=EPS / 10)
             # Near-tangent crossings make finite differences (not the gradient) noisy.
             if fd is not None and abs(fd) < 1e4:
-                pairs.append((name, k, fd, getattr(g, name)[k]))
+                pairs.append((name, k, fd, gk))
     assert np.isfinite(g.weights).all() and np.isfinite(g.delays).all()
     bad = [p for p in pairs if abs(p[2] - p[3]) > 1e-4 * max(abs(p[2]), 1e-2)]
     assert not bad, f"eventprop vs finite differences (name, k, fd, eventprop): {bad[:3]}"

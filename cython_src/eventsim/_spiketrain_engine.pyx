@@ -53,7 +53,7 @@ from eventsim._random cimport stream_key, exponential, uniform_open
 from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE,
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS,
-                                             train_pops_fill, train_flow_by, train_cross,
+                                             train_pops_fill, train_flow, train_flow_by, train_cross,
                                              train_bound, train_li_max)
 
 cdef enum:
@@ -72,6 +72,38 @@ cdef int newton_max_iterations = 200
 # Re-reference the clocks when (t - R) / tau exceeds this for some population, so that
 # the factors e^{(t0 - R)/tau} stay far from overflow (e^30 ~ 1e13).
 cdef double REBASE = 30.0
+
+cdef struct Arr:
+    # One arrival of the windowed loop: weight w at time t.  16 bytes: buckets are
+    # written and read back once per arrival, so their size is memory traffic.
+    double t
+    double w
+
+
+cdef struct ArrTape:
+    # When recording, beside each Arr: its synapse, and the tape entry of the spike
+    # (-1: a Poisson spike).
+    int64_t k
+    int64_t ref
+
+
+cdef struct ArrFull:
+    # Both, for sorting.
+    double t
+    double w
+    int64_t k
+    int64_t ref
+
+
+cdef struct Bucket:
+    Arr* a
+    ArrTape* x          # NULL unless recording
+    double last         # the time of the latest arrival appended (kept here, so that
+                        # appending never reads the arrivals back)
+    int32_t n
+    int32_t cap
+    int32_t unsorted    # an arrival was appended before an earlier one
+
 
 cdef struct TrainState:
     double V
@@ -118,15 +150,34 @@ cdef struct Workspace:
     # Per Poisson stream: draws so far, and the rate segment of its last spike.
     uint64_t* st_count
     int64_t* st_seg
+    # The windowed loop (run_windowed): per neuron, its arrivals of the current window
+    # and its pending action's time; per LI readout, its next readout.
+    bint windowed
+    Bucket* bk
+    double* act_t
+    int64_t* ro_next
+    ArrFull* scratch
+    int64_t scratch_cap
+    double* st_emit     # per Poisson stream: its latest spike, and when it arrives
+    double* st_next
+    double* pnext       # per neuron: the earliest st_next of its streams
+    int64_t n_bk
 
 
 cdef void ws_free(Workspace* ws) noexcept nogil:
+    cdef int64_t j
     if ws == NULL:
         return
     queues_free(&ws.heap, &ws.tree)
     free(ws.s); free(ws.dirty_list)
     free(ws.sp_t); free(ws.sp_n); free(ws.log)
     free(ws.st_count); free(ws.st_seg); free(ws.clock)
+    if ws.bk != NULL:
+        for j in range(ws.n_bk):
+            free(ws.bk[j].a)
+            free(ws.bk[j].x)
+    free(ws.bk); free(ws.act_t); free(ws.ro_next); free(ws.scratch)
+    free(ws.st_emit); free(ws.st_next); free(ws.pnext)
     free(ws)
 
 
@@ -154,6 +205,23 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_streams) noe
         ws_free(ws)
         return NULL
     return ws
+
+
+cdef int ws_window_alloc(Workspace* ws, int64_t n, int64_t n_li, int64_t n_streams) noexcept nogil:
+    """The windowed loop's per-neuron buckets and action times; -1 if out of memory."""
+    cdef int64_t nn = n if n > 0 else 1
+    ws.windowed = True
+    ws.bk = <Bucket*> calloc(nn, sizeof(Bucket))
+    ws.n_bk = nn if ws.bk != NULL else 0
+    ws.act_t = <double*> malloc(nn * sizeof(double))
+    ws.ro_next = <int64_t*> malloc((n_li + 1) * sizeof(int64_t))
+    ws.st_emit = <double*> malloc((n_streams + 1) * sizeof(double))
+    ws.st_next = <double*> malloc((n_streams + 1) * sizeof(double))
+    ws.pnext = <double*> malloc(nn * sizeof(double))
+    if (ws.bk == NULL or ws.act_t == NULL or ws.ro_next == NULL or ws.st_emit == NULL
+            or ws.st_next == NULL or ws.pnext == NULL):
+        return -1
+    return 0
 
 
 cdef int64_t record_spike(Workspace* ws, int32_t j, double t) noexcept nogil:
@@ -215,6 +283,8 @@ cdef struct Streams:
     const double* seg_rate   # rate on each segment
     uint64_t seed
     uint64_t example         # which example runs (part of every stream's key)
+    const int64_t* by_target_ptr  # windowed loop: per neuron, its streams
+    const int64_t* by_target      #   by_target[by_target_ptr[j]:by_target_ptr[j + 1]]
 
 
 cdef inline double next_emission(const Streams* S, Workspace* ws, int64_t s,
@@ -260,7 +330,10 @@ cdef inline int push_stream(const Streams* S, const NetRec* net, Workspace* ws, 
 # ==============================================================================
 cdef inline void set_action(Workspace* ws, int64_t n, int64_t j, int act, double t) noexcept nogil:
     ws.s[j].act = act
-    tree_set(&ws.tree, j, n, t if act != ACT_NONE else INFINITY)
+    if ws.windowed:
+        ws.act_t[j] = t if act != ACT_NONE else INFINITY
+    else:
+        tree_set(&ws.tree, j, n, t if act != ACT_NONE else INFINITY)
 
 
 cdef inline TrainClock* clock_at(Workspace* ws, int32_t p, const TrainPop* P,
@@ -599,6 +672,430 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
 
 
 # ==============================================================================
+# The windowed loop
+# ==============================================================================
+# When every synapse from a spiking neuron has either no delay or a delay of at
+# least d > 0, and the delay-free ones form no cycle, time splits into windows of
+# length d in which neurons do not influence each other except along delay-free
+# synapses: a spike in a window arrives, through a delayed synapse, in a later
+# window.  Each window then runs in two phases (docs/engine.md 13.5):
+#   1. the heap's events and the input spikes of the window are fanned out into
+#      per-neuron buckets of arrivals (in time order, so buckets come out sorted);
+#   2. neuron by neuron (delay-free synapses in topological order), each neuron runs
+#      through its own arrivals and its own actions with its state in registers, and
+#      its spikes go to the heap (delayed synapses) or straight into the buckets of
+#      later neurons (delay-free ones).
+# The neuron's arithmetic is the same as in run_one, step for step, except that
+# decays are taken as e^{-(t - t0)/tau} directly (run_one shares them through the
+# population clock), so spike times agree to rounding.  No global queue is touched
+# per arrival, and each neuron's events run in one place: what makes this loop fast.
+
+cdef int bucket_push(Workspace* ws, int32_t j, double t, double w, int64_t k,
+                     int64_t ref) noexcept nogil:
+    cdef Bucket* b = &ws.bk[j]
+    cdef Arr* grown
+    cdef ArrTape* grown_x
+    cdef int32_t cap
+    if b.n == b.cap:
+        if b.cap >= 1 << 29:
+            return -1
+        cap = 2 * b.cap if b.cap else 8
+        grown = <Arr*> realloc(b.a, cap * sizeof(Arr))
+        if grown == NULL:
+            return -1
+        b.a = grown
+        if ws.record:
+            grown_x = <ArrTape*> realloc(b.x, cap * sizeof(ArrTape))
+            if grown_x == NULL:
+                return -1
+            b.x = grown_x
+        b.cap = cap
+    if b.n and t < b.last:
+        b.unsorted = 1
+    b.last = t
+    b.a[b.n].t = t
+    b.a[b.n].w = w
+    if ws.record:
+        b.x[b.n].k = k
+        b.x[b.n].ref = ref
+    b.n += 1
+    return 0
+
+
+cdef int bucket_sort(Workspace* ws, Bucket* b) noexcept nogil:
+    """Stable sort of a bucket by time (equal times keep their order of arrival):
+    a merge sort on a scratch copy.  Only buckets fed by delay-free synapses as well
+    as by delayed ones (or by several delay-free sources) need it."""
+    cdef int64_t n = b.n, i, width, lo, mid, hi, p, q, o
+    cdef ArrFull* src
+    cdef ArrFull* dst
+    cdef ArrFull* tmp
+    b.unsorted = 0
+    if ws.scratch_cap < 2 * n:
+        tmp = <ArrFull*> realloc(ws.scratch, 2 * n * sizeof(ArrFull))
+        if tmp == NULL:
+            return -1
+        ws.scratch = tmp
+        ws.scratch_cap = 2 * n
+    src = ws.scratch
+    dst = ws.scratch + n
+    for i in range(n):
+        src[i].t = b.a[i].t
+        src[i].w = b.a[i].w
+        if b.x != NULL:
+            src[i].k = b.x[i].k
+            src[i].ref = b.x[i].ref
+    width = 1
+    while width < n:
+        lo = 0
+        while lo < n:
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            p = lo
+            q = mid
+            o = lo
+            while p < mid and q < hi:
+                if src[q].t < src[p].t:
+                    dst[o] = src[q]
+                    q += 1
+                else:
+                    dst[o] = src[p]
+                    p += 1
+                o += 1
+            while p < mid:
+                dst[o] = src[p]
+                p += 1
+                o += 1
+            while q < hi:
+                dst[o] = src[q]
+                q += 1
+                o += 1
+            lo = hi
+        tmp = src
+        src = dst
+        dst = tmp
+        width *= 2
+    for i in range(n):
+        b.a[i].t = src[i].t
+        b.a[i].w = src[i].w
+        if b.x != NULL:
+            b.x[i].k = src[i].k
+            b.x[i].ref = src[i].ref
+    return 0
+
+
+cdef int fan_out(Workspace* ws, const NetRec* net, int64_t pre, int64_t pos, double t_spike,
+                 int64_t ref, double t) noexcept nogil:
+    """deliver() of the windowed loop: the synapses of a spike of ``pre`` due at t go
+    into their targets' buckets; the next group of equal delay waits in the heap."""
+    cdef int64_t end = net.indptr[pre + 1], k
+    cdef int32_t j
+    cdef double w
+    while pos < end:
+        k = net.order[pos]
+        if net.has_delays and t_spike + net.delays[k] != t:
+            return heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos,
+                             t_spike, ref)
+        pos += 1
+        w = net.weights[k]
+        j = net.post[k]
+        # (Arrivals at a neuron that is done are dropped when it runs: checking here
+        # would read every target's state.)
+        if w != 0.0 or ws.record:
+            if bucket_push(ws, j, t, w, k, ref) < 0:
+                return -1
+    return 0
+
+
+cdef inline void stream_advance(const Streams* S, const NetRec* net, Workspace* ws, int64_t s,
+                                double t_max) noexcept nogil:
+    """Draw the spike after st_emit[s] of stream s (one synapse: no pick), and when it
+    arrives (inf: after t_max); the same draws as push_stream()."""
+    cdef double e = next_emission(S, ws, s, ws.st_emit[s])
+    cdef double a = e + net.delays[net.order[S.pos[s]]] if net.has_delays else e
+    ws.st_emit[s] = e
+    ws.st_next[s] = a if a <= t_max else INFINITY
+
+
+cdef inline void advance_direct(TrainState* st, const TrainPop* P, double t, double* vmax,
+                                double* tmax) noexcept nogil:
+    """advance() with the decays taken directly from t - t0."""
+    cdef double s = t - st.t0
+    if s <= 0.0:
+        return
+    if st.mode == MODE_FREE:
+        if vmax != NULL:
+            train_li_max(P, st.V, st.J, s, st.t0, vmax, tmax)
+        train_flow(P, s, &st.V, &st.J)
+        if vmax != NULL and st.V > vmax[0]:
+            vmax[0] = st.V
+            tmax[0] = t
+    else:
+        st.J = st.J * exp(-s * P.inv_s)
+    st.t0 = t
+
+
+cdef inline void readouts_until(Workspace* ws, TrainState* st, const TrainPop* P, int32_t slot,
+                                double t, const double* ro_t, int64_t n_ro, int64_t n_li,
+                                double* ro_v, double* vmax, double* tmax) noexcept nogil:
+    """An LI neuron's readouts at times <= t (V is continuous through arrivals)."""
+    cdef int64_t r = ws.ro_next[slot]
+    while r < n_ro and ro_t[r] <= t:
+        advance_direct(st, P, ro_t[r], &vmax[slot], &tmax[slot])
+        ro_v[r * n_li + slot] = st.V
+        r += 1
+    ws.ro_next[slot] = r
+
+
+cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, const Streams* S,
+                    int32_t j, double lim, bint last, double t_max, const int32_t* li_slot,
+                    const double* ro_t, int64_t n_ro, int64_t n_li, double* first,
+                    double* ro_v, double* vmax, double* tmax, int64_t* events,
+                    int64_t max_events) noexcept nogil:
+    """Run neuron j through the current window (times < lim; <= t_max in the last):
+    its bucket, its own Poisson streams (drawn here, never queued) and its actions.
+    Returns a STATUS_*."""
+    cdef int64_t n = net.n_neurons, i = 0, sidx, ref, q, sid, k
+    cdef int64_t q0 = S.by_target_ptr[j] if S.n else 0, q1 = S.by_target_ptr[j + 1] if S.n else 0
+    cdef double tp, w
+    cdef TrainState* st = &ws.s[j]
+    cdef const TrainPop* P = &pops[st.pop]
+    cdef Bucket* b = &ws.bk[j]
+    cdef int32_t slot = li_slot[j]
+    cdef double t, ta, tb
+    cdef double* vm = &vmax[slot] if slot >= 0 else NULL
+    cdef double* tm = &tmax[slot] if slot >= 0 else NULL
+    cdef bint dirty, lif = P.code == TRAIN_LIF
+    cdef Arr* e
+    if b.unsorted and bucket_sort(ws, b) < 0:
+        return STATUS_NO_MEMORY
+    while st.mode != MODE_DONE:
+        ta = ws.act_t[j]
+        tb = b.a[i].t if i < b.n else INFINITY
+        tp = ws.pnext[j]
+        t = ta if ta < tb else tb
+        t = t if t < tp else tp
+        if not (t < lim or (last and t <= t_max)):
+            break
+        if slot >= 0:
+            readouts_until(ws, st, P, slot, t, ro_t, n_ro, n_li, ro_v, vmax, tmax)
+        advance_direct(st, P, t, vm, tm)
+        # One batch, as in run_one: the arrivals at t, then the actions at t, then
+        # one prediction if the crossing may have moved.
+        dirty = False
+        while i < b.n and b.a[i].t == t:
+            e = &b.a[i]
+            st.J += e.w * P.inv_g
+            if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, b.x[i].ref, b.x[i].k,
+                                     st.mode) < 0:
+                return STATUS_NO_MEMORY
+            i += 1
+            if lif and st.mode == MODE_FREE and (e.w > 0.0 or st.act == ACT_FIRE):
+                dirty = True
+        if tp == t:
+            tp = INFINITY
+            for q in range(q0, q1):
+                sid = S.by_target[q]
+                if ws.st_next[sid] == t:
+                    events[0] += 1
+                    if events[0] > max_events:
+                        return STATUS_BUDGET
+                    k = net.order[S.pos[sid]]
+                    w = net.weights[k]
+                    if w != 0.0 or ws.record:
+                        st.J += w * P.inv_g
+                        if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, -1, k,
+                                                 st.mode) < 0:
+                            return STATUS_NO_MEMORY
+                        if lif and st.mode == MODE_FREE and (w > 0.0 or st.act == ACT_FIRE):
+                            dirty = True
+                    stream_advance(S, net, ws, sid, t_max)
+                if ws.st_next[sid] < tp:
+                    tp = ws.st_next[sid]
+            ws.pnext[j] = tp
+        while st.act != ACT_NONE and ws.act_t[j] == t:
+            events[0] += 1
+            if events[0] > max_events:
+                return STATUS_BUDGET
+            if st.act == ACT_CHECK:
+                if solve(ws, pops, n, j, t, t_max) < 0:
+                    return STATUS_NEWTON
+            elif st.act == ACT_FIRE:
+                sidx = record_spike(ws, j, t)
+                if sidx < 0:
+                    return STATUS_NO_MEMORY
+                if first[j] == INFINITY:
+                    first[j] = t
+                st.V = P.v_reset
+                if isinf(P.t_ref):
+                    st.mode = MODE_DONE
+                    set_action(ws, n, j, ACT_NONE, INFINITY)
+                elif P.t_ref > 0.0:
+                    st.mode = MODE_CLAMPED
+                    set_action(ws, n, j, ACT_RELEASE, t + P.t_ref)
+                else:
+                    set_action(ws, n, j, ACT_NONE, INFINITY)
+                    dirty = True
+                ref = 0
+                if ws.record:
+                    ref = log_add(ws, LOG_FIRE, j, t, st.V, st.J, -1, sidx, st.mode)
+                    st.last_fire = ref
+                    if ref < 0:
+                        return STATUS_NO_MEMORY
+                if fan_out(ws, net, j, net.indptr[j], t, ref, t) < 0:
+                    return STATUS_NO_MEMORY
+            else:                       # ACT_RELEASE
+                st.V = P.v_reset
+                st.mode = MODE_FREE
+                set_action(ws, n, j, ACT_NONE, INFINITY)
+                dirty = True
+                if ws.record and log_add(ws, LOG_RELEASE, j, t, st.V, st.J, st.last_fire,
+                                         -1, st.mode) < 0:
+                    return STATUS_NO_MEMORY
+        if dirty and st.mode == MODE_FREE:
+            if predict(ws, pops, n, j, t, t_max) < 0:
+                return STATUS_NEWTON
+    b.n = 0
+    b.unsorted = 0
+    return STATUS_OK
+
+
+cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams* S,
+                      const double* in_t, const int64_t* in_c, int64_t n_in_spikes,
+                      const int32_t* input_neuron, const double* ro_t, int64_t n_ro,
+                      const int32_t* li_slot, int64_t n_li, double t_max, int64_t max_events,
+                      double window, const int32_t* topo, double* first, double* ro_v,
+                      double* vmax, double* tmax, int64_t* n_events,
+                      int64_t* where) noexcept nogil:
+    """run_one() by windows (see above); the same results to rounding."""
+    cdef int64_t n = net.n_neurons, j, i, c = 0, events = 0, ref
+    cdef int32_t jj, slot
+    cdef int rc
+    cdef double t, t_in, t_h, ts = 0.0, lim, nxt
+    cdef bint last
+    cdef EventRecord ev
+    cdef TrainState* st
+    cdef const TrainPop* P
+    ws.heap.n = 0
+    ws.heap.seq = 0
+    for j in range(n):
+        first[j] = INFINITY
+        st = &ws.s[j]
+        st.pop = net.pop[j]
+        st.act = ACT_NONE
+        ws.act_t[j] = INFINITY
+        st.t0 = 0.0
+        st.J = 0.0
+        st.mode = MODE_FREE
+        ws.bk[j].n = 0
+        ws.bk[j].unsorted = 0
+        if st.pop >= 0:
+            P = &pops[st.pop]
+            st.V = P.v_init
+            slot = li_slot[j]
+            if slot >= 0:
+                vmax[slot] = P.v_init
+                tmax[slot] = 0.0
+                ws.ro_next[slot] = 0
+            elif P.code == TRAIN_LIF:
+                if predict(ws, pops, n, <int32_t> j, 0.0, t_max) < 0:   # bias or v_init alone
+                    where[0] = j
+                    return STATUS_NEWTON
+        else:
+            st.V = 0.0
+            if net.kind[j] == KIND_PULSE:
+                t = net.pulse_times[net.source_index[j]]
+                if t <= t_max:
+                    if heap_push(&ws.heap, t, <int32_t> j, EV_SOURCE, 0, t, 0) < 0:
+                        return STATUS_NO_MEMORY
+    for i in range(S.n):
+        ws.st_count[i] = 0
+        ws.st_seg[i] = S.seg_off[S.gen[i]]
+        ws.st_emit[i] = 0.0
+        stream_advance(S, net, ws, i, t_max)
+    for j in range(n):
+        ws.pnext[j] = INFINITY
+        if S.n:
+            for i in range(S.by_target_ptr[j], S.by_target_ptr[j + 1]):
+                if ws.st_next[S.by_target[i]] < ws.pnext[j]:
+                    ws.pnext[j] = ws.st_next[S.by_target[i]]
+    while ts <= t_max:
+        lim = ts + window
+        last = not (lim <= t_max)
+        # Phase 1: the window's input spikes and heap events, in time order (inputs
+        # first at equal times, as in run_one), into the buckets.
+        while True:
+            t_in = in_t[c] if c < n_in_spikes else INFINITY
+            t_h = ws.heap.data[0].time if ws.heap.n > 0 else INFINITY
+            t = t_in if t_in <= t_h else t_h
+            if not (t < lim or (last and t <= t_max)):
+                break
+            events += 1
+            if events > max_events:
+                n_events[0] = events
+                return STATUS_BUDGET
+            if t_in <= t_h:
+                jj = input_neuron[in_c[c]]
+                c += 1
+                if first[jj] == INFINITY:
+                    first[jj] = t
+                ref = source_spike(ws, jj, t)
+                if ref < 0 or fan_out(ws, net, jj, net.indptr[jj], t, ref, t) < 0:
+                    return STATUS_NO_MEMORY
+                continue
+            heap_pop(&ws.heap, &ev)
+            if ev.kind == EV_SOURCE:
+                if first[ev.neuron] == INFINITY:
+                    first[ev.neuron] = t
+                ref = source_spike(ws, ev.neuron, t)
+                if ref < 0 or fan_out(ws, net, ev.neuron, net.indptr[ev.neuron], t, ref, t) < 0:
+                    return STATUS_NO_MEMORY
+            elif fan_out(ws, net, ev.neuron, ev.pos, ev.origin, ev.ref, t) < 0:
+                return STATUS_NO_MEMORY
+        # Phase 2: neuron by neuron; the earliest pending action is the next window's
+        # candidate start.
+        nxt = INFINITY
+        for i in range(n):
+            jj = topo[i]
+            st = &ws.s[jj]
+            if st.pop < 0:
+                continue
+            t = ws.act_t[jj] if ws.act_t[jj] < ws.pnext[jj] else ws.pnext[jj]
+            if ws.bk[jj].n or t < lim or (last and t <= t_max):
+                rc = run_neuron(ws, net, pops, S, jj, lim, last, t_max, li_slot, ro_t, n_ro,
+                                n_li, first, ro_v, vmax, tmax, &events, max_events)
+                if rc != STATUS_OK:
+                    n_events[0] = events
+                    where[0] = jj
+                    return rc
+            if ws.act_t[jj] < nxt:
+                nxt = ws.act_t[jj]
+            if ws.pnext[jj] < nxt:
+                nxt = ws.pnext[jj]
+        if last:
+            break
+        # Skip the windows with nothing in them.
+        t_in = in_t[c] if c < n_in_spikes else INFINITY
+        t_h = ws.heap.data[0].time if ws.heap.n > 0 else INFINITY
+        nxt = min(nxt, min(t_in, t_h))
+        if not (nxt <= t_max):
+            break
+        ts = lim
+        while not (nxt < ts + window) and ts + window <= t_max:
+            ts = ts + window
+    # The LI readouts left, and the maxima up to the horizon.
+    for j in range(n):
+        slot = li_slot[j]
+        if slot >= 0:
+            st = &ws.s[j]
+            P = &pops[st.pop]
+            readouts_until(ws, st, P, slot, INFINITY, ro_t, n_ro, n_li, ro_v, vmax, tmax)
+            advance_direct(st, P, t_max, &vmax[slot], &tmax[slot])
+    n_events[0] = events
+    return STATUS_OK
+
+
+# ==============================================================================
 # Batch entry point
 # ==============================================================================
 def _set_newton_iterations(int n):
@@ -636,6 +1133,8 @@ cdef struct Batch:
     int64_t* sp_len
     int64_t* log_start
     int64_t* log_len
+    double window          # the windowed loop's window (topo != NULL)
+    const int32_t* topo    # its neuron order, or NULL: run_one
 
 
 cdef void run_example(Batch* B, Workspace* ws, Streams* S, int64_t e, int64_t tid) noexcept nogil:
@@ -644,13 +1143,22 @@ cdef void run_example(Batch* B, Workspace* ws, Streams* S, int64_t e, int64_t ti
     ws.sp_base = ws.sp_n_used
     ws.log_base = ws.log_n
     S.example = <uint64_t> e
-    B.status[e] = run_one(
-        ws, B.net, B.pops, S, B.in_t + B.in_off[e], B.in_c + B.in_off[e],
-        B.in_off[e + 1] - B.in_off[e], B.input_neuron, B.ro_t, B.n_ro, B.li_slot, B.n_li,
-        B.t_max, B.max_events, B.first + e * B.n if B.n else &dummy,
-        B.ro_v + e * B.n_ro * B.n_li if (B.n_ro and B.n_li) else &dummy,
-        B.vmax + e * B.n_li if B.n_li else &dummy, B.tmax + e * B.n_li if B.n_li else &dummy,
-        &B.n_events[e], &B.where[e])
+    if B.topo != NULL:
+        B.status[e] = run_windowed(
+            ws, B.net, B.pops, S, B.in_t + B.in_off[e], B.in_c + B.in_off[e],
+            B.in_off[e + 1] - B.in_off[e], B.input_neuron, B.ro_t, B.n_ro, B.li_slot, B.n_li,
+            B.t_max, B.max_events, B.window, B.topo, B.first + e * B.n if B.n else &dummy,
+            B.ro_v + e * B.n_ro * B.n_li if (B.n_ro and B.n_li) else &dummy,
+            B.vmax + e * B.n_li if B.n_li else &dummy, B.tmax + e * B.n_li if B.n_li else &dummy,
+            &B.n_events[e], &B.where[e])
+    else:
+        B.status[e] = run_one(
+            ws, B.net, B.pops, S, B.in_t + B.in_off[e], B.in_c + B.in_off[e],
+            B.in_off[e + 1] - B.in_off[e], B.input_neuron, B.ro_t, B.n_ro, B.li_slot, B.n_li,
+            B.t_max, B.max_events, B.first + e * B.n if B.n else &dummy,
+            B.ro_v + e * B.n_ro * B.n_li if (B.n_ro and B.n_li) else &dummy,
+            B.vmax + e * B.n_li if B.n_li else &dummy, B.tmax + e * B.n_li if B.n_li else &dummy,
+            &B.n_events[e], &B.where[e])
     B.sp_start[e] = ws.sp_base
     B.sp_len[e] = ws.sp_n_used - ws.sp_base
     B.log_start[e] = ws.log_base
@@ -664,7 +1172,8 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
               int n_threads, const int64_t[::1] stream_pos, const int64_t[::1] stream_count,
               const int32_t[::1] stream_gen,
               const int64_t[::1] seg_off, const double[::1] seg_t, const double[::1] seg_rate,
-              uint64_t seed, bint record):
+              uint64_t seed, bint record, double window=0.0, topo=None,
+              const int64_t[::1] stream_ptr=None, const int64_t[::1] stream_ids=None):
     """Run every example of the input spike trains through the lowered network.
 
     Returns ``(first, sp_time, sp_neuron, sp_offsets, readout_v, v_max, t_vmax,
@@ -731,6 +1240,16 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     B.sp_len = &bk[2, 0] if n_ex else &idummy
     B.log_start = &bk[3, 0] if n_ex else &idummy
     B.log_len = &bk[4, 0] if n_ex else &idummy
+    cdef const int32_t[::1] topo_v
+    B.topo = NULL
+    B.window = window
+    if topo is not None:
+        topo_v = topo
+        if topo_v.shape[0] != n or not window > 0.0:
+            raise ValueError("spike-train engine: the windowed loop needs one entry per "
+                             "neuron and a window > 0")
+        if n:
+            B.topo = &topo_v[0]
     cdef Streams S0
     S0.n = stream_pos.shape[0]
     S0.pos = &stream_pos[0] if S0.n else NULL
@@ -741,6 +1260,17 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     S0.seg_rate = &seg_rate[0] if seg_rate.shape[0] else NULL
     S0.seed = seed
     S0.example = 0
+    S0.by_target_ptr = NULL
+    S0.by_target = NULL
+    if topo is not None and S0.n:
+        if (stream_ptr is None or stream_ids is None or stream_ptr.shape[0] != n + 1
+                or stream_ids.shape[0] != S0.n):
+            raise ValueError("spike-train engine: the windowed loop needs each neuron's streams")
+        for i in range(S0.n):
+            if stream_count[i] != 1:
+                raise ValueError("spike-train engine: the windowed loop needs one synapse per stream")
+        S0.by_target_ptr = &stream_ptr[0]
+        S0.by_target = &stream_ids[0]
     cdef TrainPop* pops = NULL
     cdef Streams* Sx = NULL
     cdef Workspace** wss = NULL
@@ -761,6 +1291,8 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
             if wss[i] == NULL:
                 raise MemoryError()
             wss[i].record = record
+            if topo is not None and ws_window_alloc(wss[i], n, n_li, S0.n) < 0:
+                raise MemoryError()
         if n_ex > 0 and n_threads_ == 1:
             with nogil:
                 for e in range(n_ex):
