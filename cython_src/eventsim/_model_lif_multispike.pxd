@@ -72,16 +72,31 @@ cdef inline double train_kappa(const TrainPop* P, double s, double em, double* e
         # One exponential less per state update (EventProp's tau_mem = 4 tau_syn,
         # Brunel's 40, ...): binary powering, at most ~2 log2(power) roundings, each
         # relative error multiplied by at most power (<= 64): below 1e-13 relative.
+        # Unrolled: a loop here costs more than the multiplications.
         _ = P.power
-        e1 = em
-        e2 = 1.0
-        while True:
-            if _ & 1:
-                e2 *= e1
-            _ >>= 1
-            if not _:
-                break
+        e1 = em * em
+        e2 = em if _ & 1 else 1.0
+        if _ & 2:
+            e2 *= e1
+        if _ >= 4:
             e1 *= e1
+            if _ & 4:
+                e2 *= e1
+            if _ >= 8:
+                e1 *= e1
+                if _ & 8:
+                    e2 *= e1
+                if _ >= 16:
+                    e1 *= e1
+                    if _ & 16:
+                        e2 *= e1
+                    if _ >= 32:
+                        e1 *= e1
+                        if _ & 32:
+                            e2 *= e1
+                        if _ >= 64:
+                            e1 *= e1
+                            e2 *= e1
         ej[0] = e2
     else:
         ej[0] = exp(-s * P.inv_s)

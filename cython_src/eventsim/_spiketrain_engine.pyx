@@ -49,11 +49,11 @@ from eventsim._netrec cimport (NetRec, netrec_fill, KIND_INPUT, KIND_PULSE, CROS
                                STATUS_NO_MEMORY)
 from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, ActionTree, tree_clear,
                               tree_set, tree_argmin, LEAF, queues_alloc, queues_free)
-from eventsim._random cimport stream_key, exponential, uniform_open
+from eventsim._random cimport stream_key, exponential
 from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE,
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS,
-                                             train_pops_fill, train_flow, train_flow_by, train_cross,
+                                             train_pops_fill, train_flow, train_flow_by, train_cross, train_kappa,
                                              train_bound, train_li_max)
 
 cdef enum:
@@ -74,10 +74,12 @@ cdef int newton_max_iterations = 200
 cdef double REBASE = 30.0
 
 cdef struct Arr:
-    # One arrival of the windowed loop: weight w at time t.  16 bytes: buckets are
-    # written and read back once per arrival, so their size is memory traffic.
-    double t
+    # One arrival of the windowed loop: weight w, at the time of group g of the
+    # window's group table (one group per spike and delay: its time and, clocked,
+    # its decay factors).  16 bytes: buckets are written and read back once per
+    # arrival, so their size is memory traffic.
     double w
+    int64_t g
 
 
 cdef struct ArrTape:
@@ -88,9 +90,10 @@ cdef struct ArrTape:
 
 
 cdef struct ArrFull:
-    # Both, for sorting.
+    # Both, with the time, for sorting.
     double t
     double w
+    int64_t g
     int64_t k
     int64_t ref
 
@@ -149,6 +152,7 @@ cdef struct Workspace:
     int64_t log_base
     # Per Poisson stream: draws so far, and the rate segment of its last spike.
     uint64_t* st_count
+    uint64_t* st_key
     int64_t* st_seg
     # The windowed loop (run_windowed): per neuron, its arrivals of the current window
     # and its pending action's time; per LI readout, its next readout.
@@ -158,6 +162,15 @@ cdef struct Workspace:
     int64_t* ro_next
     ArrFull* scratch
     int64_t scratch_cap
+    # The window's groups: time, and when clocked (decays shared per group, below)
+    # per population e^{-(t - R)/tau_mem}, e^{-(t - R)/tau_syn} and their inverses.
+    bint clocked
+    double* gt_t
+    double* gt_f
+    int64_t gt_n
+    int64_t gt_cap
+    int64_t n_pops
+    double* shift       # per population: scratch for rebasing
     double* st_emit     # per Poisson stream: its latest spike, and when it arrives
     double* st_next
     double* pnext       # per neuron: the earliest st_next of its streams
@@ -171,13 +184,14 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     queues_free(&ws.heap, &ws.tree)
     free(ws.s); free(ws.dirty_list)
     free(ws.sp_t); free(ws.sp_n); free(ws.log)
-    free(ws.st_count); free(ws.st_seg); free(ws.clock)
+    free(ws.st_count); free(ws.st_key); free(ws.st_seg); free(ws.clock)
     if ws.bk != NULL:
         for j in range(ws.n_bk):
             free(ws.bk[j].a)
             free(ws.bk[j].x)
     free(ws.bk); free(ws.act_t); free(ws.ro_next); free(ws.scratch)
     free(ws.st_emit); free(ws.st_next); free(ws.pnext)
+    free(ws.gt_t); free(ws.gt_f); free(ws.shift)
     free(ws)
 
 
@@ -187,6 +201,7 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_streams) noe
     if ws == NULL:
         return NULL
     memset(ws, 0, sizeof(Workspace))
+    ws.n_pops = n_pops
     if queues_alloc(&ws.heap, &ws.tree, n) < 0:
         ws_free(ws)
         return NULL
@@ -199,8 +214,9 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_streams) noe
     ws.log = <LogEntry*> malloc(ws.log_cap * sizeof(LogEntry))
     ws.clock = <TrainClock*> malloc((n_pops + 1) * sizeof(TrainClock))
     ws.st_count = <uint64_t*> malloc((n_streams + 1) * sizeof(uint64_t))
+    ws.st_key = <uint64_t*> malloc((n_streams + 1) * sizeof(uint64_t))
     ws.st_seg = <int64_t*> malloc((n_streams + 1) * sizeof(int64_t))
-    if (ws.clock == NULL or ws.st_count == NULL or ws.st_seg == NULL or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL
+    if (ws.clock == NULL or ws.st_count == NULL or ws.st_key == NULL or ws.st_seg == NULL or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL
             or ws.sp_n == NULL or ws.log == NULL):
         ws_free(ws)
         return NULL
@@ -218,7 +234,11 @@ cdef int ws_window_alloc(Workspace* ws, int64_t n, int64_t n_li, int64_t n_strea
     ws.st_emit = <double*> malloc((n_streams + 1) * sizeof(double))
     ws.st_next = <double*> malloc((n_streams + 1) * sizeof(double))
     ws.pnext = <double*> malloc(nn * sizeof(double))
-    if (ws.bk == NULL or ws.act_t == NULL or ws.ro_next == NULL or ws.st_emit == NULL
+    ws.gt_cap = 256
+    ws.gt_t = <double*> malloc(ws.gt_cap * sizeof(double))
+    ws.gt_f = <double*> malloc(ws.gt_cap * 4 * (ws.n_pops + 1) * sizeof(double))
+    ws.shift = <double*> malloc(2 * (ws.n_pops + 1) * sizeof(double))
+    if (ws.gt_t == NULL or ws.gt_f == NULL or ws.shift == NULL or ws.bk == NULL or ws.act_t == NULL or ws.ro_next == NULL or ws.st_emit == NULL
             or ws.st_next == NULL or ws.pnext == NULL):
         return -1
     return 0
@@ -269,14 +289,13 @@ cdef int64_t log_add(Workspace* ws, int type, int32_t j, double t, double V, dou
 
 
 cdef struct Streams:
-    # Poisson streams.  A stream is a run of synapses of one generator with one delay
-    # (consecutive positions of the delivery order): the superposition of their
-    # independent trains is one Poisson train of ``count`` times the rate, each of
-    # whose spikes goes to one of them drawn uniformly -- the same independent
-    # trains in distribution, at one heap entry per run instead of one per synapse.
+    # Poisson streams: one per synapse of a generator, each an independent Poisson
+    # train keyed by (seed, example, stream) (docs/engine.md 13).  The heap loop
+    # keeps each stream's next spike in the heap; the windowed loop draws a neuron's
+    # streams while it runs that neuron.
     int64_t n
     const int64_t* pos       # per stream: its first synapse's position in the delivery order
-    const int64_t* count     # per stream: its number of synapses
+    const int64_t* count     # per stream: its number of synapses (1)
     const int32_t* gen       # per stream: its generator
     const int64_t* seg_off   # per generator: its rate segments seg_off[g]:seg_off[g+1]
     const double* seg_t      # segment start times (each generator's first is 0)
@@ -291,12 +310,12 @@ cdef inline double next_emission(const Streams* S, Workspace* ws, int64_t s,
                                  double t0) noexcept nogil:
     """The spike after t0 of stream s: invert the integrated (piecewise-constant)
     rate at an exponential draw, so time-varying rates need no thinning."""
-    cdef double E = exponential(stream_key(S.seed, S.example, <uint64_t> s), ws.st_count[s])
+    cdef double E = exponential(ws.st_key[s], ws.st_count[s])
     cdef int64_t i = ws.st_seg[s], end = S.seg_off[S.gen[s] + 1]
-    cdef double t = t0, r, b, m = <double> S.count[s]
+    cdef double t = t0, r, b
     ws.st_count[s] += 1
     while True:
-        r = S.seg_rate[i] * m
+        r = S.seg_rate[i]
         b = S.seg_t[i + 1] if i + 1 < end else INFINITY
         if r > 0.0 and r * (b - t) >= E:
             ws.st_seg[s] = i
@@ -311,18 +330,21 @@ cdef inline double next_emission(const Streams* S, Workspace* ws, int64_t s,
 
 cdef inline int push_stream(const Streams* S, const NetRec* net, Workspace* ws, int64_t s,
                             double t0, double t_max) noexcept nogil:
-    """Schedule the next spike of stream s after t0 (if it arrives by t_max); the
-    synapse it goes to is drawn now, with the same stream's next number."""
+    """Schedule the next spike of stream s after t0 (if it arrives by t_max)."""
     cdef double e = next_emission(S, ws, s, t0)
     cdef double a = e + net.delays[net.order[S.pos[s]]] if net.has_delays else e
-    cdef int64_t pick = 0
     if a <= t_max:
-        if S.count[s] > 1:
-            pick = <int64_t> (uniform_open(stream_key(S.seed, S.example, <uint64_t> s),
-                                           ws.st_count[s]) * S.count[s])
-            ws.st_count[s] += 1
-        return heap_push(&ws.heap, a, <int32_t> s, EV_POISSON, S.pos[s] + pick, e, -1)
+        return heap_push(&ws.heap, a, <int32_t> s, EV_POISSON, S.pos[s], e, -1)
     return 0
+
+
+cdef inline void streams_start(const Streams* S, Workspace* ws) noexcept nogil:
+    """Every stream at its first draw, keyed by (seed, example, stream)."""
+    cdef int64_t i
+    for i in range(S.n):
+        ws.st_count[i] = 0
+        ws.st_seg[i] = S.seg_off[S.gen[i]]
+        ws.st_key[i] = stream_key(S.seed, S.example, <uint64_t> i)
 
 
 # ==============================================================================
@@ -541,9 +563,8 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
     for i in range(net.n_pops):
         ws.clock[i].t = -INFINITY
         rate_max = max(rate_max, max(pops[i].inv_m, pops[i].inv_s))
+    streams_start(S, ws)
     for i in range(S.n):
-        ws.st_count[i] = 0
-        ws.st_seg[i] = S.seg_off[S.gen[i]]
         if push_stream(S, net, ws, i, 0.0, t_max) < 0:
             return STATUS_NO_MEMORY
     t = 0.0
@@ -690,7 +711,37 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
 # population clock), so spike times agree to rounding.  No global queue is touched
 # per arrival, and each neuron's events run in one place: what makes this loop fast.
 
-cdef int bucket_push(Workspace* ws, int32_t j, double t, double w, int64_t k,
+cdef int64_t group_new(Workspace* ws, const TrainPop* pops, double t) noexcept nogil:
+    """A new group of the window's table at time t (its decay factors when clocked);
+    its index, or -1 if out of memory."""
+    cdef int64_t g = ws.gt_n, p
+    cdef double* f
+    cdef double* grown
+    cdef double ej
+    if g == ws.gt_cap:
+        grown = <double*> realloc(ws.gt_t, 2 * ws.gt_cap * sizeof(double))
+        if grown == NULL:
+            return -1
+        ws.gt_t = grown
+        grown = <double*> realloc(ws.gt_f, 2 * ws.gt_cap * 4 * (ws.n_pops + 1) * sizeof(double))
+        if grown == NULL:
+            return -1
+        ws.gt_f = grown
+        ws.gt_cap *= 2
+    ws.gt_t[g] = t
+    if ws.clocked:
+        f = ws.gt_f + g * 4 * ws.n_pops
+        for p in range(ws.n_pops):
+            f[4 * p] = exp(-(t - ws.R) * pops[p].inv_m)
+            train_kappa(&pops[p], t - ws.R, f[4 * p], &ej)
+            f[4 * p + 1] = ej
+            f[4 * p + 2] = 1.0 / f[4 * p]
+            f[4 * p + 3] = 1.0 / ej
+    ws.gt_n += 1
+    return g
+
+
+cdef int bucket_push(Workspace* ws, int32_t j, int64_t g, double t, double w, int64_t k,
                      int64_t ref) noexcept nogil:
     cdef Bucket* b = &ws.bk[j]
     cdef Arr* grown
@@ -713,8 +764,8 @@ cdef int bucket_push(Workspace* ws, int32_t j, double t, double w, int64_t k,
     if b.n and t < b.last:
         b.unsorted = 1
     b.last = t
-    b.a[b.n].t = t
     b.a[b.n].w = w
+    b.a[b.n].g = g
     if ws.record:
         b.x[b.n].k = k
         b.x[b.n].ref = ref
@@ -740,7 +791,8 @@ cdef int bucket_sort(Workspace* ws, Bucket* b) noexcept nogil:
     src = ws.scratch
     dst = ws.scratch + n
     for i in range(n):
-        src[i].t = b.a[i].t
+        src[i].t = ws.gt_t[b.a[i].g]
+        src[i].g = b.a[i].g
         src[i].w = b.a[i].w
         if b.x != NULL:
             src[i].k = b.x[i].k
@@ -776,7 +828,7 @@ cdef int bucket_sort(Workspace* ws, Bucket* b) noexcept nogil:
         dst = tmp
         width *= 2
     for i in range(n):
-        b.a[i].t = src[i].t
+        b.a[i].g = src[i].g
         b.a[i].w = src[i].w
         if b.x != NULL:
             b.x[i].k = src[i].k
@@ -784,14 +836,29 @@ cdef int bucket_sort(Workspace* ws, Bucket* b) noexcept nogil:
     return 0
 
 
-cdef int fan_out(Workspace* ws, const NetRec* net, int64_t pre, int64_t pos, double t_spike,
-                 int64_t ref, double t) noexcept nogil:
+cdef extern from *:
+    """
+    #define ES_PREFETCH(p) __builtin_prefetch((const void*) (p))
+    """
+    void ES_PREFETCH(const void* p) noexcept nogil
+
+
+cdef int fan_out(Workspace* ws, const NetRec* net, const TrainPop* pops, int64_t pre,
+                 int64_t pos, double t_spike, int64_t ref, double t) noexcept nogil:
     """deliver() of the windowed loop: the synapses of a spike of ``pre`` due at t go
     into their targets' buckets; the next group of equal delay waits in the heap."""
-    cdef int64_t end = net.indptr[pre + 1], k
+    cdef int64_t end = net.indptr[pre + 1], k, g = -1
     cdef int32_t j
     cdef double w
+    cdef Bucket* bq
     while pos < end:
+        # The targets are scattered: fetch the bucket header 16 synapses ahead and
+        # the slot its next arrival goes to 8 ahead, so neither load stalls here.
+        if pos + 16 < end:
+            ES_PREFETCH(&ws.bk[net.post[net.order[pos + 16]]])
+        if pos + 8 < end:
+            bq = &ws.bk[net.post[net.order[pos + 8]]]
+            ES_PREFETCH(bq.a + bq.n)
         k = net.order[pos]
         if net.has_delays and t_spike + net.delays[k] != t:
             return heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos,
@@ -802,7 +869,11 @@ cdef int fan_out(Workspace* ws, const NetRec* net, int64_t pre, int64_t pos, dou
         # (Arrivals at a neuron that is done are dropped when it runs: checking here
         # would read every target's state.)
         if w != 0.0 or ws.record:
-            if bucket_push(ws, j, t, w, k, ref) < 0:
+            if g < 0:
+                g = group_new(ws, pops, t)
+                if g < 0:
+                    return -1
+            if bucket_push(ws, j, g, t, w, k, ref) < 0:
                 return -1
     return 0
 
@@ -817,22 +888,58 @@ cdef inline void stream_advance(const Streams* S, const NetRec* net, Workspace* 
     ws.st_next[s] = a if a <= t_max else INFINITY
 
 
-cdef inline void advance_direct(TrainState* st, const TrainPop* P, double t, double* vmax,
-                                double* tmax) noexcept nogil:
-    """advance() with the decays taken directly from t - t0."""
-    cdef double s = t - st.t0
+cdef inline void advance_direct(Workspace* ws, TrainState* st, const TrainPop* P, double t,
+                                double* vmax, double* tmax) noexcept nogil:
+    """advance() with the decays taken directly from t - t0 (an event at a time of
+    its own: a Poisson spike, an action, a readout).  Clocked, the neuron's factors
+    e^{(t0 - R)/tau} follow by a division."""
+    cdef double s = t - st.t0, em, ej
     if s <= 0.0:
         return
+    em = exp(-s * P.inv_m)
+    train_kappa(P, s, em, &ej)
     if st.mode == MODE_FREE:
         if vmax != NULL:
             train_li_max(P, st.V, st.J, s, st.t0, vmax, tmax)
-        train_flow(P, s, &st.V, &st.J)
+        train_flow_by(P, s, em, ej, &st.V, &st.J)
         if vmax != NULL and st.V > vmax[0]:
             vmax[0] = st.V
             tmax[0] = t
     else:
-        st.J = st.J * exp(-s * P.inv_s)
+        st.J = st.J * ej
     st.t0 = t
+    if ws.clocked:
+        if em > 0.0 and ej > 0.0 and st.fm > 0.0 and st.fs > 0.0:
+            st.fm = st.fm / em
+            st.fs = st.fs / ej
+        else:
+            # A long silence: the quotient would be 0/0.
+            st.fm = exp((t - ws.R) * P.inv_m)
+            st.fs = exp((t - ws.R) * P.inv_s)
+
+
+cdef inline void advance_group(Workspace* ws, TrainState* st, const TrainPop* P,
+                               int64_t g, double* vmax, double* tmax) noexcept nogil:
+    """advance() to the time of group g, with the group's decay factors: no
+    exponential (clocked only)."""
+    cdef double t = ws.gt_t[g], s = t - st.t0, em, ej
+    cdef const double* f = ws.gt_f + g * 4 * ws.n_pops + 4 * st.pop
+    if s <= 0.0:
+        return
+    em = f[0] * st.fm
+    ej = f[1] * st.fs
+    if st.mode == MODE_FREE:
+        if vmax != NULL:
+            train_li_max(P, st.V, st.J, s, st.t0, vmax, tmax)
+        train_flow_by(P, s, em, ej, &st.V, &st.J)
+        if vmax != NULL and st.V > vmax[0]:
+            vmax[0] = st.V
+            tmax[0] = t
+    else:
+        st.J = st.J * ej
+    st.t0 = t
+    st.fm = f[2]
+    st.fs = f[3]
 
 
 cdef inline void readouts_until(Workspace* ws, TrainState* st, const TrainPop* P, int32_t slot,
@@ -841,7 +948,7 @@ cdef inline void readouts_until(Workspace* ws, TrainState* st, const TrainPop* P
     """An LI neuron's readouts at times <= t (V is continuous through arrivals)."""
     cdef int64_t r = ws.ro_next[slot]
     while r < n_ro and ro_t[r] <= t:
-        advance_direct(st, P, ro_t[r], &vmax[slot], &tmax[slot])
+        advance_direct(ws, st, P, ro_t[r], &vmax[slot], &tmax[slot])
         ro_v[r * n_li + slot] = st.V
         r += 1
     ws.ro_next[slot] = r
@@ -871,7 +978,7 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
         return STATUS_NO_MEMORY
     while st.mode != MODE_DONE:
         ta = ws.act_t[j]
-        tb = b.a[i].t if i < b.n else INFINITY
+        tb = ws.gt_t[b.a[i].g] if i < b.n else INFINITY
         tp = ws.pnext[j]
         t = ta if ta < tb else tb
         t = t if t < tp else tp
@@ -879,11 +986,14 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
             break
         if slot >= 0:
             readouts_until(ws, st, P, slot, t, ro_t, n_ro, n_li, ro_v, vmax, tmax)
-        advance_direct(st, P, t, vm, tm)
+        if ws.clocked and tb == t:
+            advance_group(ws, st, P, b.a[i].g, vm, tm)
+        else:
+            advance_direct(ws, st, P, t, vm, tm)
         # One batch, as in run_one: the arrivals at t, then the actions at t, then
         # one prediction if the crossing may have moved.
         dirty = False
-        while i < b.n and b.a[i].t == t:
+        while i < b.n and ws.gt_t[b.a[i].g] == t:
             e = &b.a[i]
             st.J += e.w * P.inv_g
             if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, b.x[i].ref, b.x[i].k,
@@ -942,7 +1052,7 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                     st.last_fire = ref
                     if ref < 0:
                         return STATUS_NO_MEMORY
-                if fan_out(ws, net, j, net.indptr[j], t, ref, t) < 0:
+                if fan_out(ws, net, pops, j, net.indptr[j], t, ref, t) < 0:
                     return STATUS_NO_MEMORY
             else:                       # ACT_RELEASE
                 st.V = P.v_reset
@@ -958,6 +1068,22 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
     b.n = 0
     b.unsorted = 0
     return STATUS_OK
+
+
+cdef void rebase_window(Workspace* ws, const TrainPop* pops, int64_t n, double t) noexcept nogil:
+    """Move the reference time R to the window's start t: then every factor of the
+    window's groups is within e^{window rate} of 1."""
+    cdef int64_t j, p
+    cdef TrainState* st
+    for p in range(ws.n_pops):
+        ws.shift[2 * p] = exp(-(t - ws.R) * pops[p].inv_m)
+        ws.shift[2 * p + 1] = exp(-(t - ws.R) * pops[p].inv_s)
+    for j in range(n):
+        st = &ws.s[j]
+        if st.pop >= 0:
+            st.fm *= ws.shift[2 * st.pop]
+            st.fs *= ws.shift[2 * st.pop + 1]
+    ws.R = t
 
 
 cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams* S,
@@ -985,6 +1111,8 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
         st.act = ACT_NONE
         ws.act_t[j] = INFINITY
         st.t0 = 0.0
+        st.fm = 1.0
+        st.fs = 1.0
         st.J = 0.0
         st.mode = MODE_FREE
         ws.bk[j].n = 0
@@ -1008,9 +1136,8 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
                 if t <= t_max:
                     if heap_push(&ws.heap, t, <int32_t> j, EV_SOURCE, 0, t, 0) < 0:
                         return STATUS_NO_MEMORY
+    streams_start(S, ws)
     for i in range(S.n):
-        ws.st_count[i] = 0
-        ws.st_seg[i] = S.seg_off[S.gen[i]]
         ws.st_emit[i] = 0.0
         stream_advance(S, net, ws, i, t_max)
     for j in range(n):
@@ -1019,9 +1146,13 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
             for i in range(S.by_target_ptr[j], S.by_target_ptr[j + 1]):
                 if ws.st_next[S.by_target[i]] < ws.pnext[j]:
                     ws.pnext[j] = ws.st_next[S.by_target[i]]
+    ws.R = 0.0
     while ts <= t_max:
         lim = ts + window
         last = not (lim <= t_max)
+        ws.gt_n = 0
+        if ws.clocked and ts > ws.R:
+            rebase_window(ws, pops, n, ts)
         # Phase 1: the window's input spikes and heap events, in time order (inputs
         # first at equal times, as in run_one), into the buckets.
         while True:
@@ -1040,7 +1171,7 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
                 if first[jj] == INFINITY:
                     first[jj] = t
                 ref = source_spike(ws, jj, t)
-                if ref < 0 or fan_out(ws, net, jj, net.indptr[jj], t, ref, t) < 0:
+                if ref < 0 or fan_out(ws, net, pops, jj, net.indptr[jj], t, ref, t) < 0:
                     return STATUS_NO_MEMORY
                 continue
             heap_pop(&ws.heap, &ev)
@@ -1048,15 +1179,17 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
                 if first[ev.neuron] == INFINITY:
                     first[ev.neuron] = t
                 ref = source_spike(ws, ev.neuron, t)
-                if ref < 0 or fan_out(ws, net, ev.neuron, net.indptr[ev.neuron], t, ref, t) < 0:
+                if ref < 0 or fan_out(ws, net, pops, ev.neuron, net.indptr[ev.neuron], t, ref, t) < 0:
                     return STATUS_NO_MEMORY
-            elif fan_out(ws, net, ev.neuron, ev.pos, ev.origin, ev.ref, t) < 0:
+            elif fan_out(ws, net, pops, ev.neuron, ev.pos, ev.origin, ev.ref, t) < 0:
                 return STATUS_NO_MEMORY
         # Phase 2: neuron by neuron; the earliest pending action is the next window's
         # candidate start.
         nxt = INFINITY
         for i in range(n):
             jj = topo[i]
+            if i + 2 < n:
+                ES_PREFETCH(ws.bk[topo[i + 2]].a)
             st = &ws.s[jj]
             if st.pop < 0:
                 continue
@@ -1090,7 +1223,7 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
             st = &ws.s[j]
             P = &pops[st.pop]
             readouts_until(ws, st, P, slot, INFINITY, ro_t, n_ro, n_li, ro_v, vmax, tmax)
-            advance_direct(st, P, t_max, &vmax[slot], &tmax[slot])
+            advance_direct(ws, st, P, t_max, &vmax[slot], &tmax[slot])
     n_events[0] = events
     return STATUS_OK
 
@@ -1186,6 +1319,8 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     cdef NetRec net
     netrec_fill(&net, low)
     cdef int64_t n_ex = in_offsets.shape[0] - 1, n = net.n_neurons, e, i, k, tid
+    cdef double rate_max
+    cdef bint clocked
     cdef int64_t n_ro = readout_times.shape[0]
     cdef int64_t n_threads_ = n_threads if n_threads > 0 else 1
     if pop_params.shape[0] != net.n_pops or pop_params.shape[1] != TRAIN_COLS:
@@ -1262,13 +1397,13 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     S0.example = 0
     S0.by_target_ptr = NULL
     S0.by_target = NULL
+    for i in range(S0.n):
+        if stream_count[i] != 1:
+            raise ValueError("spike-train engine: a Poisson stream is one synapse")
     if topo is not None and S0.n:
         if (stream_ptr is None or stream_ids is None or stream_ptr.shape[0] != n + 1
                 or stream_ids.shape[0] != S0.n):
             raise ValueError("spike-train engine: the windowed loop needs each neuron's streams")
-        for i in range(S0.n):
-            if stream_count[i] != 1:
-                raise ValueError("spike-train engine: the windowed loop needs one synapse per stream")
         S0.by_target_ptr = &stream_ptr[0]
         S0.by_target = &stream_ids[0]
     cdef TrainPop* pops = NULL
@@ -1285,14 +1420,22 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
             raise MemoryError()
         train_pops_fill(pops, pop_params)
         B.pops = pops
+        # Shared decays in the windowed loop need short windows (factors within
+        # e^20 of 1) and few populations (each group holds factors for all).
+        rate_max = 0.0
+        for i in range(net.n_pops):
+            rate_max = max(rate_max, max(pops[i].inv_m, pops[i].inv_s))
+        clocked = net.n_pops <= 8 and window * rate_max <= 20.0
         for i in range(n_threads_):
             Sx[i] = S0
             wss[i] = ws_new(n, net.n_pops, S0.n)
             if wss[i] == NULL:
                 raise MemoryError()
             wss[i].record = record
-            if topo is not None and ws_window_alloc(wss[i], n, n_li, S0.n) < 0:
-                raise MemoryError()
+            if topo is not None:
+                if ws_window_alloc(wss[i], n, n_li, S0.n) < 0:
+                    raise MemoryError()
+                wss[i].clocked = clocked
         if n_ex > 0 and n_threads_ == 1:
             with nogil:
                 for e in range(n_ex):
