@@ -982,7 +982,7 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
         tp = ws.pnext[j]
         t = ta if ta < tb else tb
         t = t if t < tp else tp
-        if not (t < lim or (last and t <= t_max)):
+        if not (t <= t_max and (t < lim or last)):
             break
         if slot >= 0:
             readouts_until(ws, st, P, slot, t, ro_t, n_ro, n_li, ro_v, vmax, tmax)
@@ -1159,7 +1159,7 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
             t_in = in_t[c] if c < n_in_spikes else INFINITY
             t_h = ws.heap.data[0].time if ws.heap.n > 0 else INFINITY
             t = t_in if t_in <= t_h else t_h
-            if not (t < lim or (last and t <= t_max)):
+            if not (t <= t_max and (t < lim or last)):
                 break
             events += 1
             if events > max_events:
@@ -1194,7 +1194,7 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
             if st.pop < 0:
                 continue
             t = ws.act_t[jj] if ws.act_t[jj] < ws.pnext[jj] else ws.pnext[jj]
-            if ws.bk[jj].n or t < lim or (last and t <= t_max):
+            if ws.bk[jj].n or (t <= t_max and (t < lim or last)):
                 rc = run_neuron(ws, net, pops, S, jj, lim, last, t_max, li_slot, ro_t, n_ro,
                                 n_li, first, ro_v, vmax, tmax, &events, max_events)
                 if rc != STATUS_OK:
