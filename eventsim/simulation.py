@@ -517,7 +517,8 @@ _TRAIN_LOOP = "auto"
 
 
 def _window_plan(net: Network, low, li, t_max):
-    """The windowed loop's schedule (docs/engine.md 13.5), or None for the heap loop.
+    """The windowed loop's schedule, or None for the heap loop (docs/engine.md 13,
+    "The windowed loop").
 
     Returns ``(window, topo)``: the smallest nonzero delay of a synapse from a spiking
     neuron (inf: none), and an order of the neurons in which every delay-free synapse

@@ -1,7 +1,7 @@
 """The spike-train engine's two loops: the windowed loop (per-neuron buckets, one window
 of the smallest nonzero delay at a time, delay-free synapses in topological order) against
 the heap loop and against the brute-force reference, and the plan that chooses between
-them (docs/engine.md 13.5)."""
+them (docs/engine.md 13, "The windowed loop")."""
 
 import contextlib
 

@@ -699,17 +699,18 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
 # least d > 0, and the delay-free ones form no cycle, time splits into windows of
 # length d in which neurons do not influence each other except along delay-free
 # synapses: a spike in a window arrives, through a delayed synapse, in a later
-# window.  Each window then runs in two phases (docs/engine.md 13.5):
+# window.  Each window runs in two phases (docs/engine.md 13, "The windowed loop"):
 #   1. the heap's events and the input spikes of the window are fanned out into
 #      per-neuron buckets of arrivals (in time order, so buckets come out sorted);
 #   2. neuron by neuron (delay-free synapses in topological order), each neuron runs
 #      through its own arrivals and its own actions with its state in registers, and
 #      its spikes go to the heap (delayed synapses) or straight into the buckets of
 #      later neurons (delay-free ones).
-# The neuron's arithmetic is the same as in run_one, step for step, except that
-# decays are taken as e^{-(t - t0)/tau} directly (run_one shares them through the
-# population clock), so spike times agree to rounding.  No global queue is touched
-# per arrival, and each neuron's events run in one place: what makes this loop fast.
+# The neuron's arithmetic is run_one's, step for step; decays are shared per group
+# of arrivals (a spike's synapses of one delay) where run_one shares them per
+# population clock, and taken directly at times of their own, so spike times agree
+# to rounding.  No global queue is touched per arrival, and each neuron's events run
+# in one place: what makes this loop fast.
 
 cdef int64_t group_new(Workspace* ws, const TrainPop* pops, double t) noexcept nogil:
     """A new group of the window's table at time t (its decay factors when clocked);
