@@ -268,11 +268,16 @@ def to_nir(net: Network, *, time_scale=1.0, outputs=None) -> "_nir.NIRGraph":
         name = _unique(f"{src.name}->{dst.name}", taken)
         nodes[name] = _nir.Linear(weight=weight, metadata=meta)
         edges += [(src.name, name), (name, dst.name)]
-        if dst.kind not in SOURCE_KINDS and src.kind not in SOURCE_KINDS:
+        if dst.kind not in SOURCE_KINDS and src.kind not in SOURCE_KINDS and a != b:
             feeds[src.name] = True
 
     if outputs is None:
         out_names = [p.name for p in pops if p.kind not in SOURCE_KINDS and not feeds[p.name]]
+        neurons = [p.name for p in pops if p.kind not in SOURCE_KINDS]
+        if not out_names and neurons:
+            # Every population feeds another (a cycle): NIR's type inference needs an
+            # exit point, so the last population added is the output.
+            out_names = neurons[-1:]
     else:
         out_names = []
         for o in outputs:
@@ -361,6 +366,9 @@ def _generic_params(name, node, n, c):
     """Model and parameters (eventsim units) of a CubaLIF / CubaLI node from its NIR
     fields alone."""
     is_lif = isinstance(node, _nir.CubaLIF)
+    if n == 0:
+        # No neurons, no values: the model's defaults (they can never matter).
+        return ("lif_multispike" if is_lif else "li"), {}
     fields = ["tau_syn", "tau_mem", "r", "v_leak", "w_in"] + (["v_threshold", "v_reset"]
                                                               if is_lif else [])
     v = {f: _uniform(name, f, _vector(name, node, f, n)) for f in fields}
@@ -466,6 +474,16 @@ def from_nir(graph, *, time_scale=None) -> Network:
     c = _check_time_scale(time_scale)
 
     nodes = dict(graph.nodes)
+    edges = list(graph.edges)
+    if _scalar(gmeta, _FORMAT) is not None:
+        # NIR's type inference (NIRGraph(type_check=True), also in nir.read) adds an
+        # Input node in front of every population without incoming synapses; in a
+        # graph that eventsim wrote, every population node carries its block index,
+        # so nodes without one were added that way and are dropped.
+        added = {k for k, n in nodes.items()
+                 if isinstance(n, _nir.Input) and _scalar(_meta(n), _BLOCK) is None}
+        nodes = {k: n for k, n in nodes.items() if k not in added}
+        edges = [(a, b) for a, b in edges if a not in added]
     weight_types = (_nir.Linear, _nir.Affine)
     neuron_types = (_nir.CubaLIF, _nir.CubaLI)
     for name, node in nodes.items():
@@ -479,13 +497,13 @@ def from_nir(graph, *, time_scale=None) -> Network:
             raise ValueError(f"node {name!r} has type {type(node).__name__}, which eventsim "
                              f"cannot run{hint.get(type(node).__name__, '')}; supported: "
                              f"Input, Output, Linear, Affine, CubaLIF, CubaLI")
-    for a, b in graph.edges:
+    for a, b in edges:
         for x in (a, b):
             if x not in nodes:
                 raise ValueError(f"edge ({a!r}, {b!r}) names node {x!r}, which is not in the graph")
     incoming = {k: [] for k in nodes}
     outgoing = {k: [] for k in nodes}
-    for a, b in graph.edges:
+    for a, b in edges:
         outgoing[a].append(b)
         incoming[b].append(a)
 

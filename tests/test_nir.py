@@ -109,6 +109,26 @@ def test_round_trip_multispike_trains_and_voltages(rng, tmp_path):
             and np.max(np.abs(r1.voltages - r2.voltages)) <= 1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::eventsim.nir.NIRExportWarning")
+def test_round_trip_of_unconnected_empty_and_cyclic_populations(tmp_path):
+    # NIR's type inference adds an Input node in front of a population without
+    # incoming synapses and needs an Output node even when every population is in a
+    # cycle; neither may change the network that comes back.
+    net = eventsim.Network()
+    x = net.add_inputs(2, name="x")
+    h = net.add_population(2, tau=1.0, name="h")
+    net.add_population(2, model="lif", tau_mem=2.0, tau_syn=1.0, name="alone")
+    net.add_population(0, tau=1.0, name="empty")
+    net.connect_dense(h, h, np.ones((2, 2)), delays=0.5)
+    net.connect_dense(x, h, np.full((2, 2), 3.0))
+    enir.save_nir(net, tmp_path / "net.nir")
+    back = enir.load_nir(tmp_path / "net.nir")
+    a, b = eventsim.simulate(net, [[0.1, 0.2]]).times, eventsim.simulate(back, [[0.1, 0.2]]).times
+    assert ([(p.name, p.kind, p.size) for p in back.populations]
+            == [(p.name, p.kind, p.size) for p in net.populations]
+            and np.array_equal(a, b) and np.isfinite(a[0, 2:4]).all())
+
+
 # ------------------------------------------------------------------ against the ODE solve
 def test_single_layer_alpha_matches_plain_nir_semantics(rng):
     # One layer: later spikes (NIR resets and fires again) cannot change first spikes,
