@@ -245,7 +245,8 @@ def to_nir(net: Network, *, time_scale=1.0, outputs=None) -> "_nir.NIRGraph":
         run = np.repeat(start, np.diff(np.r_[start, ks.size]))
         rank[order] = np.arange(ks.size) - run
     edges = []
-    groups = sorted(set(zip(pb.tolist(), qb.tolist(), rank.tolist())), key=lambda g: (g[2], g[0], g[1]))
+    groups = sorted(set(zip(pb.tolist(), qb.tolist(), rank.tolist())),
+                    key=lambda g: (g[2], g[0], g[1]))
     feeds = {p.name: False for p in pops}
     for gi, (a, b, r) in enumerate(groups):
         src, dst = pops[a], pops[b]
