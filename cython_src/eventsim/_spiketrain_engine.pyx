@@ -314,6 +314,8 @@ cdef inline double next_emission(const Streams* S, Workspace* ws, int64_t s,
     cdef int64_t i = ws.st_seg[s], end = S.seg_off[S.gen[s] + 1]
     cdef double t = t0, r, b
     ws.st_count[s] += 1
+    if i + 1 == end and S.seg_rate[i] > 0.0:
+        return t + E / S.seg_rate[i]            # the last (or only) segment
     while True:
         r = S.seg_rate[i]
         b = S.seg_t[i + 1] if i + 1 < end else INFINITY
@@ -962,69 +964,114 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                     int64_t max_events) noexcept nogil:
     """Run neuron j through the current window (times < lim; <= t_max in the last):
     its bucket, its own Poisson streams (drawn here, never queued) and its actions.
-    Returns a STATUS_*."""
-    cdef int64_t n = net.n_neurons, i = 0, sidx, ref, q, sid, k
+    Returns a STATUS_*.
+
+    The next bucket time, the next Poisson time and the pending action's time live
+    in locals (the loop runs once per event: re-reading them through pointers that
+    the compiler cannot prove unaliased costs more than the arithmetic)."""
+    cdef int64_t n = net.n_neurons, i = 0, sidx, ref, q, sid, k, nb
     cdef int64_t q0 = S.by_target_ptr[j] if S.n else 0, q1 = S.by_target_ptr[j + 1] if S.n else 0
-    cdef double tp, w
+    cdef int64_t sid1 = S.by_target[q0] if q1 - q0 == 1 else -1, k1 = 0
+    cdef double tp, w, w1 = 0.0
     cdef TrainState* st = &ws.s[j]
     cdef const TrainPop* P = &pops[st.pop]
     cdef Bucket* b = &ws.bk[j]
+    cdef const Arr* a
+    cdef const double* gt = ws.gt_t
     cdef int32_t slot = li_slot[j]
-    cdef double t, ta, tb
+    cdef double t, ta, tb, inv_g = P.inv_g, horizon = t_max if last or lim > t_max else lim
     cdef double* vm = &vmax[slot] if slot >= 0 else NULL
     cdef double* tm = &tmax[slot] if slot >= 0 else NULL
-    cdef bint dirty, lif = P.code == TRAIN_LIF
-    cdef Arr* e
+    cdef bint dirty, lif = P.code == TRAIN_LIF, inclusive = last or lim > t_max
+    cdef bint fast = ws.clocked and slot < 0 and not P.near
+    cdef double s_, em, ej
     if b.unsorted and bucket_sort(ws, b) < 0:
         return STATUS_NO_MEMORY
+    a = b.a
+    nb = b.n
+    if sid1 >= 0:
+        # One Poisson stream (the usual drive): its synapse and weight, once.
+        k1 = net.order[S.pos[sid1]]
+        w1 = net.weights[k1]
+    tb = gt[a[0].g] if nb else INFINITY
+    tp = ws.pnext[j]
+    ta = ws.act_t[j]
     while st.mode != MODE_DONE:
-        ta = ws.act_t[j]
-        tb = ws.gt_t[b.a[i].g] if i < b.n else INFINITY
-        tp = ws.pnext[j]
         t = ta if ta < tb else tb
         t = t if t < tp else tp
-        if not (t <= t_max and (t < lim or last)):
+        if not (t < horizon or (inclusive and t == horizon)):
             break
         if slot >= 0:
             readouts_until(ws, st, P, slot, t, ro_t, n_ro, n_li, ro_v, vmax, tmax)
         if ws.clocked and tb == t:
-            advance_group(ws, st, P, b.a[i].g, vm, tm)
+            advance_group(ws, st, P, a[i].g, vm, tm)
+        elif fast and st.mode == MODE_FREE and t > st.t0:
+            # advance_direct() for the usual case (a free LIF neuron, constants not
+            # close, a clock to keep), inline: most events are Poisson arrivals.
+            s_ = t - st.t0
+            em = exp(-s_ * P.inv_m)
+            train_kappa(P, s_, em, &ej)
+            st.V = P.b + (st.V - P.b) * em + st.J * (P.coef * (em - ej))
+            st.J = st.J * ej
+            st.t0 = t
+            if em > 0.0 and ej > 0.0 and st.fm > 0.0 and st.fs > 0.0:
+                st.fm = st.fm / em
+                st.fs = st.fs / ej
+            else:
+                st.fm = exp((t - ws.R) * P.inv_m)
+                st.fs = exp((t - ws.R) * P.inv_s)
         else:
             advance_direct(ws, st, P, t, vm, tm)
         # One batch, as in run_one: the arrivals at t, then the actions at t, then
         # one prediction if the crossing may have moved.
         dirty = False
-        while i < b.n and ws.gt_t[b.a[i].g] == t:
-            e = &b.a[i]
-            st.J += e.w * P.inv_g
+        while tb == t:
+            w = a[i].w
+            st.J += w * inv_g
             if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, b.x[i].ref, b.x[i].k,
                                      st.mode) < 0:
                 return STATUS_NO_MEMORY
-            i += 1
-            if lif and st.mode == MODE_FREE and (e.w > 0.0 or st.act == ACT_FIRE):
+            if w > 0.0 or st.act == ACT_FIRE:
                 dirty = True
+            i += 1
+            tb = gt[a[i].g] if i < nb else INFINITY
         if tp == t:
-            tp = INFINITY
-            for q in range(q0, q1):
-                sid = S.by_target[q]
-                if ws.st_next[sid] == t:
-                    events[0] += 1
-                    if events[0] > max_events:
-                        return STATUS_BUDGET
-                    k = net.order[S.pos[sid]]
-                    w = net.weights[k]
-                    if w != 0.0 or ws.record:
-                        st.J += w * P.inv_g
-                        if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, -1, k,
-                                                 st.mode) < 0:
-                            return STATUS_NO_MEMORY
-                        if lif and st.mode == MODE_FREE and (w > 0.0 or st.act == ACT_FIRE):
-                            dirty = True
-                    stream_advance(S, net, ws, sid, t_max)
-                if ws.st_next[sid] < tp:
-                    tp = ws.st_next[sid]
-            ws.pnext[j] = tp
-        while st.act != ACT_NONE and ws.act_t[j] == t:
+            if sid1 >= 0:
+                events[0] += 1
+                if events[0] > max_events:
+                    return STATUS_BUDGET
+                if w1 != 0.0 or ws.record:
+                    st.J += w1 * inv_g
+                    if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, -1, k1,
+                                             st.mode) < 0:
+                        return STATUS_NO_MEMORY
+                    if w1 > 0.0 or st.act == ACT_FIRE:
+                        dirty = True
+                stream_advance(S, net, ws, sid1, t_max)
+                tp = ws.st_next[sid1]
+            else:
+                tp = INFINITY
+                for q in range(q0, q1):
+                    sid = S.by_target[q]
+                    if ws.st_next[sid] == t:
+                        events[0] += 1
+                        if events[0] > max_events:
+                            return STATUS_BUDGET
+                        k = net.order[S.pos[sid]]
+                        w = net.weights[k]
+                        if w != 0.0 or ws.record:
+                            st.J += w * inv_g
+                            if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, -1, k,
+                                                     st.mode) < 0:
+                                return STATUS_NO_MEMORY
+                            if w > 0.0 or st.act == ACT_FIRE:
+                                dirty = True
+                        stream_advance(S, net, ws, sid, t_max)
+                    if ws.st_next[sid] < tp:
+                        tp = ws.st_next[sid]
+        # Only a free LIF neuron's crossing can move.
+        dirty = dirty and lif and st.mode == MODE_FREE
+        while ta == t:
             events[0] += 1
             if events[0] > max_events:
                 return STATUS_BUDGET
@@ -1055,6 +1102,7 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                         return STATUS_NO_MEMORY
                 if fan_out(ws, net, pops, j, net.indptr[j], t, ref, t) < 0:
                     return STATUS_NO_MEMORY
+                gt = ws.gt_t            # (the table may have grown)
             else:                       # ACT_RELEASE
                 st.V = P.v_reset
                 st.mode = MODE_FREE
@@ -1063,9 +1111,12 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                 if ws.record and log_add(ws, LOG_RELEASE, j, t, st.V, st.J, st.last_fire,
                                          -1, st.mode) < 0:
                     return STATUS_NO_MEMORY
+            ta = ws.act_t[j]
         if dirty and st.mode == MODE_FREE:
             if predict(ws, pops, n, j, t, t_max) < 0:
                 return STATUS_NEWTON
+            ta = ws.act_t[j]
+    ws.pnext[j] = tp
     b.n = 0
     b.unsorted = 0
     return STATUS_OK
