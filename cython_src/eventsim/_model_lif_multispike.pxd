@@ -236,6 +236,12 @@ cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, i
         else:
             break
         sn = ss - f / df if df > 0.0 else -1.0
+        # Rounding in U (kappa cancels at small s, more so with a large tau ratio
+        # powered out of e^{-s/tau_mem}) can keep Newton's steps inside the bracket
+        # without ever meeting the tolerance: after 40 steps, bisect, which ends in
+        # at most 64 more.
+        if it >= 40:
+            sn = -1.0
         if not (sn > lo and sn < hi):
             if not hi_known:
                 fh = _u(P, U0, J0, hi, &dfh) - c

@@ -1472,12 +1472,14 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
             raise MemoryError()
         train_pops_fill(pops, pop_params)
         B.pops = pops
-        # Shared decays in the windowed loop need short windows (factors within
-        # e^20 of 1) and few populations (each group holds factors for all).
+        # Shared decays in the windowed loop need windows short enough that a
+        # group's factors e^{+-(t - R)/tau} stay far from overflow (R: the window's
+        # start; one window: 0 up to t_max), and few populations (each group holds
+        # factors for all).
         rate_max = 0.0
         for i in range(net.n_pops):
             rate_max = max(rate_max, max(pops[i].inv_m, pops[i].inv_s))
-        clocked = net.n_pops <= 8 and window * rate_max <= 20.0
+        clocked = net.n_pops <= 8 and min(window, t_max) * rate_max <= 300.0
         for i in range(n_threads_):
             Sx[i] = S0
             wss[i] = ws_new(n, net.n_pops, S0.n)
