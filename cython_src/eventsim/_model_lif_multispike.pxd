@@ -56,10 +56,41 @@ cdef struct TrainPop:
     int power              # tau_mem == power * tau_syn (2..64): e^{-s/tau_syn} = e^{-s/tau_mem}^power
 
 
+cdef inline double train_power(double em, int power) noexcept nogil:
+    """em ** power for 2 <= power <= 64: e^{-s/tau_syn} from e^{-s/tau_mem} when
+    tau_mem = power tau_syn, one exponential less per state update (EventProp's 4,
+    Brunel's 40, ...).  Binary powering, unrolled (a loop costs more than the
+    multiplications): at most ~2 log2(power) roundings, each relative error
+    multiplied by at most power: below 1e-13 relative."""
+    cdef double e1 = em * em
+    cdef double e2 = em if power & 1 else 1.0
+    if power & 2:
+        e2 *= e1
+    if power >= 4:
+        e1 *= e1
+        if power & 4:
+            e2 *= e1
+        if power >= 8:
+            e1 *= e1
+            if power & 8:
+                e2 *= e1
+            if power >= 16:
+                e1 *= e1
+                if power & 16:
+                    e2 *= e1
+                if power >= 32:
+                    e1 *= e1
+                    if power & 32:
+                        e2 *= e1
+                    if power >= 64:
+                        e1 *= e1
+                        e2 *= e1
+    return e2
+
+
 cdef inline double train_kappa(const TrainPop* P, double s, double em, double* ej) noexcept nogil:
     """kappa(s) given em = e^{-s/tau_mem}; e^{-s/tau_syn} in ej."""
-    cdef double x, e1, e2
-    cdef int _
+    cdef double x, e1
     if P.near:
         x = s * (P.inv_m - P.inv_s)
         if x == 0.0:
@@ -69,35 +100,7 @@ cdef inline double train_kappa(const TrainPop* P, double s, double em, double* e
         ej[0] = em + em * e1
         return s * P.inv_m * (e1 / x) * em
     if P.power:
-        # One exponential less per state update (EventProp's tau_mem = 4 tau_syn,
-        # Brunel's 40, ...): binary powering, at most ~2 log2(power) roundings, each
-        # relative error multiplied by at most power (<= 64): below 1e-13 relative.
-        # Unrolled: a loop here costs more than the multiplications.
-        _ = P.power
-        e1 = em * em
-        e2 = em if _ & 1 else 1.0
-        if _ & 2:
-            e2 *= e1
-        if _ >= 4:
-            e1 *= e1
-            if _ & 4:
-                e2 *= e1
-            if _ >= 8:
-                e1 *= e1
-                if _ & 8:
-                    e2 *= e1
-                if _ >= 16:
-                    e1 *= e1
-                    if _ & 16:
-                        e2 *= e1
-                    if _ >= 32:
-                        e1 *= e1
-                        if _ & 32:
-                            e2 *= e1
-                        if _ >= 64:
-                            e1 *= e1
-                            e2 *= e1
-        ej[0] = e2
+        ej[0] = train_power(em, P.power)
     else:
         ej[0] = exp(-s * P.inv_s)
     return P.coef * (em - ej[0])

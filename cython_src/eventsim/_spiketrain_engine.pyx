@@ -52,7 +52,7 @@ from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, ActionTree
 from eventsim._random cimport stream_key, exponential
 from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE,
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
-from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS,
+from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS, train_power,
                                              train_pops_fill, train_flow, train_flow_by, train_cross, train_kappa,
                                              train_bound, train_li_max)
 
@@ -153,6 +153,8 @@ cdef struct Workspace:
     # Per Poisson stream: draws so far, and the rate segment of its last spike.
     uint64_t* st_count
     uint64_t* st_key
+    double* st_rate     # per stream: its rate if constant (one segment), else -1
+    double* st_delay    # per stream: its synapse's delay
     int64_t* st_seg
     # The windowed loop (run_windowed): per neuron, its arrivals of the current window
     # and its pending action's time; per LI readout, its next readout.
@@ -184,7 +186,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     queues_free(&ws.heap, &ws.tree)
     free(ws.s); free(ws.dirty_list)
     free(ws.sp_t); free(ws.sp_n); free(ws.log)
-    free(ws.st_count); free(ws.st_key); free(ws.st_seg); free(ws.clock)
+    free(ws.st_count); free(ws.st_key); free(ws.st_rate); free(ws.st_delay); free(ws.st_seg); free(ws.clock)
     if ws.bk != NULL:
         for j in range(ws.n_bk):
             free(ws.bk[j].a)
@@ -215,8 +217,11 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_streams) noe
     ws.clock = <TrainClock*> malloc((n_pops + 1) * sizeof(TrainClock))
     ws.st_count = <uint64_t*> malloc((n_streams + 1) * sizeof(uint64_t))
     ws.st_key = <uint64_t*> malloc((n_streams + 1) * sizeof(uint64_t))
+    ws.st_rate = <double*> malloc((n_streams + 1) * sizeof(double))
+    ws.st_delay = <double*> malloc((n_streams + 1) * sizeof(double))
     ws.st_seg = <int64_t*> malloc((n_streams + 1) * sizeof(int64_t))
-    if (ws.clock == NULL or ws.st_count == NULL or ws.st_key == NULL or ws.st_seg == NULL or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL
+    if (ws.clock == NULL or ws.st_count == NULL or ws.st_key == NULL or ws.st_rate == NULL
+            or ws.st_delay == NULL or ws.st_seg == NULL or ws.s == NULL or ws.dirty_list == NULL or ws.sp_t == NULL
             or ws.sp_n == NULL or ws.log == NULL):
         ws_free(ws)
         return NULL
@@ -314,8 +319,8 @@ cdef inline double next_emission(const Streams* S, Workspace* ws, int64_t s,
     cdef int64_t i = ws.st_seg[s], end = S.seg_off[S.gen[s] + 1]
     cdef double t = t0, r, b
     ws.st_count[s] += 1
-    if i + 1 == end and S.seg_rate[i] > 0.0:
-        return t + E / S.seg_rate[i]            # the last (or only) segment
+    if ws.st_rate[s] > 0.0:
+        return t + E / ws.st_rate[s]            # a constant rate
     while True:
         r = S.seg_rate[i]
         b = S.seg_t[i + 1] if i + 1 < end else INFINITY
@@ -334,19 +339,22 @@ cdef inline int push_stream(const Streams* S, const NetRec* net, Workspace* ws, 
                             double t0, double t_max) noexcept nogil:
     """Schedule the next spike of stream s after t0 (if it arrives by t_max)."""
     cdef double e = next_emission(S, ws, s, t0)
-    cdef double a = e + net.delays[net.order[S.pos[s]]] if net.has_delays else e
+    cdef double a = e + ws.st_delay[s]
     if a <= t_max:
         return heap_push(&ws.heap, a, <int32_t> s, EV_POISSON, S.pos[s], e, -1)
     return 0
 
 
-cdef inline void streams_start(const Streams* S, Workspace* ws) noexcept nogil:
+cdef inline void streams_start(const Streams* S, const NetRec* net, Workspace* ws) noexcept nogil:
     """Every stream at its first draw, keyed by (seed, example, stream)."""
     cdef int64_t i
     for i in range(S.n):
         ws.st_count[i] = 0
         ws.st_seg[i] = S.seg_off[S.gen[i]]
         ws.st_key[i] = stream_key(S.seed, S.example, <uint64_t> i)
+        ws.st_rate[i] = (S.seg_rate[ws.st_seg[i]] if S.seg_off[S.gen[i] + 1] - ws.st_seg[i] == 1
+                         else -1.0)
+        ws.st_delay[i] = net.delays[net.order[S.pos[i]]] if net.has_delays else 0.0
 
 
 # ==============================================================================
@@ -565,7 +573,7 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
     for i in range(net.n_pops):
         ws.clock[i].t = -INFINITY
         rate_max = max(rate_max, max(pops[i].inv_m, pops[i].inv_s))
-    streams_start(S, ws)
+    streams_start(S, net, ws)
     for i in range(S.n):
         if push_stream(S, net, ws, i, 0.0, t_max) < 0:
             return STATUS_NO_MEMORY
@@ -886,7 +894,7 @@ cdef inline void stream_advance(const Streams* S, const NetRec* net, Workspace* 
     """Draw the spike after st_emit[s] of stream s (one synapse: no pick), and when it
     arrives (inf: after t_max); the same draws as push_stream()."""
     cdef double e = next_emission(S, ws, s, ws.st_emit[s])
-    cdef double a = e + net.delays[net.order[S.pos[s]]] if net.has_delays else e
+    cdef double a = e + ws.st_delay[s]
     ws.st_emit[s] = e
     ws.st_next[s] = a if a <= t_max else INFINITY
 
@@ -1010,7 +1018,7 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
             # close, a clock to keep), inline: most events are Poisson arrivals.
             s_ = t - st.t0
             em = exp(-s_ * P.inv_m)
-            train_kappa(P, s_, em, &ej)
+            ej = train_power(em, P.power) if P.power else exp(-s_ * P.inv_s)
             st.V = P.b + (st.V - P.b) * em + st.J * (P.coef * (em - ej))
             st.J = st.J * ej
             st.t0 = t
@@ -1113,9 +1121,21 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                     return STATUS_NO_MEMORY
             ta = ws.act_t[j]
         if dirty and st.mode == MODE_FREE:
-            if predict(ws, pops, n, j, t, t_max) < 0:
-                return STATUS_NEWTON
-            ta = ws.act_t[j]
+            # predict(), with its usual outcomes inline: no crossing possible, or a
+            # CHECK at a lower bound of it.
+            if train_bound(P, st.V, st.J, &s_) and t + s_ <= t_max:
+                if s_ > 0.0:
+                    st.act = ACT_CHECK
+                    ta = t + s_
+                    ws.act_t[j] = ta
+                else:
+                    if solve(ws, pops, n, j, t, t_max) < 0:
+                        return STATUS_NEWTON
+                    ta = ws.act_t[j]
+            elif st.act != ACT_NONE:
+                st.act = ACT_NONE
+                ta = INFINITY
+                ws.act_t[j] = ta
     ws.pnext[j] = tp
     b.n = 0
     b.unsorted = 0
@@ -1188,7 +1208,7 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
                 if t <= t_max:
                     if heap_push(&ws.heap, t, <int32_t> j, EV_SOURCE, 0, t, 0) < 0:
                         return STATUS_NO_MEMORY
-    streams_start(S, ws)
+    streams_start(S, net, ws)
     for i in range(S.n):
         ws.st_emit[i] = 0.0
         stream_advance(S, net, ws, i, t_max)
