@@ -316,11 +316,13 @@ cdef inline double next_emission(const Streams* S, Workspace* ws, int64_t s,
     """The spike after t0 of stream s: invert the integrated (piecewise-constant)
     rate at an exponential draw, so time-varying rates need no thinning."""
     cdef double E = exponential(ws.st_key[s], ws.st_count[s])
-    cdef int64_t i = ws.st_seg[s], end = S.seg_off[S.gen[s] + 1]
+    cdef int64_t i, end
     cdef double t = t0, r, b
     ws.st_count[s] += 1
     if ws.st_rate[s] > 0.0:
         return t + E / ws.st_rate[s]            # a constant rate
+    i = ws.st_seg[s]
+    end = S.seg_off[S.gen[s] + 1]
     while True:
         r = S.seg_rate[i]
         b = S.seg_t[i + 1] if i + 1 < end else INFINITY
@@ -862,6 +864,9 @@ cdef int fan_out(Workspace* ws, const NetRec* net, const TrainPop* pops, int64_t
     cdef int32_t j
     cdef double w
     cdef Bucket* bq
+    # Synapses are in delay order: if the last one is due now, all are, and the
+    # per-synapse delay test (a load per synapse) can go.
+    cdef bint check = net.has_delays and pos < end and t_spike + net.delays[net.order[end - 1]] != t
     while pos < end:
         # The targets are scattered: fetch the bucket header 16 synapses ahead and
         # the slot its next arrival goes to 8 ahead, so neither load stalls here.
@@ -871,7 +876,7 @@ cdef int fan_out(Workspace* ws, const NetRec* net, const TrainPop* pops, int64_t
             bq = &ws.bk[net.post[net.order[pos + 8]]]
             ES_PREFETCH(bq.a + bq.n)
         k = net.order[pos]
-        if net.has_delays and t_spike + net.delays[k] != t:
+        if check and t_spike + net.delays[k] != t:
             return heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos,
                              t_spike, ref)
         pos += 1
