@@ -957,18 +957,24 @@ class Network:
         if self._pop_cache is None or self._pop_cache[0] != key:
             self._check_population_params()
             self._pop_cache = (key, self._population_arrays())
-        if has_delays:
-            oc = self._order_cache
-            if oc is None or not np.array_equal(oc[0], d):
-                order = _readonly(np.lexsort((d, self._pre)).astype(np.int64))
-                self._order_cache = oc = (d.copy(), order)
-            order = oc[1]
         if self._lower_cache is None:
             kind, source_index, pop = self._structure()
             block, block_start, block_stop = self._delivery_blocks()
             self._check_structure(kind, source_index, pop, block, block_start, block_stop)
             self._lower_cache = (kind, source_index, pop, block, block_start, block_stop,
                                  _readonly(np.arange(self._pre.size, dtype=np.int64)))
+        if has_delays:
+            oc = self._order_cache
+            if oc is None or not np.array_equal(oc[0], d):
+                # Synapses are stored by presynaptic neuron; when each neuron's delays
+                # are already non-decreasing (one delay per neuron, say) the delivery
+                # order is the identity, and a sort of every synapse is saved.
+                if not ((self._pre[1:] == self._pre[:-1]) & (d[1:] < d[:-1])).any():
+                    order = self._lower_cache[-1]
+                else:
+                    order = _readonly(np.lexsort((d, self._pre)).astype(np.int64))
+                self._order_cache = oc = (d.copy(), order)
+            order = oc[1]
         low = _Lowered()
         (low.kind, low.source_index, low.pop, low.block, low.block_start, low.block_stop,
          identity) = self._lower_cache

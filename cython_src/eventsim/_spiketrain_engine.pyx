@@ -153,7 +153,7 @@ cdef struct Workspace:
     # Per Poisson stream: draws so far, and the rate segment of its last spike.
     uint64_t* st_count
     uint64_t* st_key
-    double* st_rate     # per stream: its rate if constant (one segment), else -1
+    double* st_rate     # per stream: 1 / its rate if constant (one segment), else -1
     double* st_delay    # per stream: its synapse's delay
     int64_t* st_seg
     # The windowed loop (run_windowed): per neuron, its arrivals of the current window
@@ -320,7 +320,7 @@ cdef inline double next_emission(const Streams* S, Workspace* ws, int64_t s,
     cdef double t = t0, r, b
     ws.st_count[s] += 1
     if ws.st_rate[s] > 0.0:
-        return t + E / ws.st_rate[s]            # a constant rate
+        return t + E * ws.st_rate[s]            # a constant rate (a division less)
     i = ws.st_seg[s]
     end = S.seg_off[S.gen[s] + 1]
     while True:
@@ -354,8 +354,9 @@ cdef inline void streams_start(const Streams* S, const NetRec* net, Workspace* w
         ws.st_count[i] = 0
         ws.st_seg[i] = S.seg_off[S.gen[i]]
         ws.st_key[i] = stream_key(S.seed, S.example, <uint64_t> i)
-        ws.st_rate[i] = (S.seg_rate[ws.st_seg[i]] if S.seg_off[S.gen[i] + 1] - ws.st_seg[i] == 1
-                         else -1.0)
+        ws.st_rate[i] = -1.0
+        if S.seg_off[S.gen[i] + 1] - ws.st_seg[i] == 1 and S.seg_rate[ws.st_seg[i]] > 0.0:
+            ws.st_rate[i] = 1.0 / S.seg_rate[ws.st_seg[i]]
         ws.st_delay[i] = net.delays[net.order[S.pos[i]]] if net.has_delays else 0.0
 
 
