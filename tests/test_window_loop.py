@@ -228,3 +228,17 @@ def test_feedforward_networks_without_delays_run_in_one_window():
     heap = run(net, SpikeTrains.from_first_spikes(x), 20.0, "heap")
     assert np.isfinite(heap.times[:, o.ids]).any()
     np.testing.assert_allclose(win.times, heap.times, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["heap", "window"])
+def test_runaway_without_refractory_period_ends_in_the_budget_error(name):
+    # t_ref = 0: the current grows without bound and crossings come ever closer; the
+    # crossing solver once failed to converge here (ConvergenceError) instead of the
+    # budget ending the run.
+    net = eventsim.Network()
+    net.add_inputs(1)
+    pop = net.add_population(20, model="lif", multispike=True, tau_mem=5.0, tau_syn=1.0,
+                             theta=1.0, v_reset=0.0, t_ref=0.0, bias=3.0)
+    net.connect(np.repeat(pop.ids, 20), np.tile(pop.ids, 20), 0.5, 0.1)
+    with loop(name), pytest.raises(eventsim.EventBudgetExceeded, match="event budget"):
+        eventsim.simulate(net, np.zeros((1, 1)), t_max=1e3)
