@@ -59,32 +59,14 @@ cdef struct TrainPop:
 cdef inline double train_power(double em, int power) noexcept nogil:
     """em ** power for 2 <= power <= 64: e^{-s/tau_syn} from e^{-s/tau_mem} when
     tau_mem = power tau_syn, one exponential less per state update (EventProp's 4,
-    Brunel's 40, ...).  Binary powering, unrolled (a loop costs more than the
-    multiplications): at most ~2 log2(power) roundings, each relative error
-    multiplied by at most power: below 1e-13 relative."""
-    cdef double e1 = em * em
-    cdef double e2 = em if power & 1 else 1.0
-    if power & 2:
-        e2 *= e1
-    if power >= 4:
-        e1 *= e1
-        if power & 4:
+    Brunel's 40, ...).  Binary powering: at most ~2 log2(power) roundings, each
+    relative error multiplied by at most power: below 1e-13 relative."""
+    cdef double e1 = em, e2 = 1.0
+    cdef int b
+    for b in range(7):          # a fixed count, which the compiler unrolls
+        if power & (1 << b):
             e2 *= e1
-        if power >= 8:
-            e1 *= e1
-            if power & 8:
-                e2 *= e1
-            if power >= 16:
-                e1 *= e1
-                if power & 16:
-                    e2 *= e1
-                if power >= 32:
-                    e1 *= e1
-                    if power & 32:
-                        e2 *= e1
-                    if power >= 64:
-                        e1 *= e1
-                        e2 *= e1
+        e1 *= e1
     return e2
 
 

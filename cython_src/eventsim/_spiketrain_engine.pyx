@@ -403,17 +403,12 @@ cdef void rebase(Workspace* ws, const TrainPop* pops, int64_t n_pops, int64_t n,
     ws.R = t
 
 
-cdef inline void advance(Workspace* ws, TrainState* st, const TrainPop* P, double t,
-                         double* vmax, double* tmax) noexcept nogil:
-    """Bring neuron st's state to time t (LI neurons: raise their running maximum)."""
-    cdef double s = t - st.t0, em, ej
-    cdef TrainClock* c
-    if s <= 0.0:
-        return
-    c = clock_at(ws, st.pop, P, t)
-    ej = c.is_ * st.fs
+cdef inline void flow_state(TrainState* st, const TrainPop* P, double s, double em, double ej,
+                            double t, double* vmax, double* tmax) noexcept nogil:
+    """Advance a neuron by s to t given its decays em = e^{-s/tau_mem} and ej =
+    e^{-s/tau_syn}: free, V and J flow (an LI neuron, vmax non-NULL, raises its
+    running maximum); clamped, only J decays."""
     if st.mode == MODE_FREE:
-        em = c.im * st.fm
         if vmax != NULL:
             train_li_max(P, st.V, st.J, s, st.t0, vmax, tmax)
         train_flow_by(P, s, em, ej, &st.V, &st.J)
@@ -423,6 +418,17 @@ cdef inline void advance(Workspace* ws, TrainState* st, const TrainPop* P, doubl
     else:
         st.J = st.J * ej
     st.t0 = t
+
+
+cdef inline void advance(Workspace* ws, TrainState* st, const TrainPop* P, double t,
+                         double* vmax, double* tmax) noexcept nogil:
+    """Bring neuron st's state to time t (LI neurons: raise their running maximum)."""
+    cdef double s = t - st.t0, em, ej
+    cdef TrainClock* c
+    if s <= 0.0:
+        return
+    c = clock_at(ws, st.pop, P, t)
+    flow_state(st, P, s, c.im * st.fm, c.is_ * st.fs, t, vmax, tmax)
     st.fm = c.fm
     st.fs = c.fs
 
@@ -516,6 +522,49 @@ cdef int solve(Workspace* ws, const TrainPop* pops, int64_t n, int32_t j, double
     return 0
 
 
+cdef inline int64_t fire(Workspace* ws, const TrainPop* P, int64_t n, int32_t j, double t,
+                         double* first, bint* again) noexcept nogil:
+    """Neuron j spikes at t (its state advanced to t): record the spike, reset, then
+    clamp it until t + t_ref, retire it (t_ref = inf) or leave it free (t_ref = 0:
+    ``again``, it needs a new prediction).  Returns its tape entry (0 when not
+    recording), or -1 if out of memory."""
+    cdef TrainState* st = &ws.s[j]
+    cdef int64_t sidx = record_spike(ws, j, t), ref = 0
+    if sidx < 0:
+        return -1
+    if first[j] == INFINITY:
+        first[j] = t
+    st.V = P.v_reset
+    again[0] = False
+    if isinf(P.t_ref):
+        st.mode = MODE_DONE
+        set_action(ws, n, j, ACT_NONE, INFINITY)
+    elif P.t_ref > 0.0:
+        st.mode = MODE_CLAMPED
+        set_action(ws, n, j, ACT_RELEASE, t + P.t_ref)
+    else:
+        set_action(ws, n, j, ACT_NONE, INFINITY)
+        again[0] = True
+    if ws.record:
+        ref = log_add(ws, LOG_FIRE, j, t, st.V, st.J, -1, sidx, st.mode)
+        st.last_fire = ref
+    return ref
+
+
+cdef inline int release(Workspace* ws, const TrainPop* P, int64_t n, int32_t j,
+                        double t) noexcept nogil:
+    """Neuron j's refractory period ends at t: free again, from v_reset (it needs a
+    new prediction).  Returns -1 if out of memory."""
+    cdef TrainState* st = &ws.s[j]
+    st.V = P.v_reset
+    st.mode = MODE_FREE
+    set_action(ws, n, j, ACT_NONE, INFINITY)
+    if ws.record and log_add(ws, LOG_RELEASE, j, t, st.V, st.J, st.last_fire, -1,
+                             st.mode) < 0:
+        return -1
+    return 0
+
+
 cdef inline int64_t source_spike(Workspace* ws, int32_t j, double t) noexcept nogil:
     """Record an input or pulse spike; its tape entry (0 when not recording), or -1
     if out of memory."""
@@ -527,6 +576,36 @@ cdef inline int64_t source_spike(Workspace* ws, int32_t j, double t) noexcept no
     return 0
 
 
+cdef int neuron_start(Workspace* ws, const NetRec* net, const TrainPop* pops, int64_t j,
+                      const int32_t* li_slot, double* first, double* vmax, double* tmax,
+                      double t_max) noexcept nogil:
+    """Neuron j at rest at t = 0 (an LI neuron's maximum so far: v_init; a pulse:
+    its spike in the heap).  Returns -1 if out of memory."""
+    cdef TrainState* st = &ws.s[j]
+    cdef double ts
+    first[j] = INFINITY
+    st.pop = net.pop[j]
+    st.act = ACT_NONE
+    st.dirty = 0
+    st.t0 = 0.0
+    st.fm = 1.0
+    st.fs = 1.0
+    st.J = 0.0
+    st.mode = MODE_FREE
+    if st.pop >= 0:
+        st.V = pops[st.pop].v_init
+        if li_slot[j] >= 0:
+            vmax[li_slot[j]] = st.V
+            tmax[li_slot[j]] = 0.0
+        return 0
+    st.V = 0.0
+    if net.kind[j] == KIND_PULSE:
+        ts = net.pulse_times[net.source_index[j]]
+        if ts <= t_max and heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0, ts, 0) < 0:
+            return -1
+    return 0
+
+
 cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams* S,
                  const double* in_t, const int64_t* in_c, int64_t n_in_spikes,
                  const int32_t* input_neuron, const double* ro_t, int64_t n_ro,
@@ -535,6 +614,7 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                  int64_t* n_events, int64_t* where) noexcept nogil:
     """Simulate one example; returns a STATUS_* (STATUS_NEWTON: neuron in ``where``)."""
     cdef int64_t n = net.n_neurons, j, i, k, events = 0, c = 0, r = 0, nb, ref, sidx
+    cdef bint again
     cdef double t, t_in, t_heap, t_act, ts, rate_max
     cdef int32_t jj, slot
     cdef EventRecord ev
@@ -545,32 +625,10 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
     ws.n_dirty = 0
     tree_clear(&ws.tree, n)
     for j in range(n):
-        first[j] = INFINITY
-        st = &ws.s[j]
-        st.pop = net.pop[j]
-        st.act = ACT_NONE
-        st.dirty = 0
-        st.t0 = 0.0
-        st.fm = 1.0
-        st.fs = 1.0
-        st.J = 0.0
-        st.mode = MODE_FREE
-        if st.pop >= 0:
-            P = &pops[st.pop]
-            st.V = P.v_init
-            slot = li_slot[j]
-            if slot >= 0:
-                vmax[slot] = P.v_init
-                tmax[slot] = 0.0
-            elif P.code == TRAIN_LIF:
-                mark_dirty(ws, st, <int32_t> j)     # bias or v_init may drive it alone
-        else:
-            st.V = 0.0
-            if net.kind[j] == KIND_PULSE:
-                ts = net.pulse_times[net.source_index[j]]
-                if ts <= t_max:
-                    if heap_push(&ws.heap, ts, <int32_t> j, EV_SOURCE, 0, ts, 0) < 0:
-                        return STATUS_NO_MEMORY
+        if neuron_start(ws, net, pops, j, li_slot, first, vmax, tmax, t_max) < 0:
+            return STATUS_NO_MEMORY
+        if ws.s[j].pop >= 0 and li_slot[j] < 0 and pops[ws.s[j].pop].code == TRAIN_LIF:
+            mark_dirty(ws, &ws.s[j], <int32_t> j)     # bias or v_init may drive it alone
     ws.R = 0.0
     rate_max = 0.0
     for i in range(net.n_pops):
@@ -661,38 +719,18 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                         where[0] = jj
                         return STATUS_NEWTON
                 elif st.act == ACT_FIRE:
-                    sidx = record_spike(ws, jj, t)
-                    if sidx < 0:
+                    ref = fire(ws, P, n, jj, t, first, &again)
+                    if ref < 0:
                         return STATUS_NO_MEMORY
-                    if first[jj] == INFINITY:
-                        first[jj] = t
-                    st.V = P.v_reset
-                    if isinf(P.t_ref):
-                        st.mode = MODE_DONE
-                        set_action(ws, n, jj, ACT_NONE, INFINITY)
-                    elif P.t_ref > 0.0:
-                        st.mode = MODE_CLAMPED
-                        set_action(ws, n, jj, ACT_RELEASE, t + P.t_ref)
-                    else:
-                        set_action(ws, n, jj, ACT_NONE, INFINITY)
+                    if again:
                         mark_dirty(ws, st, jj)
-                    ref = 0
-                    if ws.record:
-                        ref = log_add(ws, LOG_FIRE, jj, t, st.V, st.J, -1, sidx, st.mode)
-                        st.last_fire = ref
-                        if ref < 0:
-                            return STATUS_NO_MEMORY
                     if deliver(ws, net, pops, jj, net.indptr[jj], t, ref, t, li_slot, vmax,
                                tmax) < 0:
                         return STATUS_NO_MEMORY
                 else:                       # ACT_RELEASE
-                    st.V = P.v_reset
-                    st.mode = MODE_FREE
-                    set_action(ws, n, jj, ACT_NONE, INFINITY)
-                    mark_dirty(ws, st, jj)
-                    if ws.record and log_add(ws, LOG_RELEASE, jj, t, st.V, st.J, st.last_fire,
-                                             -1, st.mode) < 0:
+                    if release(ws, P, n, jj, t) < 0:
                         return STATUS_NO_MEMORY
+                    mark_dirty(ws, st, jj)
             if events > max_events:
                 n_events[0] = events
                 return STATUS_BUDGET
@@ -905,6 +943,18 @@ cdef inline void stream_advance(const Streams* S, const NetRec* net, Workspace* 
     ws.st_next[s] = a if a <= t_max else INFINITY
 
 
+cdef inline void clock_follow(Workspace* ws, TrainState* st, const TrainPop* P, double em,
+                              double ej, double t) noexcept nogil:
+    """The neuron's factors e^{(t - R)/tau} after a direct advance by decays em, ej."""
+    if em > 0.0 and ej > 0.0 and st.fm > 0.0 and st.fs > 0.0:
+        st.fm = st.fm / em
+        st.fs = st.fs / ej
+    else:
+        # A long silence: the quotient would be 0/0.
+        st.fm = exp((t - ws.R) * P.inv_m)
+        st.fs = exp((t - ws.R) * P.inv_s)
+
+
 cdef inline void advance_direct(Workspace* ws, TrainState* st, const TrainPop* P, double t,
                                 double* vmax, double* tmax) noexcept nogil:
     """advance() with the decays taken directly from t - t0 (an event at a time of
@@ -915,24 +965,9 @@ cdef inline void advance_direct(Workspace* ws, TrainState* st, const TrainPop* P
         return
     em = exp(-s * P.inv_m)
     train_kappa(P, s, em, &ej)
-    if st.mode == MODE_FREE:
-        if vmax != NULL:
-            train_li_max(P, st.V, st.J, s, st.t0, vmax, tmax)
-        train_flow_by(P, s, em, ej, &st.V, &st.J)
-        if vmax != NULL and st.V > vmax[0]:
-            vmax[0] = st.V
-            tmax[0] = t
-    else:
-        st.J = st.J * ej
-    st.t0 = t
+    flow_state(st, P, s, em, ej, t, vmax, tmax)
     if ws.clocked:
-        if em > 0.0 and ej > 0.0 and st.fm > 0.0 and st.fs > 0.0:
-            st.fm = st.fm / em
-            st.fs = st.fs / ej
-        else:
-            # A long silence: the quotient would be 0/0.
-            st.fm = exp((t - ws.R) * P.inv_m)
-            st.fs = exp((t - ws.R) * P.inv_s)
+        clock_follow(ws, st, P, em, ej, t)
 
 
 cdef inline void advance_group(Workspace* ws, TrainState* st, const TrainPop* P,
@@ -943,18 +978,7 @@ cdef inline void advance_group(Workspace* ws, TrainState* st, const TrainPop* P,
     cdef const double* f = ws.gt_f + g * 4 * ws.n_pops + 4 * st.pop
     if s <= 0.0:
         return
-    em = f[0] * st.fm
-    ej = f[1] * st.fs
-    if st.mode == MODE_FREE:
-        if vmax != NULL:
-            train_li_max(P, st.V, st.J, s, st.t0, vmax, tmax)
-        train_flow_by(P, s, em, ej, &st.V, &st.J)
-        if vmax != NULL and st.V > vmax[0]:
-            vmax[0] = st.V
-            tmax[0] = t
-    else:
-        st.J = st.J * ej
-    st.t0 = t
+    flow_state(st, P, s, f[0] * st.fm, f[1] * st.fs, t, vmax, tmax)
     st.fm = f[2]
     st.fs = f[3]
 
@@ -969,6 +993,20 @@ cdef inline void readouts_until(Workspace* ws, TrainState* st, const TrainPop* P
         ro_v[r * n_li + slot] = st.V
         r += 1
     ws.ro_next[slot] = r
+
+
+cdef inline int poisson_arrival(Workspace* ws, TrainState* st, int32_t j, double t, double dJ,
+                                int64_t k, bint* dirty) noexcept nogil:
+    """A Poisson spike through synapse k raises neuron j's J by dJ at t (its state
+    advanced to t).  Returns -1 if out of memory."""
+    if dJ != 0.0 or ws.record:
+        st.J += dJ
+        if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, -1, k, st.mode) < 0:
+            return -1
+        # Only an excitatory arrival (or any, while a crossing is pending) can move it.
+        if dJ > 0.0 or st.act == ACT_FIRE:
+            dirty[0] = True
+    return 0
 
 
 cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, const Streams* S,
@@ -996,7 +1034,7 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
     cdef double t, ta, tb, inv_g = P.inv_g, horizon = t_max if last or lim > t_max else lim
     cdef double* vm = &vmax[slot] if slot >= 0 else NULL
     cdef double* tm = &tmax[slot] if slot >= 0 else NULL
-    cdef bint dirty, lif = P.code == TRAIN_LIF, inclusive = last or lim > t_max
+    cdef bint dirty, again, lif = P.code == TRAIN_LIF, inclusive = last or lim > t_max
     cdef bint fast = ws.clocked and slot < 0 and not P.near
     cdef double s_, em, ej
     if b.unsorted and bucket_sort(ws, b) < 0:
@@ -1028,12 +1066,7 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
             st.V = P.b + (st.V - P.b) * em + st.J * (P.coef * (em - ej))
             st.J = st.J * ej
             st.t0 = t
-            if em > 0.0 and ej > 0.0 and st.fm > 0.0 and st.fs > 0.0:
-                st.fm = st.fm / em
-                st.fs = st.fs / ej
-            else:
-                st.fm = exp((t - ws.R) * P.inv_m)
-                st.fs = exp((t - ws.R) * P.inv_s)
+            clock_follow(ws, st, P, em, ej, t)
         else:
             advance_direct(ws, st, P, t, vm, tm)
         # One batch, as in run_one: the arrivals at t, then the actions at t, then
@@ -1054,13 +1087,8 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                 events[0] += 1
                 if events[0] > max_events:
                     return STATUS_BUDGET
-                if w1 != 0.0 or ws.record:
-                    st.J += w1 * inv_g
-                    if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, -1, k1,
-                                             st.mode) < 0:
-                        return STATUS_NO_MEMORY
-                    if w1 > 0.0 or st.act == ACT_FIRE:
-                        dirty = True
+                if poisson_arrival(ws, st, j, t, w1 * inv_g, k1, &dirty) < 0:
+                    return STATUS_NO_MEMORY
                 stream_advance(S, net, ws, sid1, t_max)
                 tp = ws.st_next[sid1]
             else:
@@ -1072,14 +1100,8 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                         if events[0] > max_events:
                             return STATUS_BUDGET
                         k = net.order[S.pos[sid]]
-                        w = net.weights[k]
-                        if w != 0.0 or ws.record:
-                            st.J += w * inv_g
-                            if ws.record and log_add(ws, LOG_ARRIVAL, j, t, st.V, st.J, -1, k,
-                                                     st.mode) < 0:
-                                return STATUS_NO_MEMORY
-                            if w > 0.0 or st.act == ACT_FIRE:
-                                dirty = True
+                        if poisson_arrival(ws, st, j, t, net.weights[k] * inv_g, k, &dirty) < 0:
+                            return STATUS_NO_MEMORY
                         stream_advance(S, net, ws, sid, t_max)
                     if ws.st_next[sid] < tp:
                         tp = ws.st_next[sid]
@@ -1093,38 +1115,17 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                 if solve(ws, pops, n, j, t, t_max) < 0:
                     return STATUS_NEWTON
             elif st.act == ACT_FIRE:
-                sidx = record_spike(ws, j, t)
-                if sidx < 0:
+                ref = fire(ws, P, n, j, t, first, &again)
+                if ref < 0:
                     return STATUS_NO_MEMORY
-                if first[j] == INFINITY:
-                    first[j] = t
-                st.V = P.v_reset
-                if isinf(P.t_ref):
-                    st.mode = MODE_DONE
-                    set_action(ws, n, j, ACT_NONE, INFINITY)
-                elif P.t_ref > 0.0:
-                    st.mode = MODE_CLAMPED
-                    set_action(ws, n, j, ACT_RELEASE, t + P.t_ref)
-                else:
-                    set_action(ws, n, j, ACT_NONE, INFINITY)
-                    dirty = True
-                ref = 0
-                if ws.record:
-                    ref = log_add(ws, LOG_FIRE, j, t, st.V, st.J, -1, sidx, st.mode)
-                    st.last_fire = ref
-                    if ref < 0:
-                        return STATUS_NO_MEMORY
+                dirty = dirty or again
                 if fan_out(ws, net, pops, j, net.indptr[j], t, ref, t) < 0:
                     return STATUS_NO_MEMORY
                 gt = ws.gt_t            # (the table may have grown)
             else:                       # ACT_RELEASE
-                st.V = P.v_reset
-                st.mode = MODE_FREE
-                set_action(ws, n, j, ACT_NONE, INFINITY)
-                dirty = True
-                if ws.record and log_add(ws, LOG_RELEASE, j, t, st.V, st.J, st.last_fire,
-                                         -1, st.mode) < 0:
+                if release(ws, P, n, j, t) < 0:
                     return STATUS_NO_MEMORY
+                dirty = True
             ta = ws.act_t[j]
         if dirty and st.mode == MODE_FREE:
             # predict(), with its usual outcomes inline: no crossing possible, or a
@@ -1183,37 +1184,17 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
     ws.heap.n = 0
     ws.heap.seq = 0
     for j in range(n):
-        first[j] = INFINITY
-        st = &ws.s[j]
-        st.pop = net.pop[j]
-        st.act = ACT_NONE
         ws.act_t[j] = INFINITY
-        st.t0 = 0.0
-        st.fm = 1.0
-        st.fs = 1.0
-        st.J = 0.0
-        st.mode = MODE_FREE
         ws.bk[j].n = 0
         ws.bk[j].unsorted = 0
-        if st.pop >= 0:
-            P = &pops[st.pop]
-            st.V = P.v_init
-            slot = li_slot[j]
-            if slot >= 0:
-                vmax[slot] = P.v_init
-                tmax[slot] = 0.0
-                ws.ro_next[slot] = 0
-            elif P.code == TRAIN_LIF:
-                if predict(ws, pops, n, <int32_t> j, 0.0, t_max) < 0:   # bias or v_init alone
-                    where[0] = j
-                    return STATUS_NEWTON
-        else:
-            st.V = 0.0
-            if net.kind[j] == KIND_PULSE:
-                t = net.pulse_times[net.source_index[j]]
-                if t <= t_max:
-                    if heap_push(&ws.heap, t, <int32_t> j, EV_SOURCE, 0, t, 0) < 0:
-                        return STATUS_NO_MEMORY
+        if neuron_start(ws, net, pops, j, li_slot, first, vmax, tmax, t_max) < 0:
+            return STATUS_NO_MEMORY
+        if li_slot[j] >= 0:
+            ws.ro_next[li_slot[j]] = 0
+        elif ws.s[j].pop >= 0 and pops[ws.s[j].pop].code == TRAIN_LIF:
+            if predict(ws, pops, n, <int32_t> j, 0.0, t_max) < 0:   # bias or v_init alone
+                where[0] = j
+                return STATUS_NEWTON
     streams_start(S, net, ws)
     for i in range(S.n):
         ws.st_emit[i] = 0.0
