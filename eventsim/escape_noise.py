@@ -78,8 +78,9 @@ __all__ = [
     "LINKS", "DiscreteLIF", "EscapeResult", "EscapeGradients",
     "firing_probability", "log_probabilities", "per_bin_weight",
     "uniforms", "stream_key", "bin_spike_times",
-    "simulate", "log_likelihood", "value_and_grad", "hidden_value_and_grad",
+    "simulate", "log_likelihood", "value_and_grad", "hidden_value_and_grad", "HiddenGradients",
     "NoiseSchedule", "constant", "exponential_cooling", "steps", "learning_rate", "train",
+    "TrainHistory",
 ]
 
 #: The escape-noise links ``F`` (``p = F(z)``) this module knows.
@@ -346,7 +347,7 @@ def stream_key(seed, example, neuron):
     return _mix64(_mix64(_mix64(s) ^ e) ^ n)
 
 
-def uniforms(seed, examples, neurons, n_bins):
+def uniforms(seed, examples, neurons, n_bins, offset=0):
     """Uniform draws on ``(0, 1)`` for every (example, bin, neuron).
 
     Draw ``k`` of the stream ``(seed, example, neuron)`` is
@@ -362,13 +363,16 @@ def uniforms(seed, examples, neurons, n_bins):
     neurons : array_like of int, shape (n_neurons,)
         Global neuron (stream) ids.
     n_bins : int
+    offset : int
+        Counter of the first bin (draws ``offset .. offset + n_bins - 1``); repeated samples
+        of one example use disjoint counter ranges.
 
     Returns
     -------
     ndarray, shape (n_examples, n_bins, n_neurons)
     """
     keys = stream_key(seed, np.asarray(examples)[:, None], np.asarray(neurons)[None, :])
-    counters = _mix64(np.arange(int(n_bins), dtype=np.uint64))
+    counters = _mix64(np.arange(int(offset), int(offset) + int(n_bins), dtype=np.uint64))
     bits = _mix64(keys[:, None, :] ^ counters[None, :, None]) >> np.uint64(11)
     return (bits.astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
 
@@ -747,3 +751,326 @@ def value_and_grad(x, q, w, bias=0.0, *, neuron=None, sigma_n, mode="teacher",
         gw, gb, gu = gw[:, 0], float(gb[0]), float(gu[0])
     return EscapeGradients(value=float(per_example.sum()), weights=gw, bias=gb, theta=gu,
                            per_example=per_example, spikes=unshape(S), p=unshape(p))
+
+
+# --------------------------------------------------------------------------- hidden layer
+@dataclasses.dataclass
+class HiddenGradients:
+    """What :func:`hidden_value_and_grad` returns (sums over examples).
+
+    Attributes
+    ----------
+    value : float
+        Sum over examples of ``ln mean_k P(q | h_k)``: the sampled estimate of the marginal
+        log-likelihood ``ln P(q | x)`` (a lower bound in expectation, by Jensen).
+    w_hidden, w_out : ndarray
+        Gradients for the input-to-hidden and hidden-to-output weights.
+    bias_hidden, bias_out : ndarray
+    per_example : ndarray (n_examples,)
+    ess : ndarray (n_examples,)
+        Effective sample size ``1 / sum_k omega_k^2`` of the importance weights: when it is
+        near 1, a single hidden sample dominates and the estimate is noisy.
+    hidden_spikes : ndarray of bool, (n_examples, n_samples, n_bins, n_hidden)
+    """
+
+    value: float
+    w_hidden: np.ndarray
+    w_out: np.ndarray
+    bias_hidden: np.ndarray
+    bias_out: np.ndarray
+    per_example: np.ndarray
+    ess: np.ndarray
+    hidden_spikes: np.ndarray
+
+
+def hidden_value_and_grad(x, q, w_hidden, w_out, bias_hidden=0.0, bias_out=0.0, *,
+                          hidden=None, output=None, sigma_n, n_samples=16, seed=0,
+                          examples=None):
+    """The likelihood rule through one stochastic hidden layer.
+
+    The hidden neurons are escape-noise neurons driven by ``x``; their spikes drive the
+    output neurons, which are teacher-forced by the target ``q``.  The hidden spikes ``h``
+    are latent, so the quantity to maximise is the marginal likelihood
+    ``P(q | x) = sum_h P(h | x) P(q | h)``, whose gradient is the posterior expectation
+
+    .. math::
+
+        \nabla \ln P(q|x) = E_{h \sim P(h | q, x)}
+        \bigl[\nabla \ln P(h | x) + \nabla \ln P(q | h)\bigr] .
+
+    It is estimated with ``n_samples`` free-running hidden samples per example, weighted by
+    the self-normalised importance weights ``omega_k = P(q | h_k) / sum_j P(q | h_j)``
+    (``docs/escape_noise.md`` 6): the output term is the exact teacher-forced gradient, the
+    hidden term is the exact gradient of the log-probability of the sampled hidden train
+    (each with that sample's resets).  The estimate is consistent (exact as
+    ``n_samples -> inf``), biased for finite ``n_samples``.
+
+    Parameters
+    ----------
+    x : array_like, (n_bins, n_inputs) or (n_examples, n_bins, n_inputs)
+    q : array_like
+        Target spikes of the output neurons, (n_examples, n_bins, n_out) (axes left out as
+        in ``x``; ``w_out`` must be 2-D).
+    w_hidden : array_like (n_inputs, n_hidden)
+    w_out : array_like (n_hidden, n_out)
+    bias_hidden, bias_out : float or array_like
+    hidden, output : DiscreteLIF, optional
+        Parameters of each layer (default :class:`DiscreteLIF()`).
+    sigma_n : float or (float, float)
+        Noise level, or ``(hidden, output)`` levels.
+    n_samples : int
+        Hidden samples per example.
+    seed : int
+    examples : array_like of int, optional
+        Global example ids; sample ``k`` of example ``e`` uses counters ``k T .. k T + T - 1``
+        of the streams ``(seed, e, hidden neuron)``.
+
+    Returns
+    -------
+    HiddenGradients
+    """
+    hidden = DiscreteLIF() if hidden is None else hidden
+    output = DiscreteLIF() if output is None else output
+    if np.ndim(sigma_n) == 0:
+        s_h = s_o = _sigma(sigma_n)
+    else:
+        if len(sigma_n) != 2:
+            raise ValueError(f"sigma_n must be a number or a (hidden, output) pair, got {sigma_n!r}")
+        s_h, s_o = _sigma(sigma_n[0]), _sigma(sigma_n[1])
+    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+    K = int(n_samples)
+    w_out = _finite_array("w_out", w_out)
+    if w_out.ndim != 2:
+        raise ValueError(f"w_out must have shape (n_hidden, n_out), got {w_out.shape}")
+    x, w_h, b_h, _, _ = _shapes(x, w_hidden, bias_hidden)
+    if np.ndim(w_hidden) != 2:
+        raise ValueError(f"w_hidden must have shape (n_inputs, n_hidden), got {np.shape(w_hidden)}")
+    E, T, n_in = x.shape
+    H = w_h.shape[1]
+    if w_out.shape[0] != H:
+        raise ValueError(f"w_out has {w_out.shape[0]} rows but there are {H} hidden neurons")
+    _, w_o, b_o, q, _ = _shapes(np.zeros((E, T, H)), w_out, bias_out, q if np.ndim(q) == 3
+                                 else np.asarray(q)[None])
+    ids = _examples_ids(examples, E)
+    # Hidden layer, free running: K samples per example, counters k*T.. of its own streams.
+    c_h = np.repeat(np.matmul(x, w_h) / hidden.g_leak, K, axis=0)          # (E K, T, H)
+    u = np.concatenate([uniforms(seed, ids, np.arange(H, dtype=np.uint64), T, offset=k * T)
+                        for k in range(K)], axis=2).reshape(E, T, K, H)
+    u = u.transpose(0, 2, 1, 3).reshape(E * K, T, H)
+    Vh, Sh, Rh, Fh = _forward(c_h, b_h / hidden.g_leak, hidden, s_h, u=u)
+    h = Sh.astype(np.float64)
+    _, lam_h, _ = _terms(Vh, h, Rh, hidden, s_h)
+    cb_h, bb_h = _backward(lam_h / s_h, Sh, Fh, hidden)
+    # Output layer, teacher forced, driven by the hidden samples.
+    qk = np.repeat(q, K, axis=0)
+    c_o = np.matmul(h, w_o) / output.g_leak
+    Vo, So, Ro, Fo = _forward(c_o, b_o / output.g_leak, output, s_o, resets=qk)
+    _check_teacher(qk, Ro)
+    ll_o, lam_o, _ = _terms(Vo, qk, Ro, output, s_o)
+    cb_o, bb_o = _backward(lam_o / s_o, So, Fo, output)
+    ll = ll_o.sum(axis=(1, 2)).reshape(E, K)
+    m = ll.max(axis=1, keepdims=True)
+    wts = np.exp(ll - m)
+    per_example = (m[:, 0] + np.log(wts.mean(axis=1)))
+    omega = (wts / wts.sum(axis=1, keepdims=True)).reshape(E * K)
+    xk = np.repeat(x, K, axis=0)
+    g_wh = np.tensordot(xk, cb_h * omega[:, None, None], axes=([0, 1], [0, 1])) / hidden.g_leak
+    g_bh = (bb_h * omega[:, None]).sum(axis=0) / hidden.g_leak
+    g_wo = np.tensordot(h, cb_o * omega[:, None, None], axes=([0, 1], [0, 1])) / output.g_leak
+    g_bo = (bb_o * omega[:, None]).sum(axis=0) / output.g_leak
+    ess = 1.0 / (omega.reshape(E, K) ** 2).sum(axis=1)
+    return HiddenGradients(value=float(per_example.sum()), w_hidden=g_wh, w_out=g_wo,
+                           bias_hidden=g_bh, bias_out=g_bo, per_example=per_example, ess=ess,
+                           hidden_spikes=Sh.reshape(E, K, T, H))
+
+
+# --------------------------------------------------------------------------- noise schedules
+@dataclasses.dataclass(frozen=True)
+class NoiseSchedule:
+    """``sigma_n`` as a function of the epoch: call it, ``schedule(epoch) -> sigma_n``.
+
+    Build one with :func:`constant`, :func:`exponential_cooling` or :func:`steps`.
+    """
+
+    kind: str
+    values: tuple
+    boundaries: tuple = ()
+    gamma: float = 1.0
+    floor: float = 0.0
+
+    def __call__(self, epoch):
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
+        if self.kind == "constant":
+            return self.values[0]
+        if self.kind == "exponential":
+            return max(self.floor, self.values[0] * self.gamma ** int(epoch))
+        return self.values[int(np.searchsorted(self.boundaries, epoch, side="right"))]
+
+
+def constant(sigma_n):
+    """A fixed noise level.
+
+    Parameters
+    ----------
+    sigma_n : float
+        > 0.
+
+    Returns
+    -------
+    NoiseSchedule
+    """
+    return NoiseSchedule("constant", (_sigma(sigma_n),))
+
+
+def exponential_cooling(sigma_0, gamma, floor):
+    """Cooling: ``sigma_n(epoch) = max(floor, sigma_0 * gamma**epoch)``.
+
+    Parameters
+    ----------
+    sigma_0 : float
+        Starting noise, > 0.
+    gamma : float
+        Factor per epoch, in (0, 1].
+    floor : float
+        Lowest noise, in (0, sigma_0].
+
+    Returns
+    -------
+    NoiseSchedule
+    """
+    s0, fl = _sigma(sigma_0), _positive("floor", floor)
+    g = _positive("gamma", gamma)
+    if g > 1:
+        raise ValueError(f"gamma must lie in (0, 1] (cooling), got {gamma!r}")
+    if fl > s0:
+        raise ValueError(f"floor ({fl}) must not exceed sigma_0 ({s0})")
+    return NoiseSchedule("exponential", (s0,), gamma=g, floor=fl)
+
+
+def steps(values, boundaries):
+    """Piecewise-constant noise: ``values[j]`` for ``boundaries[j-1] <= epoch < boundaries[j]``.
+
+    Parameters
+    ----------
+    values : sequence of float
+        ``len(boundaries) + 1`` noise levels, each > 0.
+    boundaries : sequence of int
+        Strictly increasing epochs at which the level changes.
+
+    Returns
+    -------
+    NoiseSchedule
+    """
+    vals = tuple(_sigma(v) for v in values)
+    bnd = tuple(int(b) for b in boundaries)
+    if len(vals) != len(bnd) + 1:
+        raise ValueError(f"need len(values) == len(boundaries) + 1, got {len(vals)} and {len(bnd)}")
+    if any(b1 <= b0 for b0, b1 in zip(bnd, bnd[1:])) or (bnd and bnd[0] <= 0):
+        raise ValueError(f"boundaries must be strictly increasing positive epochs, got {bnd}")
+    return NoiseSchedule("steps", vals, boundaries=bnd)
+
+
+def learning_rate(lr, sigma_n, *, scale_with_sigma2=False, sigma_ref=1.0):
+    """The step size at noise ``sigma_n``: ``lr`` or ``lr * (sigma_n / sigma_ref)**2``.
+
+    For a missed spike ``lambda / sigma_n ~ (u - V) / sigma_n**2`` (``docs/escape_noise.md``
+    3), so scaling the rate with ``sigma_n**2`` keeps steps bounded while the noise cools.
+
+    Parameters
+    ----------
+    lr : float
+    sigma_n : float
+    scale_with_sigma2 : bool
+    sigma_ref : float
+        The noise level at which the scaled rate equals ``lr``.
+
+    Returns
+    -------
+    float
+    """
+    lr = _positive("lr", lr)
+    if not scale_with_sigma2:
+        return lr
+    return lr * (_sigma(sigma_n) / _positive("sigma_ref", sigma_ref)) ** 2
+
+
+@dataclasses.dataclass
+class TrainHistory:
+    """What :func:`train` returns: the final parameters and one entry per epoch.
+
+    Attributes
+    ----------
+    w, bias : ndarray
+    sigma_n, log_likelihood : ndarray (n_epochs,)
+        The noise of each epoch and the log-likelihood (mean over examples) before its step.
+    w_path : ndarray (n_epochs + 1, ...)
+        The weights before every epoch and after the last.
+    """
+
+    w: np.ndarray
+    bias: np.ndarray
+    sigma_n: np.ndarray
+    log_likelihood: np.ndarray
+    w_path: np.ndarray
+
+
+def train(x, q, w, bias=0.0, *, neuron=None, schedule, epochs, lr, scale_lr_with_sigma2=False,
+          sigma_ref=1.0, mode="teacher", train_bias=False, seed=0, mask=None, w_min=None,
+          w_max=None):
+    """Gradient ascent on the log-likelihood with a noise schedule (full batch).
+
+    Each epoch: ``sigma = schedule(epoch)``, ``g = value_and_grad(...)`` averaged over the
+    examples, ``w += learning_rate(lr, sigma, ...) * g.weights`` (and the bias with
+    ``train_bias``), then clipping to ``[w_min, w_max]``.
+
+    Parameters
+    ----------
+    x, q, w, bias, neuron
+        As in :func:`value_and_grad` (``w`` and ``bias`` are copied).
+    schedule : NoiseSchedule or callable
+        ``epoch -> sigma_n``.
+    epochs : int
+    lr : float
+    scale_lr_with_sigma2 : bool
+        Multiply the rate by ``(sigma_n / sigma_ref)**2`` (see :func:`learning_rate`).
+    sigma_ref : float
+    mode : {"teacher", "free"}
+        Free running draws a fresh sample each epoch (seed ``seed + epoch``).
+    train_bias : bool
+    seed : int
+    mask : array_like of bool, optional
+        Shape of ``w``: only these weights learn (e.g. block-diagonal batches of neurons).
+    w_min, w_max : float, optional
+        Clip the weights after every step.
+
+    Returns
+    -------
+    TrainHistory
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    w = np.array(w, np.float64)
+    b = np.array(bias, np.float64)
+    msk = None if mask is None else np.asarray(mask, bool)
+    if msk is not None and msk.shape != w.shape:
+        raise ValueError(f"mask must have the shape of w {w.shape}, got {msk.shape}")
+    n_ex = 1 if np.ndim(x) == 2 else np.shape(x)[0]
+    sig, lls, path = [], [], [w.copy()]
+    for epoch in range(int(epochs)):
+        sigma = schedule(epoch)
+        g = value_and_grad(x, q, w, b, neuron=neuron, sigma_n=sigma, mode=mode, seed=seed + epoch)
+        step = learning_rate(lr, sigma, scale_with_sigma2=scale_lr_with_sigma2,
+                             sigma_ref=sigma_ref) / n_ex
+        gw = g.weights if msk is None else np.where(msk, g.weights, 0.0)
+        w = w + step * gw
+        if w_min is not None or w_max is not None:
+            w = np.clip(w, w_min, w_max)
+        if train_bias:
+            b = b + step * np.asarray(g.bias)
+        sig.append(sigma)
+        lls.append(g.value / n_ex)
+        path.append(w.copy())
+    return TrainHistory(w=w, bias=b, sigma_n=np.array(sig), log_likelihood=np.array(lls),
+                        w_path=np.array(path))
