@@ -284,6 +284,8 @@ def per_bin_weight(z, q, link="probit"):
     if link == "logistic":
         return q - special.expit(z)
     if link == "probit":
+        # Both ratios are finite for every real z (about |z| on the far side), so the
+        # products never meet 0 * inf.
         return q * _mills_ratio(z) - (1.0 - q) * _mills_ratio(-z)
     with np.errstate(over="ignore", invalid="ignore"):
         e = np.exp(z)
@@ -301,7 +303,7 @@ def _mills_ratio(z):
     # For z < 0: Phi(z) = erfcx(-z/sqrt2) exp(-z^2/2) / 2, so the Gaussian factors cancel
     # analytically and nothing underflows (erfcx is evaluated without cancellation).
     out[neg] = _SQRT_2_OVER_PI / special.erfcx(-z[neg] * _INV_SQRT_2)
-    zp = z[~neg]
+    zp = np.minimum(z[~neg], 1e150)          # exp(-z^2/2) is 0 long before z^2 overflows
     # For z >= 0, Phi(z) >= 1/2, so the direct quotient is accurate; it underflows to 0
     # beyond z ~ 38 where the true value is below the smallest double.
     out[~neg] = np.exp(-0.5 * zp * zp) * _INV_SQRT_2PI / special.ndtr(zp)
@@ -542,7 +544,8 @@ def _terms(V, q, refractory, neuron, sigma):
     """Per-bin log-likelihood terms and weights ``lambda`` (0 in refractory bins)."""
     z = (V - neuron.theta) / sigma
     lp, lnp = log_probabilities(z, neuron.link)
-    ll = np.where(refractory, 0.0, q * lp + (1.0 - q) * lnp)
+    # Select rather than multiply: 0 * (-inf) would be NaN where a term is impossible.
+    ll = np.where(refractory, 0.0, np.where(q > 0.5, lp, lnp))
     lam = np.where(refractory, 0.0, per_bin_weight(z, q, neuron.link))
     return ll, lam, z
 
@@ -786,7 +789,7 @@ class HiddenGradients:
 def hidden_value_and_grad(x, q, w_hidden, w_out, bias_hidden=0.0, bias_out=0.0, *,
                           hidden=None, output=None, sigma_n, n_samples=16, seed=0,
                           examples=None):
-    """The likelihood rule through one stochastic hidden layer.
+    r"""The likelihood rule through one stochastic hidden layer.
 
     The hidden neurons are escape-noise neurons driven by ``x``; their spikes drive the
     output neurons, which are teacher-forced by the target ``q``.  The hidden spikes ``h``
