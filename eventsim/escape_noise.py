@@ -74,10 +74,15 @@ import numbers
 import numpy as np
 from scipy import special
 
+try:  # the per-bin loops, compiled; the numpy versions below are the fallback and the reference
+    from . import _escape_noise as _kernel
+except ImportError:  # pragma: no cover - a build without the extension
+    _kernel = None
+
 __all__ = [
     "LINKS", "DiscreteLIF", "EscapeResult", "EscapeGradients",
     "firing_probability", "log_probabilities", "per_bin_weight",
-    "uniforms", "stream_key", "bin_spike_times",
+    "naive_per_bin_weight", "uniforms", "stream_key", "bin_spike_times", "van_rossum",
     "simulate", "log_likelihood", "value_and_grad", "hidden_value_and_grad", "HiddenGradients",
     "NoiseSchedule", "constant", "exponential_cooling", "steps", "learning_rate", "train",
     "TrainHistory",
@@ -410,6 +415,32 @@ def bin_spike_times(trains, dt, n_bins):
     return x
 
 
+def van_rossum(a, b, tau):
+    """van Rossum distance between two spike trains (``shared/MATH.md`` E.3 normalisation).
+
+    ``D^2 = (1/tau) int (f - g)^2 dt`` with ``f = sum_i exp(-(t - a_i)/tau) H(t - a_i)``,
+    evaluated in closed form: ``D(empty, {t}) = 1/sqrt(2)``.
+
+    Parameters
+    ----------
+    a, b : array_like
+        Spike times.
+    tau : float
+
+    Returns
+    -------
+    float
+    """
+    tau = _positive("tau", tau)
+    a = np.asarray(a, np.float64).ravel()
+    b = np.asarray(b, np.float64).ravel()
+
+    def k(u, v):
+        return np.exp(-np.abs(u[:, None] - v[None, :]) / tau).sum()
+    d2 = 0.5 * (k(a, a) + k(b, b) - 2.0 * k(a, b))
+    return math.sqrt(max(d2, 0.0))
+
+
 # --------------------------------------------------------------------------- input shapes
 def _shapes(x, w, bias, q=None):
     """Validated ``x (E, T, n_in)``, ``w (n_in, N)``, ``bias (N,)``, ``q (E, T, N)``.
@@ -471,7 +502,40 @@ def _examples_ids(examples, n):
 
 
 # --------------------------------------------------------------------------- forward and backward
-def _forward(c, b, neuron, sigma, *, resets=None, u=None):
+_LINK_CODES = {"probit": 0, "logistic": 1, "exponential": 2}
+
+
+def _forward(c, b, neuron, sigma, *, resets=None, u=None, use_kernel=True):
+    """:func:`_forward_numpy`, in compiled code when the extension is built."""
+    if _kernel is None or not use_kernel:
+        return _forward_numpy(c, b, neuron, sigma, resets=resets, u=u)
+    E, T, N = c.shape
+    a_m, a_s, k = neuron.propagators()
+    V = np.empty((E, T, N))
+    S, R, F = (np.empty((E, T, N), np.uint8) for _ in range(3))
+    dummy = np.zeros((1, 1, 1))
+    _kernel.forward(np.ascontiguousarray(c), np.ascontiguousarray(b, np.float64),
+                    dummy if resets is None else np.ascontiguousarray(resets, np.float64),
+                    dummy if u is None else np.ascontiguousarray(u), resets is not None,
+                    a_m, a_s, k, neuron.n_ref, neuron.v_reset, neuron.v_init, neuron.theta,
+                    sigma, _LINK_CODES[neuron.link], V, S, R, F)
+    return V, S.view(bool), R.view(bool), F.view(bool)
+
+
+def _backward(g, spikes, frozen, neuron, use_kernel=True):
+    """:func:`_backward_numpy`, in compiled code when the extension is built."""
+    if _kernel is None or not use_kernel:
+        return _backward_numpy(g, spikes, frozen, neuron)
+    E, T, N = g.shape
+    a_m, a_s, k = neuron.propagators()
+    cbar = np.empty((E, T, N))
+    bbar = np.empty((E, N))
+    _kernel.backward(np.ascontiguousarray(g), np.ascontiguousarray(spikes).view(np.uint8),
+                     np.ascontiguousarray(frozen).view(np.uint8), a_m, a_s, k, cbar, bbar)
+    return cbar, bbar
+
+
+def _forward_numpy(c, b, neuron, sigma, *, resets=None, u=None):
     """Run the membrane over all bins for a batch.
 
     Parameters
@@ -518,10 +582,10 @@ def _forward(c, b, neuron, sigma, *, resets=None, u=None):
     return Vs, S, R, F
 
 
-def _backward(g, spikes, frozen, neuron):
+def _backward_numpy(g, spikes, frozen, neuron):
     """Reverse sweep: ``g = dl/dV_k`` (E, T, N) -> ``dl/dc_k`` (E, T, N) and ``dl/db`` (E, N).
 
-    The adjoint of :func:`_forward` with the spikes (resets) held fixed
+    The adjoint of :func:`_forward_numpy` with the spikes (resets) held fixed
     (``docs/escape_noise.md`` 4).
     """
     E, T, N = g.shape
@@ -540,14 +604,55 @@ def _backward(g, spikes, frozen, neuron):
     return cbar, bbar
 
 
-def _terms(V, q, refractory, neuron, sigma):
+def _terms(V, q, refractory, neuron, sigma, naive_clip=None):
     """Per-bin log-likelihood terms and weights ``lambda`` (0 in refractory bins)."""
     z = (V - neuron.theta) / sigma
     lp, lnp = log_probabilities(z, neuron.link)
     # Select rather than multiply: 0 * (-inf) would be NaN where a term is impossible.
     ll = np.where(refractory, 0.0, np.where(q > 0.5, lp, lnp))
-    lam = np.where(refractory, 0.0, per_bin_weight(z, q, neuron.link))
-    return ll, lam, z
+    lam = per_bin_weight(z, q, neuron.link) if naive_clip is None else \
+        naive_per_bin_weight(z, q, neuron.link, clip=naive_clip)
+    return ll, np.where(refractory, 0.0, lam), z
+
+
+def naive_per_bin_weight(z, q, link="probit", *, clip=1e-7, dtype=np.float64):
+    """The poster's form ``(q - p) / (p (1 - p)) * F'(z)``, with ``p`` clipped, for comparison.
+
+    This is how the rule is commonly written in code (``p`` clamped to ``[clip, 1 - clip]``
+    to avoid division by zero).  It is *not* the gradient once ``p`` is clipped: far from
+    threshold ``F'(z)`` underflows (``|z| > 38`` in float64, ``> 14`` in float32) or is
+    dwarfed by ``1 / clip``, so the weight vanishes where the exact one grows like ``|z|``.
+    The example uses it to reproduce the poster's gradient landscape.
+
+    Parameters
+    ----------
+    z, q : array_like
+    link : {"probit", "logistic", "exponential"}
+    clip : float
+        ``p`` is clipped to ``[clip, 1 - clip]``; ``0`` clips nothing (then NaN and inf
+        appear, as the tests show).
+    dtype : numpy dtype
+        Arithmetic precision (``np.float32`` mimics a float32 deep-learning framework).
+
+    Returns
+    -------
+    ndarray (float64)
+    """
+    link = _link(link)
+    z = np.asarray(z, dtype)
+    q = np.asarray(q, dtype)
+    with np.errstate(all="ignore"):
+        p = firing_probability(z.astype(np.float64), link).astype(dtype)
+        if link == "probit":
+            dp = (np.exp(-z * z / dtype(2)) * dtype(_INV_SQRT_2PI)).astype(dtype)
+        elif link == "logistic":
+            dp = p * (dtype(1) - p)
+        else:
+            e = np.exp(z)
+            dp = e * np.exp(-e)
+        if clip:
+            p = np.clip(p, dtype(clip), dtype(1) - dtype(clip))
+        return ((q - p) / (p * (dtype(1) - p)) * dp).astype(np.float64)
 
 
 def _check_teacher(q, refractory):
@@ -672,7 +777,8 @@ def log_likelihood(x, q, w, bias=0.0, *, neuron=None, sigma_n):
 
 
 def value_and_grad(x, q, w, bias=0.0, *, neuron=None, sigma_n, mode="teacher",
-                   estimator="fixed_resets", baseline=0.0, seed=0, examples=None, neurons=None):
+                   estimator="fixed_resets", baseline=0.0, seed=0, examples=None, neurons=None,
+                   naive_clip=None):
     """Log-likelihood of a target spike train and its exact gradient (the noise-driven rule).
 
     Use it to drive the rule from your own training loop: ``w += lr * g.weights``
@@ -702,6 +808,9 @@ def value_and_grad(x, q, w, bias=0.0, *, neuron=None, sigma_n, mode="teacher",
         unbiased).
     seed, examples, neurons
         The random streams of free running (as in :func:`simulate`).
+    naive_clip : float, optional
+        Replace the exact per-bin weight by :func:`naive_per_bin_weight` with this clip (the
+        poster's form as commonly coded; not a gradient; for comparisons only).
 
     Returns
     -------
@@ -734,7 +843,7 @@ def value_and_grad(x, q, w, bias=0.0, *, neuron=None, sigma_n, mode="teacher",
         ids = _examples_ids(examples, E)
         nids = _examples_ids(neurons, N) if neurons is not None else np.arange(N, dtype=np.uint64)
         V, S, R, Fz = _forward(c, b / g_l, neuron, sigma, u=uniforms(seed, ids, nids, T))
-    ll, lam, z = _terms(V, q, R, neuron, sigma)
+    ll, lam, z = _terms(V, q, R, neuron, sigma, naive_clip)
     per_example = ll.sum(axis=(1, 2))
     cbar, bbar = _backward(lam / sigma, S, Fz, neuron)
     gw = np.tensordot(x, cbar, axes=([0, 1], [0, 1])) / g_l

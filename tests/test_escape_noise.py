@@ -395,7 +395,7 @@ def test_train_with_cooling_recovers_a_target_weight_from_zero():
     x = (rng.random((400, 5)) < 0.05).astype(float)
     w_star = np.array([0.9, 0.4, 1.2, 0.0, 0.7])
     q = en.simulate(x, w_star, 0.0, neuron=neuron, sigma_n=1e-9).spikes
-    hist = en.train(x, q, np.zeros(5), neuron=neuron, epochs=150, lr=0.02,
+    hist = en.train(x, q, np.zeros(5), neuron=neuron, epochs=150, lr=0.001,
                     schedule=en.exponential_cooling(0.3, 0.97, 0.03), scale_lr_with_sigma2=True,
                     sigma_ref=0.1)
     out = en.simulate(x, hist.w, 0.0, neuron=neuron, sigma_n=1e-9).spikes
@@ -455,3 +455,23 @@ def test_example_quick_mode_runs_and_prints_verdicts(tmp_path):
                         "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "claim" in r.stdout and ("PASS" in r.stdout or "FAIL" in r.stdout)
+
+
+# --------------------------------------------------------------------------- compiled loops
+@pytest.mark.skipif(en._kernel is None, reason="the compiled kernel is not built")
+@pytest.mark.parametrize("t_ref", [0.0, 1.0])
+def test_compiled_loops_match_the_numpy_reference(t_ref):
+    neuron, x, w, b, q = _case(seed=9, t_ref=t_ref, N=3)
+    c = np.matmul(x, w)
+    u = en.uniforms(0, np.arange(2), np.arange(3), x.shape[1])
+    for kw in (dict(resets=q), dict(u=u)):
+        fast = en._forward(c, b, neuron, 0.3, **kw)
+        slow = en._forward_numpy(c, b, neuron, 0.3, **kw)
+        assert np.allclose(fast[0], slow[0], rtol=0, atol=1e-13)
+        for a, r in zip(fast[1:], slow[1:]):
+            assert np.array_equal(a, r)
+    g = np.random.default_rng(0).normal(size=c.shape)
+    fast = en._backward(g, slow[1], slow[3], neuron)
+    ref = en._backward_numpy(g, slow[1], slow[3], neuron)
+    assert np.allclose(fast[0], ref[0], rtol=1e-13, atol=1e-13)
+    assert np.allclose(fast[1], ref[1], rtol=1e-13, atol=1e-13)
