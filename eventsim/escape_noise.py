@@ -85,7 +85,7 @@ __all__ = [
     "naive_per_bin_weight", "uniforms", "stream_key", "bin_spike_times", "van_rossum",
     "simulate", "log_likelihood", "value_and_grad", "hidden_value_and_grad", "HiddenGradients",
     "NoiseSchedule", "constant", "exponential_cooling", "steps", "learning_rate", "train",
-    "TrainHistory",
+    "TrainHistory", "psp_traces", "stable_learning_rate",
 ]
 
 #: The escape-noise links ``F`` (``p = F(z)``) this module knows.
@@ -1106,6 +1106,67 @@ def learning_rate(lr, sigma_n, *, scale_with_sigma2=False, sigma_ref=1.0):
     if not scale_with_sigma2:
         return lr
     return lr * (_sigma(sigma_n) / _positive("sigma_ref", sigma_ref)) ** 2
+
+
+def psp_traces(x, q, neuron=None):
+    """The PSP traces ``xbar_{i,t} = dV_t/dw_i`` of one neuron under teacher forcing by ``q``.
+
+    With the resets fixed by the target, ``V_t`` is affine in the weights, so the traces
+    are exact differences of two runs: ``V(w = e_i) - V(w = 0)`` for every input at once.
+
+    Parameters
+    ----------
+    x : array_like, (n_bins, n_inputs) or (n_examples, n_bins, n_inputs)
+    q : array_like, (n_bins,) or (n_examples, n_bins)
+        The target that drives the resets.
+    neuron : DiscreteLIF, optional
+
+    Returns
+    -------
+    ndarray, the shape of ``x``
+    """
+    neuron = DiscreteLIF() if neuron is None else neuron
+    xa = _finite_array("x", x)
+    n_in = xa.shape[-1]
+    W = np.concatenate([np.zeros((n_in, 1)), np.eye(n_in)], axis=1)
+    qa = np.asarray(q, np.float64)
+    r = simulate(xa, W, 0.0, neuron=neuron, sigma_n=1.0,
+                 resets=np.repeat(qa[..., None], n_in + 1, axis=-1))
+    return r.v[..., 1:] - r.v[..., :1]
+
+
+def stable_learning_rate(x, q, sigma_n, neuron=None):
+    """The largest step of plain gradient ascent on the weights that never overshoots.
+
+    With teacher forcing ``l`` is concave in ``w`` (``V`` is affine in ``w``; ``ln F`` and
+    ``ln(1 - F)`` are concave for the probit and logistic links) and its curvature is at
+    most ``c / sigma_n^2`` times that of ``sum_t xbar_t xbar_t^T`` (``c = 1`` for the
+    probit, ``1/4`` for the logistic link; ``docs/escape_noise.md`` 3).  So
+    ``lr = sigma_n^2 / (c * lambda_max(sum_t xbar_t xbar_t^T))`` is a safe step: this is
+    the ``sigma_n^2`` scaling of the learning rate, with its constant.
+
+    Parameters
+    ----------
+    x : array_like, (n_bins, n_inputs) or (n_examples, n_bins, n_inputs)
+    q : array_like, (n_bins,) or (n_examples, n_bins)
+    sigma_n : float
+    neuron : DiscreteLIF, optional
+        ``link`` must be "probit" or "logistic" (the exponential link has unbounded
+        curvature).
+
+    Returns
+    -------
+    float
+    """
+    neuron = DiscreteLIF() if neuron is None else neuron
+    sigma = _sigma(sigma_n)
+    if neuron.link == "exponential":
+        raise ValueError("the exponential link has unbounded curvature: no safe constant step")
+    tr = psp_traces(x, q, neuron)
+    tr = tr.reshape(-1, tr.shape[-1])
+    lam = float(np.linalg.eigvalsh(tr.T @ tr)[-1])
+    c = 1.0 if neuron.link == "probit" else 0.25
+    return sigma * sigma / (c * lam) if lam > 0 else math.inf
 
 
 @dataclasses.dataclass

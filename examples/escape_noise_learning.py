@@ -34,6 +34,11 @@ from eventsim import escape_noise as en
 
 NEURON = en.DiscreteLIF(dt=1.0, tau_mem=10.0, tau_syn=5.0, theta=1.0, v_reset=0.0, t_ref=2.0)
 DETERMINISTIC = 1e-9          # sigma_n of the noise-free neuron that makes the targets
+# Step = LR * sigma_n^2 / lambda_max(sum_t xbar xbar^T) (en.stable_learning_rate at LR = 1).
+# That bound assumes curvature 1 in every bin, which only bins far from threshold reach, so
+# it is conservative; 5x it converged in every run we tried (a choice, not a guarantee).
+LR = 5.0
+SIGMA_HIGH, SIGMA_LOW = 0.3, 0.015   # fixed high noise (and the start of cooling), fixed low noise (its floor)
 
 
 def target(x, w):
@@ -47,7 +52,7 @@ def landscape(n_bins, rng):
     n_in, w_star = 20, 0.25
     x = (rng.random((n_bins, n_in)) < 0.03).astype(float)
     q = target(x, np.full(n_in, w_star))
-    ws = np.linspace(0.0, 0.5, 101)
+    ws = np.linspace(0.0, 0.5, 51)
     out = {}
     for sig in (0.015, 0.03):
         exact = np.array([en.value_and_grad(x, q, np.full(n_in, w), neuron=NEURON,
@@ -76,22 +81,30 @@ def learn(n_seeds, n_bins, epochs, rate, naive, rng_seed):
     n_in = 10
     rng = np.random.default_rng(rng_seed)
     xs, qs, stars = [], [], []
-    while len(xs) < n_seeds:
+    for _ in range(100 * n_seeds):
         x = (rng.random((n_bins, n_in)) < rate).astype(float)
-        w_star = rng.uniform(0.1, 0.5, n_in) * (0.03 / rate) ** 0.5
+        # Sparser inputs need stronger weights for the target to fire at all.
+        w_star = rng.uniform(0.1, 0.5, n_in) * 2.0 * (0.03 / rate)
         q = target(x, w_star)
         if 5 <= q.sum() <= n_bins // 10:          # a target with something to learn
             xs.append(x), qs.append(q), stars.append(w_star)
+        if len(xs) == n_seeds:
+            break
+    else:
+        raise RuntimeError(f"no targets with 5..{n_bins // 10} spikes at input rate {rate}")
     # The seeds run side by side as n_seeds neurons with block-diagonal weights.
     X = np.concatenate(xs, axis=1)
     Q = np.stack(qs, axis=1).astype(float)
     mask = np.kron(np.eye(n_seeds), np.ones((n_in, 1))).astype(bool)
-    sig_hi, sig_lo = 0.1, 0.015
+    sig_hi, sig_lo = SIGMA_HIGH, SIGMA_LOW
     schedules = {
         "cooling": en.exponential_cooling(sig_hi, (sig_lo / sig_hi) ** (1.0 / (0.6 * epochs)), sig_lo),
         "fixed high": en.constant(sig_hi),
         "fixed low": en.constant(sig_lo),
     }
+    # lr = sigma_n^2 / lambda_max(sum_t xbar xbar^T): the safe step of the concave
+    # likelihood, i.e. the sigma_n^2 scaling with its constant (docs/escape_noise.md 3).
+    base = np.array([en.stable_learning_rate(xs[s], qs[s], 1.0, NEURON) for s in range(n_seeds)])
     out = {}
     for name, sched in schedules.items():
         w = np.zeros((n_seeds * n_in, n_seeds))
@@ -99,8 +112,7 @@ def learn(n_seeds, n_bins, epochs, rate, naive, rng_seed):
             sig = sched(epoch)
             g = en.value_and_grad(X, Q, w, 0.0, neuron=NEURON, sigma_n=sig,
                                   naive_clip=1e-7 if naive else None)
-            # lr proportional to sigma_n^2 (docs/escape_noise.md 3), per target spike.
-            step = 2e-3 * (sig / sig_hi) ** 2 / np.maximum(Q.sum(axis=0), 1.0)
+            step = LR * base * sig ** 2
             w = np.clip(w + step * np.where(mask, g.weights, 0.0), 0.0, None)
         reached, errs = 0, []
         for s in range(n_seeds):
@@ -130,10 +142,10 @@ def continuum(sigmas, n_bins, epochs, n_eval, rng_seed):
     rows = []
     for sig in sigmas:
         w = np.zeros(n_in)
+        lr = LR * en.stable_learning_rate(x, q, sig, NEURON)
         for epoch in range(epochs):
-            g = value = en.value_and_grad(x, q, w, neuron=NEURON, sigma_n=sig)
-            w = np.clip(w + 2e-3 * (sig / 0.1) ** 2 / max(q.sum(), 1) * g.weights, 0.0, None)
-        del value
+            g = en.value_and_grad(x, q, w, neuron=NEURON, sigma_n=sig)
+            w = np.clip(w + lr * g.weights, 0.0, None)
         # n_eval noisy runs of the trained neuron, free running, as n_eval identical neurons.
         runs = en.simulate(x, np.repeat(w[:, None], n_eval, axis=1), 0.0, neuron=NEURON,
                            sigma_n=sig, seed=17).spikes
@@ -158,13 +170,13 @@ def main(argv=None):
                     help="folder for escape_noise_landscape.png (needs matplotlib)")
     args = ap.parse_args(argv)
     quick = args.quick
-    n_seeds = args.seeds or (6 if quick else 20)
+    n_seeds = args.seeds or (8 if quick else 20)
     t0 = time.perf_counter()
     rng = np.random.default_rng(0)
     results = []
 
     # 1-2: landscape
-    ws, w_star, n_spk, land = landscape(500 if quick else 1000, rng)
+    ws, w_star, n_spk, land = landscape(1000, rng)
     print(f"Gradient landscape: 20 inputs (rate 0.03 per bin) sharing one weight w, target = the "
           f"noise-free neuron at w* = {w_star} ({n_spk} spikes), teacher forcing")
     print(f"{'sigma_n':>8} {'rule':>6} {'dl/dw(0)':>12} {'max|dl/dw|':>12} {'stable zero':>12} "
@@ -211,11 +223,13 @@ def main(argv=None):
             print("matplotlib is not installed: no figure")
 
     # 3: learning from zero / sparse inputs
-    epochs = 60 if quick else 300
-    n_bins = 300 if quick else 600
+    epochs = 300
+    n_bins = 600
     print(f"\nLearning from w = 0: {n_seeds} seeds, 10 inputs, {n_bins} bins, {epochs} epochs, "
           f"lr ~ sigma_n^2; reach w* = the noise-free neuron fires the target's spikes within one bin")
-    print(f"{'inputs':>14} {'rule':>6} {'cooling':>16} {'fixed high 0.1':>16} {'fixed low 0.015':>16}")
+    print(f"{'inputs':>14} {'rule':>6} {'cooling':>16} {'fixed high':>16} {'fixed low':>16}   "
+          f"(fraction of seeds, median relative weight error; high = {SIGMA_HIGH}, "
+          f"low = {SIGMA_LOW}, cooling from high to low)")
     learned = {}
     for label, rate in (("dense (0.03)", 0.03), ("sparse (0.005)", 0.005)):
         for naive in (False, True):
@@ -225,22 +239,26 @@ def main(argv=None):
                 f"{f'{r[k][0]:.2f} (err {r[k][1]:.2f})':>16}" for k in ("cooling", "fixed high", "fixed low")))
     for label in ("dense (0.03)", "sparse (0.005)"):
         ex, nv = learned[(label, False)], learned[(label, True)]
-        results.append((f"claim 3 ({label}): cooling reaches w* from zero weights (exact rule)",
-                        ex["cooling"][0] >= 0.9,
-                        f"{ex['cooling'][0]:.2f} of seeds (fixed high {ex['fixed high'][0]:.2f}, "
-                        f"fixed low {ex['fixed low'][0]:.2f})"))
-        results.append((f"claim 3 ({label}): cooling beats fixed low noise (poster's naive form)",
-                        nv["cooling"][0] > nv["fixed low"][0],
-                        f"{nv['cooling'][0]:.2f} vs {nv['fixed low'][0]:.2f} (exact rule: "
-                        f"{ex['cooling'][0]:.2f} vs {ex['fixed low'][0]:.2f})"))
-        results.append((f"claim 3 ({label}): cooling beats fixed high noise (exact rule)",
-                        ex["cooling"][0] > ex["fixed high"][0],
-                        f"{ex['cooling'][0]:.2f} vs {ex['fixed high'][0]:.2f}"))
+        results.append((f"claim 3 ({label}): with cooling, learning from zero weights reaches w*",
+                        ex["cooling"][0] >= 0.8 and nv["cooling"][0] >= 0.8,
+                        f"{ex['cooling'][0]:.2f} of seeds (exact rule), {nv['cooling'][0]:.2f} "
+                        f"(poster's form)"))
+        results.append((f"claim 3 ({label}): at fixed low noise, learning from zero weights fails "
+                        f"(poster's form)", nv["fixed low"][0] <= 0.2,
+                        f"{nv['fixed low'][0]:.2f} of seeds reach w* (stuck on the plateau at w = 0)"))
+        results.append((f"claim 3 ({label}): at fixed low noise, learning from zero weights fails "
+                        f"(exact rule)", ex["fixed low"][0] <= 0.2,
+                        f"{ex['fixed low'][0]:.2f} of seeds reach w*: the exact weight grows like |z| "
+                        f"for a missed spike, so there is no plateau"))
+        results.append((f"claim 3 ({label}): fixed high noise learns, but not the precise w*",
+                        ex["fixed high"][0] < ex["cooling"][0],
+                        f"fixed high {ex['fixed high'][0]:.2f} vs cooling {ex['cooling'][0]:.2f} "
+                        f"of seeds (median weight error {ex['fixed high'][1]:.2f} vs "
+                        f"{ex['cooling'][1]:.2f})"))
 
     # 4: continuum
-    sigmas = [0.01, 0.03, 0.1, 0.3] if quick else [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
-    n_spk, rows = continuum(sigmas, 500 if quick else 1000, 60 if quick else 300,
-                            50 if quick else 200, rng_seed=2)
+    sigmas = [0.01, 0.02, 0.05, 0.1, 0.2] if quick else [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
+    n_spk, rows = continuum(sigmas, 1000, 300, 100 if quick else 200, rng_seed=2)
     print(f"\nContinuum: trained at each sigma_n from w = 0 (teacher forcing), then run free with "
           f"that noise; target {n_spk} spikes; van Rossum tau = 10")
     print(f"{'sigma_n':>8} {'count error':>12} {'van Rossum':>11} {'weight error':>13}")
@@ -253,10 +271,14 @@ def main(argv=None):
                     rho > 0.8 and vrs[-1] > 2 * vrs[0],
                     f"van Rossum {vrs[0]:.3f} at sigma_n = {sigmas[0]} -> {vrs[-1]:.3f} at "
                     f"{sigmas[-1]}, Spearman {rho:.2f}"))
-    results.append(("claim 4: the spike count survives high noise (rate code)",
-                    ces[-1] < 0.5 * vrs[-1] ** 2 + 0.3,
-                    f"count error {ces[-1]:.3f} at sigma_n = {sigmas[-1]} while van Rossum "
-                    f"is {vrs[-1]:.3f}"))
+    # A rate code at some noise: the count within 25% while the timing error is at least
+    # twice the best one (the spike times are lost but the rate is kept).
+    rate_rows = [r for r in rows if r[1] <= 0.25 and r[2] >= 2 * vrs.min()]
+    results.append(("claim 4: at high noise the count survives while the timing is lost (rate code)",
+                    bool(rate_rows),
+                    (f"sigma_n = {rate_rows[-1][0]}: count error {rate_rows[-1][1]:.3f}, van Rossum "
+                     f"{rate_rows[-1][2]:.3f} vs best {vrs.min():.3f}") if rate_rows else
+                    f"no sigma_n with count error <= 0.25 and van Rossum >= {2 * vrs.min():.3f}"))
 
     print("\nVerdicts")
     for claim, ok, numbers in results:
