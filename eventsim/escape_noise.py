@@ -31,7 +31,8 @@ from grid point to grid point (``t_k = k dt``).  In bin ``k``:
    with ``p_k = 0`` while refractory;
 2. the inputs counted in bin ``k`` arrive at ``t_k``: ``J += sum_i w_i x_{i,k} / g_leak``;
 3. after a spike, ``V`` is reset to ``v_reset`` at ``t_k`` (and held there for
-   ``t_ref = n_ref dt``; bins ``k+1 .. k+n_ref`` cannot fire);
+   ``t_ref = n_ref dt``; bins ``k+1 .. k+n_ref`` cannot fire), or, with
+   ``reset="subtract"``, lowered by ``theta - v_reset``;
 4. ``V`` and ``J`` flow exactly to ``t_{k+1}``.
 
 Links ``F`` (``docs/escape_noise.md`` 2): ``"probit"`` (the poster's, ``Phi``),
@@ -157,6 +158,12 @@ class DiscreteLIF:
         Potential at ``t = 0`` (the synaptic current starts at 0).
     link : {"probit", "logistic", "exponential"}
         The escape function ``F``.
+    reset : {"value", "subtract"}
+        ``"value"`` (default, the engine's reset): ``V`` is set to ``v_reset`` in the spike's
+        bin.  ``"subtract"``: ``V`` drops by ``theta - v_reset`` instead, which keeps how far
+        the membrane had gone past threshold during the bin; with ``sigma_n -> 0`` its spike
+        trains stay closer to the engine's inside bursts (``docs/escape_noise.md`` 5).
+        Requires ``t_ref = 0``.
 
     Notes
     -----
@@ -174,6 +181,7 @@ class DiscreteLIF:
     g_leak: float = 1.0
     v_init: float = 0.0
     link: str = "probit"
+    reset: str = "value"
 
     def __post_init__(self):
         for name in ("dt", "tau_mem", "tau_syn", "g_leak"):
@@ -189,6 +197,10 @@ class DiscreteLIF:
         if abs(n - round(n)) > 1e-9 * max(1.0, n):
             raise ValueError(f"t_ref ({self.t_ref}) must be a whole number of bins of dt = {self.dt}")
         _link(self.link)
+        if self.reset not in ("value", "subtract"):
+            raise ValueError(f"reset must be 'value' or 'subtract', got {self.reset!r}")
+        if self.reset == "subtract" and self.t_ref != 0:
+            raise ValueError("reset='subtract' needs t_ref = 0 (a clamp would undo the subtraction)")
 
     @property
     def n_ref(self) -> int:
@@ -532,7 +544,7 @@ def _forward(c, b, neuron, sigma, *, resets=None, u=None, use_kernel=True):
                     dummy if resets is None else np.ascontiguousarray(resets, np.float64),
                     dummy if u is None else np.ascontiguousarray(u), resets is not None,
                     a_m, a_s, k, neuron.n_ref, neuron.v_reset, neuron.v_init, neuron.theta,
-                    sigma, _LINK_CODES[neuron.link], V, S, R, F)
+                    sigma, _LINK_CODES[neuron.link], neuron.reset == "subtract", V, S, R, F)
     return V, S.view(bool), R.view(bool), F.view(bool)
 
 
@@ -544,9 +556,11 @@ def _backward(g, spikes, frozen, neuron, use_kernel=True):
     a_m, a_s, k = neuron.propagators()
     cbar = np.empty((E, T, N))
     bbar = np.empty((E, N))
+    rbar = np.empty((E, N))
     _kernel.backward(np.ascontiguousarray(g), np.ascontiguousarray(spikes).view(np.uint8),
-                     np.ascontiguousarray(frozen).view(np.uint8), a_m, a_s, k, cbar, bbar)
-    return cbar, bbar
+                     np.ascontiguousarray(frozen).view(np.uint8), a_m, a_s, k,
+                     neuron.reset == "subtract", cbar, bbar, rbar)
+    return cbar, bbar, rbar
 
 
 def _forward_numpy(c, b, neuron, sigma, *, resets=None, u=None):
@@ -570,6 +584,7 @@ def _forward_numpy(c, b, neuron, sigma, *, resets=None, u=None):
     E, T, N = c.shape
     a_m, a_s, k = neuron.propagators()
     n_ref, v_reset, theta, link = neuron.n_ref, neuron.v_reset, neuron.theta, neuron.link
+    subtract = neuron.reset == "subtract"
     V = np.full((E, N), neuron.v_init)
     J = np.zeros((E, N))
     hold = np.zeros((E, N), np.int64)
@@ -590,32 +605,39 @@ def _forward_numpy(c, b, neuron, sigma, *, resets=None, u=None):
         R[:, t], S[:, t], F[:, t] = ref, s, frozen
         hold = np.where(s, n_ref, np.maximum(hold - 1, 0))
         J = J + c[:, t]
-        Vp = np.where(s, v_reset, V)
+        Vp = np.where(s, V - (theta - v_reset) if subtract else v_reset, V)
         V = np.where(frozen, v_reset, b + a_m * (Vp - b) + k * J)
         J = a_s * J
     return Vs, S, R, F
 
 
 def _backward_numpy(g, spikes, frozen, neuron):
-    """Reverse sweep: ``g = dl/dV_k`` (E, T, N) -> ``dl/dc_k`` (E, T, N) and ``dl/db`` (E, N).
+    """Reverse sweep: ``g = dl/dV_k`` (E, T, N) -> ``dl/dc_k`` (E, T, N), ``dl/db`` (E, N)
+    and ``rbar`` (E, N), the adjoint of the potential just after each reset, summed over the
+    spikes (with ``reset="subtract"`` the reset lowers V by ``theta - v_reset``, so
+    ``dl/dtheta`` gains ``-rbar``).
 
     The adjoint of :func:`_forward_numpy` with the spikes (resets) held fixed
     (``docs/escape_noise.md`` 4).
     """
     E, T, N = g.shape
     a_m, a_s, k = neuron.propagators()
+    subtract = neuron.reset == "subtract"
     Vbar = np.zeros((E, N))
     Jbar = np.zeros((E, N))
     bbar = np.zeros((E, N))
+    rbar = np.zeros((E, N))
     cbar = np.empty((E, T, N))
     for t in range(T - 1, -1, -1):
         f = frozen[:, t]
         live = np.where(f, 0.0, Vbar)            # V_{t+1} depends on bin t's state unless frozen
         Jbar = a_s * Jbar + k * live
         bbar += (1.0 - a_m) * live
-        Vbar = g[:, t] + np.where(spikes[:, t], 0.0, a_m * live)
+        rbar += np.where(spikes[:, t], a_m * live, 0.0)
+        # A reset to a value cuts the dependence on V; a subtraction keeps it (slope 1).
+        Vbar = g[:, t] + (a_m * live if subtract else np.where(spikes[:, t], 0.0, a_m * live))
         cbar[:, t] = Jbar
-    return cbar, bbar
+    return cbar, bbar, rbar
 
 
 def _terms(V, q, refractory, neuron, sigma, naive_clip=None):
@@ -859,19 +881,23 @@ def value_and_grad(x, q, w, bias=0.0, *, neuron=None, sigma_n, mode="teacher",
         V, S, R, Fz = _forward(c, b / g_l, neuron, sigma, u=uniforms(seed, ids, nids, T))
     ll, lam, z = _terms(V, q, R, neuron, sigma, naive_clip)
     per_example = ll.sum(axis=(1, 2))
-    cbar, bbar = _backward(lam / sigma, S, Fz, neuron)
+    cbar, bbar, rbar = _backward(lam / sigma, S, Fz, neuron)
     gw = _pullback(x, cbar, g_l)
     gb = bbar.sum(axis=0) / g_l
     gu = -(lam.sum(axis=(0, 1))) / sigma
+    if neuron.reset == "subtract":
+        gu = gu - rbar.sum(axis=0)
     if mode == "free" and estimator == "score":
         # d ln P(s)/dparams: the teacher-forced gradient with the sample itself as target.
         s = S.astype(np.float64)
         ll_s, lam_s, _ = _terms(V, s, R, neuron, sigma)
-        cb_s, bb_s = _backward(lam_s / sigma, S, Fz, neuron)
+        cb_s, bb_s, rb_s = _backward(lam_s / sigma, S, Fz, neuron)
         adv = per_example - np.broadcast_to(np.asarray(baseline, np.float64), (E,))
         gw = gw + _pullback(x, cb_s * adv[:, None, None], g_l)
         gb = gb + (bb_s * adv[:, None]).sum(axis=0) / g_l
         gu = gu - (lam_s * adv[:, None, None]).sum(axis=(0, 1)) / sigma
+        if neuron.reset == "subtract":
+            gu = gu - (rb_s * adv[:, None]).sum(axis=0)
     p = np.where(R, 0.0, firing_probability(z, neuron.link))
     if unshape.squeeze_n:
         gw, gb, gu = gw[:, 0], float(gb[0]), float(gu[0])
@@ -987,14 +1013,14 @@ def hidden_value_and_grad(x, q, w_hidden, w_out, bias_hidden=0.0, bias_out=0.0, 
     Vh, Sh, Rh, Fh = _forward(c_h, b_h / hidden.g_leak, hidden, s_h, u=u)
     h = Sh.astype(np.float64)
     _, lam_h, _ = _terms(Vh, h, Rh, hidden, s_h)
-    cb_h, bb_h = _backward(lam_h / s_h, Sh, Fh, hidden)
+    cb_h, bb_h, _ = _backward(lam_h / s_h, Sh, Fh, hidden)
     # Output layer, teacher forced, driven by the hidden samples.
     qk = np.repeat(q, K, axis=0)
     c_o = _drive(h, w_o, output.g_leak)
     Vo, So, Ro, Fo = _forward(c_o, b_o / output.g_leak, output, s_o, resets=qk)
     _check_teacher(qk, Ro)
     ll_o, lam_o, _ = _terms(Vo, qk, Ro, output, s_o)
-    cb_o, bb_o = _backward(lam_o / s_o, So, Fo, output)
+    cb_o, bb_o, _ = _backward(lam_o / s_o, So, Fo, output)
     ll = ll_o.sum(axis=(1, 2)).reshape(E, K)
     m = ll.max(axis=1, keepdims=True)
     wts = np.exp(ll - m)

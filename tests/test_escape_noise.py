@@ -22,11 +22,11 @@ from eventsim import escape_noise as en
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
-def _case(seed=0, T=120, n_in=4, N=1, rate=0.08, t_ref=0.0, link="probit"):
+def _case(seed=0, T=120, n_in=4, N=1, rate=0.08, t_ref=0.0, link="probit", reset="value"):
     """A small neuron, inputs, weights and a target train sampled from it."""
     rng = np.random.default_rng(seed)
     neuron = en.DiscreteLIF(dt=0.5, tau_mem=8.0, tau_syn=3.0, theta=1.0, v_reset=-0.2,
-                            t_ref=t_ref, link=link, v_init=0.1)
+                            t_ref=t_ref, link=link, v_init=0.1, reset=reset)
     x = (rng.random((2, T, n_in)) < rate).astype(float)
     x[0, 5, 0] = 2.0                                   # two spikes in one bin count twice
     w = rng.uniform(0.3, 1.2, (n_in, N))
@@ -72,9 +72,9 @@ def _reference_gradient(x, q, w, b, neuron, sigma, weight_fn):
 
 # --------------------------------------------------------------------------- gradients
 @pytest.mark.parametrize("link", en.LINKS)
-@pytest.mark.parametrize("t_ref", [0.0, 1.5])
-def test_teacher_gradient_matches_finite_differences(link, t_ref):
-    neuron, x, w, b, q = _case(t_ref=t_ref, link=link, N=2)
+@pytest.mark.parametrize("t_ref,reset", [(0.0, "value"), (1.5, "value"), (0.0, "subtract")])
+def test_teacher_gradient_matches_finite_differences(link, t_ref, reset):
+    neuron, x, w, b, q = _case(t_ref=t_ref, link=link, N=2, reset=reset)
     sig = 0.25
     g = en.value_and_grad(x, q, w, b, neuron=neuron, sigma_n=sig)
     fw = _fd(lambda p: en.value_and_grad(x, q, p, b, neuron=neuron, sigma_n=sig).value, w)
@@ -266,11 +266,11 @@ def _ll_given_resets(x, q, w, s, neuron, sig, bias=0.0):
 
 
 # --------------------------------------------------------------------------- sigma_n -> 0
-def _engine_and_discrete(trains, w, *, dt, t_ref, tau_syn, bias, T):
+def _engine_and_discrete(trains, w, *, dt, t_ref, tau_syn, bias, T, reset="value"):
     """Spike times of the engine's multi-spike LIF and of the discrete neuron at sigma_n = 1e-10."""
     n_in = len(trains)
     neuron = en.DiscreteLIF(dt=dt, tau_mem=10.0, tau_syn=tau_syn, theta=1.0, v_reset=0.0,
-                            t_ref=t_ref)
+                            t_ref=t_ref, reset=reset)
     net = eventsim.Network()
     src = net.add_inputs(n_in)
     pop = net.add_population(1, model="lif", multispike=True, tau_mem=10.0, tau_syn=tau_syn,
@@ -316,6 +316,36 @@ def test_small_noise_limit_matches_the_engine_spike_for_spike_in_volleys(seed):
     assert len(exact) >= 8 and len(discrete) == len(exact)
     lag = discrete - exact
     assert (lag >= 0.0).all() and (lag <= dt + 1e-9).all()
+
+
+def _volleys(rng, n_in, T_total, w_low, w_high):
+    trains = [[] for _ in range(n_in)]
+    for v in np.arange(10.0, T_total - 20, 40.0):
+        for i in rng.choice(n_in, size=rng.integers(2, 8), replace=False):
+            trains[i].append(v + rng.integers(0, 5))
+    return [np.sort(np.array(t, float)) for t in trains], rng.uniform(w_low, w_high, n_in)
+
+
+def test_small_noise_limit_inside_bursts_with_each_reset():
+    # Strong volleys make bursts.  A reset on the grid starts the membrane up to one bin late,
+    # and inside a burst that delay carries over; reset="subtract" keeps most of what the
+    # late reset loses.  The measured figures, pinned here: docs/escape_noise.md 5.
+    stats = {}
+    for reset in ("value", "subtract"):
+        n_match = n_within = n_total = 0
+        worst = 0.0
+        for seed in range(6):
+            trains, w = _volleys(np.random.default_rng(seed), 10, 1200.0, 0.5, 3.0)
+            exact, discrete = _engine_and_discrete(trains, w, dt=0.1, t_ref=0.0, tau_syn=3.0,
+                                                   bias=0.0, T=12000, reset=reset)
+            n_total += len(exact)
+            n_match += len(discrete) == len(exact)
+            lag = np.array([discrete[np.argmin(np.abs(discrete - t))] - t for t in exact])
+            n_within += int((np.abs(lag) <= 0.1 + 1e-9).sum())
+            worst = max(worst, np.abs(lag).max())
+        stats[reset] = (n_match, n_within / n_total, worst)
+    assert stats["subtract"][0] == 6 and stats["subtract"][1] >= 0.85 and stats["subtract"][2] <= 0.4
+    assert stats["subtract"][1] > stats["value"][1] and stats["subtract"][2] < stats["value"][2]
 
 
 # --------------------------------------------------------------------------- hidden layer
@@ -409,6 +439,7 @@ def test_train_with_cooling_recovers_a_target_weight_from_zero():
     (dict(dt=0.0), "dt"), (dict(dt=-1.0), "dt"), (dict(tau_mem=np.nan), "tau_mem"),
     (dict(v_reset=1.0), "v_reset"), (dict(t_ref=0.25, dt=0.1), "whole number"),
     (dict(link="gauss"), "link"), (dict(theta=np.inf), "theta"),
+    (dict(reset="zero"), "reset"), (dict(reset="subtract", t_ref=1.0, dt=0.5), "t_ref = 0"),
 ])
 def test_bad_neuron_parameters_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -459,9 +490,9 @@ def test_example_quick_mode_runs_and_prints_verdicts(tmp_path):
 
 # --------------------------------------------------------------------------- compiled loops
 @pytest.mark.skipif(en._kernel is None, reason="the compiled kernel is not built")
-@pytest.mark.parametrize("t_ref", [0.0, 1.0])
-def test_compiled_loops_match_the_numpy_reference(t_ref):
-    neuron, x, w, b, q = _case(seed=9, t_ref=t_ref, N=3)
+@pytest.mark.parametrize("t_ref,reset", [(0.0, "value"), (1.0, "value"), (0.0, "subtract")])
+def test_compiled_loops_match_the_numpy_reference(t_ref, reset):
+    neuron, x, w, b, q = _case(seed=9, t_ref=t_ref, N=3, reset=reset)
     c = np.matmul(x, w)
     u = en.uniforms(0, np.arange(2), np.arange(3), x.shape[1])
     for kw in (dict(resets=q), dict(u=u)):
@@ -473,5 +504,5 @@ def test_compiled_loops_match_the_numpy_reference(t_ref):
     g = np.random.default_rng(0).normal(size=c.shape)
     fast = en._backward(g, slow[1], slow[3], neuron)
     ref = en._backward_numpy(g, slow[1], slow[3], neuron)
-    assert np.allclose(fast[0], ref[0], rtol=1e-13, atol=1e-13)
-    assert np.allclose(fast[1], ref[1], rtol=1e-13, atol=1e-13)
+    for a, r in zip(fast, ref):
+        assert np.allclose(a, r, rtol=1e-13, atol=1e-13)

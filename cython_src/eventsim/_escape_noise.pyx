@@ -25,7 +25,8 @@ cdef inline double _prob(double z, int link) noexcept nogil:
 def forward(const double[:, :, ::1] c, const double[::1] b, const double[:, :, ::1] resets,
             const double[:, :, ::1] u, bint teacher, double a_m, double a_s, double k,
             long n_ref, double v_reset, double v_init, double theta, double sigma, int link,
-            double[:, :, ::1] V, uint8[:, :, ::1] S, uint8[:, :, ::1] R, uint8[:, :, ::1] F):
+            bint subtract, double[:, :, ::1] V, uint8[:, :, ::1] S, uint8[:, :, ::1] R,
+            uint8[:, :, ::1] F):
     """One pass over the bins for every (example, neuron); see escape_noise._forward_numpy.
 
     Used by eventsim.escape_noise only (``resets`` is read when ``teacher``, ``u`` otherwise).
@@ -63,7 +64,7 @@ def forward(const double[:, :, ::1] c, const double[::1] b, const double[:, :, :
                         hold -= 1
                     j += c[e, t, n]
                     if s:
-                        v = v_reset
+                        v = v - (theta - v_reset) if subtract else v_reset
                     if frozen:
                         v = v_reset
                     else:
@@ -72,21 +73,28 @@ def forward(const double[:, :, ::1] c, const double[::1] b, const double[:, :, :
 
 
 def backward(const double[:, :, ::1] g, const uint8[:, :, ::1] S, const uint8[:, :, ::1] F,
-             double a_m, double a_s, double k, double[:, :, ::1] cbar, double[:, ::1] bbar):
-    """The reverse sweep of escape_noise._backward_numpy: dl/dV -> dl/dc, dl/db."""
+             double a_m, double a_s, double k, bint subtract, double[:, :, ::1] cbar,
+             double[:, ::1] bbar, double[:, ::1] rbar):
+    """The reverse sweep of escape_noise._backward_numpy: dl/dV -> dl/dc, dl/db, and the
+    summed adjoint of the potential just after each spike's reset (rbar)."""
     cdef Py_ssize_t E = g.shape[0], T = g.shape[1], N = g.shape[2]
     cdef Py_ssize_t e, n, t
-    cdef double vbar, jbar, bsum, live
+    cdef double vbar, jbar, bsum, rsum, live
     with nogil:
         for e in range(E):
             for n in range(N):
                 vbar = 0.0
                 jbar = 0.0
                 bsum = 0.0
+                rsum = 0.0
                 for t in range(T - 1, -1, -1):
                     live = 0.0 if F[e, t, n] else vbar
                     jbar = a_s * jbar + k * live
                     bsum += (1.0 - a_m) * live
-                    vbar = g[e, t, n] + (0.0 if S[e, t, n] else a_m * live)
+                    if S[e, t, n]:
+                        rsum += a_m * live
+                    # A reset to a value cuts the dependence on V; a subtraction keeps it.
+                    vbar = g[e, t, n] + (0.0 if (S[e, t, n] and not subtract) else a_m * live)
                     cbar[e, t, n] = jbar
                 bbar[e, n] = bsum
+                rbar[e, n] = rsum
