@@ -467,7 +467,8 @@ def _shapes(x, w, bias, q=None):
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3:
-        raise ValueError(f"x must have shape (n_bins, n_inputs) or (n_examples, n_bins, n_inputs), got {x.shape}")
+        raise ValueError("x must have shape (n_bins, n_inputs) or (n_examples, n_bins, n_inputs), "
+                         f"got {x.shape}")
     if x.shape[1] == 0:
         raise ValueError("x has no time bins")
     squeeze_n = w.ndim == 1
