@@ -735,7 +735,7 @@ class EscapeGradients:
     theta : ndarray
         ``dl/du``, the threshold gradient.
     per_example : ndarray (n_examples,)
-        Each example's log-likelihood.
+        Each example's log-likelihood (summed over its neurons).
     spikes : ndarray of bool
         The spikes that reset the membrane (the target, or the free-running sample).
     p : ndarray
@@ -808,7 +808,8 @@ def log_likelihood(x, q, w, bias=0.0, *, neuron=None, sigma_n):
 
     Returns
     -------
-    ndarray (n_examples,) or float
+    ndarray (n_examples,)
+        One entry per example (a single entry for a 2-D ``x``), summed over bins and neurons.
     """
     return value_and_grad(x, q, w, bias, neuron=neuron, sigma_n=sigma_n).per_example
 
