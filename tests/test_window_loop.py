@@ -242,3 +242,38 @@ def test_runaway_without_refractory_period_ends_in_the_budget_error(name):
     net.connect(np.repeat(pop.ids, 20), np.tile(pop.ids, 20), 0.5, 0.1)
     with loop(name), pytest.raises(eventsim.EventBudgetExceeded, match="event budget"):
         eventsim.simulate(net, np.zeros((1, 1)), t_max=1e3)
+
+
+def test_pulses_first_spike_neurons_and_piecewise_rates_agree_between_the_loops():
+    rng = np.random.default_rng(7)
+    net = eventsim.Network()
+    net.add_inputs(3)
+    pulses = net.add_pulses([2.0, 4.5, 7.0])
+    drive = net.add_poisson(1, [[0.2, 1.5, 0.4]], rate_times=[0.0, 5.0, 12.0])
+    once = net.add_population(15, model="lif", tau_mem=6.0, tau_syn=2.0)        # fire once
+    multi = net.add_population(25, model="lif", multispike=True, tau_mem=8.0, tau_syn=2.0,
+                               theta=1.0, v_reset=-0.2, t_ref=0.3, bias=0.2)
+    out = net.add_population(2, model="li", tau_mem=5.0, tau_syn=2.0)
+    hidden = np.concatenate([once.ids, multi.ids])
+    net.connect(np.repeat(np.arange(3), 40), np.tile(hidden, 3), rng.uniform(0.5, 2.5, 120),
+                rng.uniform(0.0, 0.5, 120))
+    net.connect(np.repeat(pulses.ids, 40), np.tile(hidden, 3), 1.0, 0.25)
+    net.connect(np.full(25, drive.ids[0]), multi.ids, 0.8, 0.2)
+    pre = rng.choice(hidden, 300)
+    post = rng.choice(hidden, 300)
+    net.connect(pre, post, rng.normal(0.3, 0.6, 300), rng.uniform(0.2, 1.0, 300))
+    net.connect(np.repeat(hidden, 2), np.tile(out.ids, 40), rng.normal(0.0, 0.4, 80), 0.1)
+    x = SpikeTrains.from_lists([[np.array([0.5, 3.0]), np.array([1.0]), np.array([])],
+                                [np.array([]), np.array([2.0, 2.2, 9.0]), np.array([6.0])]],
+                               n_channels=3)
+    with loop("window"):
+        assert plan_of(net, 20.0)[0] == 0.1
+    heap = run(net, x, 20.0, "heap", seed=9, readout_times=[5.0, 10.0, 20.0])
+    win = run(net, x, 20.0, "window", seed=9, readout_times=[5.0, 10.0, 20.0])
+    assert np.isfinite(heap.times[:, once.ids]).sum() >= 5
+    assert heap.spikes.n_spikes > 100
+    np.testing.assert_array_equal(win.spikes.index, heap.spikes.index)
+    np.testing.assert_allclose(win.spikes.times, heap.spikes.times, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(win.times, heap.times, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(win.voltages, heap.voltages, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(win.t_v_max, heap.t_v_max, rtol=1e-9, atol=1e-9)
