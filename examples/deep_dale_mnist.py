@@ -12,6 +12,14 @@ Input: each image is a near-synchronous volley.  Pixel ``p > 0`` spikes at
 constant), so the intensity is carried by small latency differences and by which pixels
 fire; ``--window 1`` is the latency code of Comsa et al.
 
+Initialisation: twice Glorot's spread (``--weight-scale 2``), inhibition 0.8 times the
+excitation, input weights with a mean of 0.25 times their spread.  With Glorot's spread and
+inhibition 0.5, a synchronous volley drives every neuron of a layer by nearly the same net
+amount (the mean of the summed weights dominates their spread over neurons), so each layer
+is close to all-or-none: 70% of the neurons fire at initialisation, all of them after a few
+hundred Adam steps, and then no neuron can say anything about the class.  A wider spread
+and stronger inhibition keep 40-60% of each of 6 layers firing at initialisation.
+
 After training, per network and hidden layer, on the test set:
 
 * temporal spread: standard deviation of the spike times of the layer within one
@@ -86,6 +94,12 @@ DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 #: Quantiles of the IG distributions that are reported.
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
+#: The default learning rate is this over the number of hidden layers: each Adam step moves
+#: every weight by about the learning rate, and in a deep network the changes of the
+#: drive compound over the layers; at 1e-3, networks of 5 or 6 layers end with every
+#: hidden neuron firing on every image within a few hundred steps.
+LR_DEPTH = 2.4e-3
+
 # Thresholds of the verdicts (see the module docstring).
 SPREAD_OUT = 2.0          # peak hidden spread / input spread
 RECONVERGE = 0.7          # last hidden spread / peak hidden spread
@@ -126,8 +140,10 @@ def load_data(args):
 def train(depth, x_tr, y_tr, args, out):
     """A Dale network of ``depth`` hidden layers trained on ``(x_tr, y_tr)``."""
     net = eventsim.dale_network(784, 10, n_layers=depth, n_excitatory=300, n_inhibitory=100,
+                                weight_scale=args.weight_scale, inhibition=args.inhibition,
                                 input_multiplier=args.input_multiplier, rng=[args.seed, depth])
-    config = TrainConfig(loss="goltz", batch_size=args.batch, learning_rate=args.lr,
+    lr = args.lr if args.lr is not None else LR_DEPTH / depth
+    config = TrainConfig(loss="goltz", batch_size=args.batch, learning_rate=lr,
                          n_pulses=0, n_hidden=(400,) * depth, epochs=args.epochs,
                          update_on_misclassified_only=False, penalty_no_spike=0.0,
                          penalty_scope="outputs", lr_decay=args.lr_decay,
@@ -302,12 +318,15 @@ def parse_args(argv):
                                                               "--quick: 500)")
     ap.add_argument("--window", type=float, default=0.05,
                     help="length of the input volley in units of tau_syn (1 = latency code)")
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--lr", type=float, default=None,
+                    help=f"Adam learning rate (default {LR_DEPTH:g} / number of hidden layers)")
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--input-multiplier", type=float, default=0.5,
-                    help="mean of the initial input weights in units of their spread; at 1 a "
-                         "synchronous volley makes nearly every hidden neuron fire and "
-                         "training starts much slower")
+    ap.add_argument("--weight-scale", type=float, default=2.0,
+                    help="initial weight spread in units of Glorot's (see dale_network)")
+    ap.add_argument("--inhibition", type=float, default=0.8,
+                    help="initial inhibitory drive as a fraction of the excitatory drive")
+    ap.add_argument("--input-multiplier", type=float, default=0.25,
+                    help="mean of the initial input weights in units of their spread")
     ap.add_argument("--xi", type=float, default=0.05,
                     help="softmax temperature of the Göltz loss in units of tau_syn (their 0.2 "
                          "cannot separate outputs that spike within a few hundredths of "
@@ -358,14 +377,13 @@ def main(argv=None):
         print(f"depth {depth}: test accuracy {100 * accuracy[depth]:.2f}% "
               f"({results[depth]['time_s']:.0f} s)", flush=True)
         print_network(depth, results[depth])
+        # Saved after every network, so that a long sweep cut short keeps what it measured.
+        save_json(out / "results.json", data_name, args, results)
 
     print("\ntest accuracy per depth: " + ", ".join(f"{d}: {100 * a:.2f}%"
                                                     for d, a in accuracy.items()))
     found = verdicts(results)
-    (out / "results.json").write_text(json.dumps(
-        {"data": data_name, "args": vars(args), "results": {str(d): r for d, r in results.items()},
-         "verdicts": [{"finding": f, "pass": ok, "lines": ln} for f, ok, ln in found]},
-        indent=1, default=float))
+    save_json(out / "results.json", data_name, args, results, found)
     try:
         save_figure(results, out / "deep_dale.png")
         print("wrote", out / "deep_dale.png")
@@ -380,6 +398,14 @@ def main(argv=None):
             print("   ", line)
     print(f"\ntotal {time.perf_counter() - t_start:.0f} s")
     return 0
+
+
+def save_json(path, data_name, args, results, found=None):
+    doc = {"data": data_name, "args": vars(args),
+           "results": {str(d): r for d, r in results.items()}}
+    if found is not None:
+        doc["verdicts"] = [{"finding": f, "pass": ok, "lines": ln} for f, ok, ln in found]
+    path.write_text(json.dumps(doc, indent=1, default=float))
 
 
 def print_network(depth, r):
