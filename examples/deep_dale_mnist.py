@@ -12,13 +12,16 @@ Input: each image is a near-synchronous volley.  Pixel ``p > 0`` spikes at
 constant), so the intensity is carried by small latency differences and by which pixels
 fire; ``--window 1`` is the latency code of Comsa et al.
 
-Initialisation: twice Glorot's spread (``--weight-scale 2``), inhibition 0.8 times the
-excitation, input weights with a mean of 0.25 times their spread.  With Glorot's spread and
-inhibition 0.5, a synchronous volley drives every neuron of a layer by nearly the same net
-amount (the mean of the summed weights dominates their spread over neurons), so each layer
-is close to all-or-none: 70% of the neurons fire at initialisation, all of them after a few
-hundred Adam steps, and then no neuron can say anything about the class.  A wider spread
-and stronger inhibition keep 40-60% of each of 6 layers firing at initialisation.
+Initialisation: twice Glorot's spread (``--weight-scale 2``), input weights with a mean of
+0.25 times their spread, and the inhibition (the inhibitory drive as a fraction of the
+excitatory one, around 0.8) calibrated per network so that 40% of the last hidden layer
+fires at initialisation.  With Glorot's spread and inhibition 0.5, a synchronous volley
+drives every neuron of a layer by nearly the same net amount (the mean of the summed
+weights dominates their spread over neurons), so each layer is close to all-or-none: 70% of
+the neurons fire at initialisation, all of them after a few hundred Adam steps, and then no
+neuron can say anything about the class.  A wider spread and stronger inhibition make the
+neurons differ, but leave the activity balanced on an edge: the same fixed inhibition keeps
+one random draw of a 6-layer network firing and silences another by its third layer.
 
 After training, per network and hidden layer, on the test set:
 
@@ -137,11 +140,39 @@ def load_data(args):
 
 
 # --------------------------------------------------------------------------- training
+def build(depth, inhibition, args):
+    return eventsim.dale_network(784, 10, n_layers=depth, n_excitatory=300, n_inhibitory=100,
+                                 weight_scale=args.weight_scale, inhibition=inhibition,
+                                 input_multiplier=args.input_multiplier, rng=[args.seed, depth])
+
+
+def calibrate_inhibition(depth, x_sample, args, target=0.4, steps=10):
+    """The inhibition at which the last hidden layer fires on about ``target`` of its
+    neurons per example at initialisation, by bisection on ``[0.3, 1.5]``.
+
+    Why: with a synchronous volley each layer is close to all-or-none, so a fixed
+    inhibition that keeps 40% of 6 layers firing for one random draw of the weights lets
+    the activity die out by the third layer for another (then no label neuron spikes and
+    the loss has no gradient), or saturate.  The weights themselves stay those of
+    ``dale_network`` for the seed; only the inhibitory scale is chosen.
+    """
+    lo, hi = 0.3, 1.5
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        net = build(depth, mid, args)
+        t = eventsim.simulate(net, x_sample, n_threads=args.threads).times
+        frac = np.isfinite(t[:, net[f"hidden{depth - 1}"].ids]).mean()
+        lo, hi = (mid, hi) if frac > target else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
 def train(depth, x_tr, y_tr, args, out):
     """A Dale network of ``depth`` hidden layers trained on ``(x_tr, y_tr)``."""
-    net = eventsim.dale_network(784, 10, n_layers=depth, n_excitatory=300, n_inhibitory=100,
-                                weight_scale=args.weight_scale, inhibition=args.inhibition,
-                                input_multiplier=args.input_multiplier, rng=[args.seed, depth])
+    inhibition = args.inhibition
+    if inhibition is None:
+        inhibition = calibrate_inhibition(depth, x_tr[:200], args)
+        print(f"  depth {depth}: inhibition {inhibition:.3f} (calibrated)", flush=True)
+    net = build(depth, inhibition, args)
     lr = args.lr if args.lr is not None else LR_DEPTH / depth
     config = TrainConfig(loss="goltz", batch_size=args.batch, learning_rate=lr,
                          n_pulses=0, n_hidden=(400,) * depth, epochs=args.epochs,
@@ -323,8 +354,9 @@ def parse_args(argv):
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--weight-scale", type=float, default=2.0,
                     help="initial weight spread in units of Glorot's (see dale_network)")
-    ap.add_argument("--inhibition", type=float, default=0.8,
-                    help="initial inhibitory drive as a fraction of the excitatory drive")
+    ap.add_argument("--inhibition", type=float, default=None,
+                    help="initial inhibitory drive as a fraction of the excitatory drive "
+                         "(default: calibrated per network, see calibrate_inhibition)")
     ap.add_argument("--input-multiplier", type=float, default=0.25,
                     help="mean of the initial input weights in units of their spread")
     ap.add_argument("--xi", type=float, default=0.05,
