@@ -473,8 +473,10 @@ def save_figure(results, path):
     for ax, cell in ((axes[0, 1], "E"), (axes[0, 2], "I")):
         h = r[f"ig_spiked_{cell}"]
         edges = np.array(h["edges"])
+        n = len(h["histogram"])
         for j, counts in enumerate(h["histogram"]):
-            ax.stairs(counts, edges, label=r["hidden"][j])
+            # Colour runs with depth (dark = early), so the shift of the distribution shows.
+            ax.stairs(counts, edges, label=r["hidden"][j], color=plt.cm.viridis(j / max(n - 1, 1)))
         ax.set_xlabel("information gain (H(C) - H(C | active)) / H(C)")
         ax.set_ylabel("neurons")
         ax.set_title(f"IG of the {'excitatory' if cell == 'E' else 'inhibitory'} neurons "
