@@ -14,8 +14,8 @@ fire; ``--window 1`` is the latency code of Comsa et al.
 
 Initialisation: twice Glorot's spread (``--weight-scale 2``), input weights with a mean of
 0.25 times their spread, and the inhibition (the inhibitory drive as a fraction of the
-excitatory one, around 0.8) calibrated per network so that 40% of the last hidden layer
-fires at initialisation.  With Glorot's spread and inhibition 0.5, a synchronous volley
+excitatory one, 0.75-0.9) calibrated per network so that at initialisation at least 40% of
+the last hidden layer fires and 90% of the output neurons do.  With Glorot's spread and inhibition 0.5, a synchronous volley
 drives every neuron of a layer by nearly the same net amount (the mean of the summed
 weights dominates their spread over neurons), so each layer is close to all-or-none: 70% of
 the neurons fire at initialisation, all of them after a few hundred Adam steps, and then no
@@ -146,9 +146,10 @@ def build(depth, inhibition, args):
                                  input_multiplier=args.input_multiplier, rng=[args.seed, depth])
 
 
-def calibrate_inhibition(depth, x_sample, args, target=0.4, steps=10):
-    """The inhibition at which the last hidden layer fires on about ``target`` of its
-    neurons per example at initialisation, by bisection on ``[0.3, 1.5]``.
+def calibrate_inhibition(depth, x_sample, args, target=0.4, output_target=0.9, steps=10):
+    """The largest inhibition at which, at initialisation, the last hidden layer fires on
+    at least ``target`` of its neurons per example and the output layer on at least
+    ``output_target``, by bisection on ``[0.3, 1.5]``.
 
     Why: with a synchronous volley each layer is close to all-or-none, so a fixed
     inhibition that keeps 40% of 6 layers firing for one random draw of the weights lets
@@ -162,7 +163,8 @@ def calibrate_inhibition(depth, x_sample, args, target=0.4, steps=10):
         net = build(depth, mid, args)
         t = eventsim.simulate(net, x_sample, n_threads=args.threads).times
         frac = np.isfinite(t[:, net[f"hidden{depth - 1}"].ids]).mean()
-        lo, hi = (mid, hi) if frac > target else (lo, mid)
+        frac_out = np.isfinite(t[:, net["output"].ids]).mean()
+        lo, hi = (mid, hi) if frac > target and frac_out > output_target else (lo, mid)
     return 0.5 * (lo + hi)
 
 
@@ -176,7 +178,7 @@ def train(depth, x_tr, y_tr, args, out):
     lr = args.lr if args.lr is not None else LR_DEPTH / depth
     config = TrainConfig(loss="goltz", batch_size=args.batch, learning_rate=lr,
                          n_pulses=0, n_hidden=(400,) * depth, epochs=args.epochs,
-                         update_on_misclassified_only=False, penalty_no_spike=0.0,
+                         update_on_misclassified_only=False, penalty_no_spike=args.penalty,
                          penalty_scope="outputs", lr_decay=args.lr_decay,
                          clip_derivative=100.0, goltz_xi=args.xi, goltz_alpha=args.alpha,
                          seed=args.seed, n_threads=args.threads)
@@ -365,6 +367,10 @@ def parse_args(argv):
                          "tau_syn of each other, as in a deep network at initialisation)")
     ap.add_argument("--alpha", type=float, default=0.02,
                     help="weight of the Göltz regulariser alpha e^{t_label / tau_syn}")
+    ap.add_argument("--penalty", type=float, default=0.1,
+                    help="penalty_no_spike for silent output neurons: a silent label neuron "
+                         "gives the Göltz loss no gradient, and once all outputs are silent "
+                         "training stops for good")
     ap.add_argument("--lr-decay", type=float, default=0.9, help="per-epoch learning-rate factor")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
