@@ -247,6 +247,30 @@ def analyse(net, times, labels, n_classes=10):
     return res
 
 
+def check_information_gain():
+    """The IG measure on constructed neurons whose answer is known (raises if wrong).
+
+    Ten balanced classes of 4 examples: a neuron firing for exactly one class (IG 1), one
+    firing on every example (IG 0), one firing for two classes (1 - ln 2 / ln 10); and on
+    four classes, one firing on all of class 0, half of class 1 and a quarter of class 2
+    (``P(C | active) = (4, 2, 1, 0) / 7``, IG 0.3106 by hand).
+    """
+    y = np.repeat(np.arange(10), 4)
+    t = np.full((y.size, 3), np.inf)
+    t[y == 3, 0] = 0.5
+    t[:, 1] = 0.5
+    t[np.isin(y, [2, 7]), 2] = 0.5
+    got = analysis.information_gain(t, y, 10, normalise="prior")
+    y4 = np.repeat(np.arange(4), 4)
+    t4 = np.full((16, 1), np.inf)
+    t4[[0, 1, 2, 3, 4, 5, 8], 0] = 0.5
+    got = np.r_[got, analysis.information_gain(t4, y4, 4, normalise="prior")]
+    want = np.array([1.0, 0.0, 1 - np.log(2) / np.log(10), 0.3106])
+    if not np.allclose(got, want, atol=1e-4):
+        raise RuntimeError(f"information gain on constructed neurons: got {got}, want {want}")
+    return got
+
+
 def median_ig(res, mode, cell):
     return np.array([q[QUANTILES.index(0.5)] for q in res[f"ig_{mode}_{cell}"]["quantiles"]])
 
@@ -400,6 +424,9 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     x_tr, y_tr, x_te, y_te, data_name = load_data(args)
+    ig_check = check_information_gain()
+    print("IG on constructed neurons (one class, every class, two of ten, (4,2,1,0)/7): "
+          f"{fmt(ig_check, 4)}, as computed by hand")
     print(f"{data_name}; input volley window {args.window}; depths {args.layers}; "
           f"{args.epochs} epochs", flush=True)
     results, accuracy = {}, {}

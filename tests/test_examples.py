@@ -105,6 +105,11 @@ def test_deep_dale_ig_verdicts_on_constructed_medians():
     assert dd.pathways_hold([1.0, 1.5, 3.0]) and not dd.pathways_hold([2.0, 1.0])
 
 
+def test_deep_dale_checks_the_ig_measure_on_constructed_neurons():
+    got = _deep_dale().check_information_gain()
+    np.testing.assert_allclose(got, [1.0, 0.0, 0.69897, 0.31061], atol=1e-5)
+
+
 def test_deep_dale_measures_on_a_constructed_network_recording():
     # Two hidden layers of 3 E + 1 I; E0 of each layer fires for class 0 only, the
     # I neuron for every class.  The measures must find IG = 1 and 0 for them.
