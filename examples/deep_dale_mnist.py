@@ -86,7 +86,7 @@ if str(ROOT) not in sys.path:
 
 import eventsim  # noqa: E402
 from eventsim import analysis, datasets  # noqa: E402
-from eventsim.train import SpikingClassifier, TrainConfig  # noqa: E402
+from eventsim.train import SpikingClassifier, TrainConfig, accuracy, load_checkpoint  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _mnist import load_train_test  # noqa: E402
@@ -209,8 +209,13 @@ def pathway_matrix(paths, layer):
     return np.divide(m, peak, out=np.zeros_like(m), where=peak > 0)
 
 
-def analyse(net, times, labels, n_classes=10):
-    """The measures of the module docstring for one trained network, as a dict."""
+def analyse(net, times, labels, n_classes=10, min_active=20):
+    """The measures of the module docstring for one trained network, as a dict.
+
+    Neurons active on fewer than ``min_active`` examples get no IG (NaN, counted in
+    ``never_active``): a neuron that fires on one example has IG = 1 by construction,
+    and a layer that falls nearly silent would otherwise look fully class-specific.
+    """
     lay = analysis.network_layers(net, strict=False)
     groups = lay.layer_dict()
     hidden = [n for n in lay.names if n.startswith("hidden")]
@@ -219,9 +224,12 @@ def analyse(net, times, labels, n_classes=10):
     hidden_groups = {n: groups[n] for n in hidden}
     # The decision is the first output spike; an example without one never decides.
     decision = times[:, groups["output"]].min(axis=1)
-    ig = {"spiked": analysis.information_gain(times, labels, n_classes, normalise="prior"),
-          "before_decision": analysis.information_gain(
-              analysis.activity_before(times, decision), labels, n_classes, normalise="prior")}
+    ig = {}
+    for mode, act in (("spiked", np.isfinite(times)),
+                      ("before_decision", analysis.activity_before(times, decision))):
+        values = analysis.information_gain(act, labels, n_classes, normalise="prior")
+        values[act.sum(axis=0) < min_active] = np.nan
+        ig[mode] = values
     res = {"layers": list(lay.names), "hidden": hidden,
            "spread": packets.spread.tolist(), "latency": packets.latency.tolist(),
            "fraction_active": packets.fraction.tolist()}
@@ -237,7 +245,7 @@ def analyse(net, times, labels, n_classes=10):
                 "quantiles": lv.quantiles(cell, QUANTILES).tolist(),
                 "mean": lv.mean(cell).tolist(),
                 "fraction_above_0.9": lv.fraction_above(cell, 0.9).tolist(),
-                "never_active": lv.n_nan[cell].tolist(),
+                "never_active": lv.n_nan[cell].tolist(),      # or on < min_active examples
                 "histogram": counts.tolist(), "edges": edges.tolist()}
     first = lay.names.index(hidden[0])
     paths = analysis.class_pathways(lay.weights[first:], lay.excitatory[first:], top_k=10)
@@ -404,6 +412,10 @@ def parse_args(argv):
     ap.add_argument("--fashion", default=None,
                     help=f"folder with Fashion-MNIST's IDX files (default {DEBIAN_FASHION_MNIST}, "
                          "Debian's dataset-fashion-mnist)")
+    ap.add_argument("--min-active", type=int, default=20,
+                    help="fewest test examples a neuron must be active on to get an IG")
+    ap.add_argument("--analyse-only", action="store_true",
+                    help="analyse the networks a finished run saved in --out instead of training")
     ap.add_argument("--out", default="deep_dale")
     args = ap.parse_args(argv)
     quick = {"layers": [2, 3, 4, 5, 6], "epochs": 2, "n_train": 1000, "n_test": 500}
@@ -429,24 +441,31 @@ def main(argv=None):
           f"{fmt(ig_check, 4)}, as computed by hand")
     print(f"{data_name}; input volley window {args.window}; depths {args.layers}; "
           f"{args.epochs} epochs", flush=True)
-    results, accuracy = {}, {}
+    results, acc = {}, {}
     for depth in args.layers:
         t0 = time.perf_counter()
-        clf = train(depth, x_tr, y_tr, args, out)
-        times = eventsim.simulate(clf.network_, x_te, n_threads=args.threads).times
-        pred = clf.predict(x_te)
-        accuracy[depth] = float(np.mean(pred == y_te))
-        results[depth] = analyse(clf.network_, times, y_te)
-        results[depth]["test_accuracy"] = accuracy[depth]
+        if args.analyse_only:
+            path = out / f"depth{depth}" / "checkpoint.npz"
+            try:
+                net = load_checkpoint(path)[0]
+            except (FileNotFoundError, OSError, ValueError) as exc:
+                sys.exit(f"error: --analyse-only needs the network of a finished run in {path} "
+                         f"({exc})")
+        else:
+            net = train(depth, x_tr, y_tr, args, out).network_
+        times = eventsim.simulate(net, x_te, n_threads=args.threads).times
+        acc[depth] = accuracy(times[:, net["output"].ids], y_te)
+        results[depth] = analyse(net, times, y_te, min_active=args.min_active)
+        results[depth]["test_accuracy"] = acc[depth]
         results[depth]["time_s"] = time.perf_counter() - t0
-        print(f"depth {depth}: test accuracy {100 * accuracy[depth]:.2f}% "
+        print(f"depth {depth}: test accuracy {100 * acc[depth]:.2f}% "
               f"({results[depth]['time_s']:.0f} s)", flush=True)
         print_network(depth, results[depth])
         # Saved after every network, so that a long sweep cut short keeps what it measured.
         save_json(out / "results.json", data_name, args, results)
 
     print("\ntest accuracy per depth: " + ", ".join(f"{d}: {100 * a:.2f}%"
-                                                    for d, a in accuracy.items()))
+                                                    for d, a in acc.items()))
     found = verdicts(results)
     save_json(out / "results.json", data_name, args, results, found)
     try:

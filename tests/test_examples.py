@@ -124,13 +124,18 @@ def test_deep_dale_measures_on_a_constructed_network_recording():
         t[labels == 0, ids[0]] = start
         t[:, ids[3]] = start + 0.05
     t[:, net["output"].ids] = 1.0
-    r = dd.analyse(net, t, labels, n_classes=2)
+    r = dd.analyse(net, t, labels, n_classes=2, min_active=1)
     med_e = dd.median_ig(r, "spiked", "E")
     med_i = dd.median_ig(r, "spiked", "I")
     np.testing.assert_allclose(med_e, [1.0, 1.0])       # E1, E2 never fire: left out
     np.testing.assert_allclose(med_i, [0.0, 0.0])
     assert r["ig_spiked_E"]["never_active"] == [2, 2]
     np.testing.assert_allclose(r["spread"][:2], [0.0, 0.025])
+    # E0 fires on 2 examples: with min_active=3 it gets no IG (one or two examples would make
+    # any neuron look class-specific).
+    r3 = dd.analyse(net, t, labels, n_classes=2, min_active=3)
+    assert r3["ig_spiked_E"]["never_active"] == [3, 3]
+    np.testing.assert_allclose(dd.median_ig(r3, "spiked", "I"), [0.0, 0.0])
 
 
 @pytest.mark.slow
