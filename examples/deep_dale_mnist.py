@@ -371,16 +371,16 @@ def verdicts(results):
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
-                    help="a short run (depths 2-6, 1,000 training images, 2 epochs, 500 test "
+                    help="a short run (depths 2-6, 600 training images, 2 epochs, 300 test "
                          "images; MNIST): < 3 min on 2 cores, not trained to convergence")
     ap.add_argument("--data", choices=("mnist", "fashion"), default="mnist")
     ap.add_argument("--layers", type=int, nargs="+", default=None,
                     help="hidden-layer counts to sweep (default 2 3 4 5 6)")
     ap.add_argument("--epochs", type=int, default=None, help="default 8 (--quick: 2)")
     ap.add_argument("--n-train", type=int, default=None,
-                    help="training images (default: all; --quick: 1,000)")
+                    help="training images (default: all; --quick: 600)")
     ap.add_argument("--n-test", type=int, default=None, help="test images (default: all; "
-                                                              "--quick: 500)")
+                                                              "--quick: 300)")
     ap.add_argument("--window", type=float, default=0.05,
                     help="length of the input volley in units of tau_syn (1 = latency code)")
     ap.add_argument("--lr", type=float, default=None,
@@ -418,7 +418,7 @@ def parse_args(argv):
                     help="analyse the networks a finished run saved in --out instead of training")
     ap.add_argument("--out", default="deep_dale")
     args = ap.parse_args(argv)
-    quick = {"layers": [2, 3, 4, 5, 6], "epochs": 2, "n_train": 1000, "n_test": 500}
+    quick = {"layers": [2, 3, 4, 5, 6], "epochs": 2, "n_train": 600, "n_test": 300}
     full = {"layers": [2, 3, 4, 5, 6], "epochs": 8, "n_train": None, "n_test": None}
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
