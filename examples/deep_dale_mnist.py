@@ -573,7 +573,7 @@ if __name__ == "__main__":
 #            (10,000 of the 60,000 training images; depths 5 and 6 and the full training
 #            set did not fit the time; a one-epoch full-set run of depth 2 takes ~5 min per
 #            epoch on one core: --data fashion --epochs 1)
-#   --quick: 137 s on 2 cores with another training job on one of them.
+#   --quick: 45 s on 2 idle cores, 137 s with another training job on one of them.
 #
 # Test accuracy (10,000 test images):
 #   depth            2       3       4       5       6
