@@ -18,7 +18,9 @@ Measures
     of Diesmann, Gewaltig & Aertsen 1999), averaged over a data set.
 :func:`information_gain`
     Per neuron: information about the class gained by observing the neuron
-    active, normalised by ``ln K`` (1 = fires for one class only).
+    active, normalised by ``ln K`` or by the prior entropy ``H(C)`` (1 = fires
+    for one class only).  :func:`activity_before` restricts "active" to spikes
+    before a deadline per example (such as the network's decision).
     :func:`by_layer` groups such per-neuron values by layer and by excitatory /
     inhibitory type.
 :func:`class_pathways`
@@ -42,7 +44,7 @@ import numpy as np
 
 __all__ = [
     "PulsePackets", "pulse_packets",
-    "information_gain", "LayerValues", "by_layer",
+    "information_gain", "activity_before", "LayerValues", "by_layer",
     "Pathways", "class_pathways",
     "spike_time_histograms",
     "LayeredNetwork", "network_layers",
@@ -370,7 +372,8 @@ def spike_time_histograms(times, layers, *, bins=30, range=None, density=False):
 
 
 # --------------------------------------------------------------------------- information gain
-def information_gain(times, labels, n_classes=None, *, kind="entropy") -> np.ndarray:
+def information_gain(times, labels, n_classes=None, *, kind="entropy",
+                     normalise="log_k") -> np.ndarray:
     """Information about the class gained by observing each neuron active.
 
     With ``A_n = 1`` when neuron ``n`` spikes on an example and
@@ -379,12 +382,17 @@ def information_gain(times, labels, n_classes=None, *, kind="entropy") -> np.nda
 
     .. math::
 
-        IG_n = \\frac{H(C) - H(C \\mid A_n = 1)}{\\ln K}, \\qquad
-        IG^{KL}_n = \\frac{D_{KL}(P(C \\mid A_n = 1) \\,\\|\\, P(C))}{\\ln K}
+        IG_n = \\frac{H(C) - H(C \\mid A_n = 1)}{Z}, \\qquad
+        IG^{KL}_n = \\frac{D_{KL}(P(C \\mid A_n = 1) \\,\\|\\, P(C))}{Z}
 
-    where ``P(C)`` is the class frequency in ``labels`` and ``K`` the number of
-    classes.  ``IG = 1`` iff the neuron fires for one class only; ``IG = 0`` iff
-    its firing does not change the class distribution.
+    where ``P(C)`` is the class frequency in ``labels``, ``K`` the number of
+    classes and ``Z`` the normaliser: ``ln K`` (``normalise="log_k"``) or the
+    prior entropy ``H(C)`` (``normalise="prior"``, the measure of
+    Oberste-Frielinghaus et al.).  The two agree for balanced classes.  With
+    ``"prior"``, ``IG = 1`` iff the neuron fires for one class only, whatever
+    the class frequencies; with ``"log_k"`` that holds for balanced classes.
+    ``IG = 0`` iff its firing does not change the class distribution (entropy
+    form: does not change its entropy).
 
     Parameters
     ----------
@@ -398,6 +406,9 @@ def information_gain(times, labels, n_classes=None, *, kind="entropy") -> np.nda
         ``labels`` have ``P(c) = 0``.
     kind : {"entropy", "kl"}
         The entropy-difference form or the Kullback-Leibler form.
+    normalise : {"log_k", "prior"}, default "log_k"
+        Divide by ``ln K`` or by ``H(C)`` of ``labels``.  ``"prior"`` needs at
+        least two classes present in ``labels`` (else ``H(C) = 0``).
 
     Returns
     -------
@@ -425,6 +436,8 @@ def information_gain(times, labels, n_classes=None, *, kind="entropy") -> np.nda
     """
     if kind not in ("entropy", "kl"):
         raise ValueError(f"kind must be 'entropy' or 'kl', got {kind!r}")
+    if normalise not in ("log_k", "prior"):
+        raise ValueError(f"normalise must be 'log_k' or 'prior', got {normalise!r}")
     active = _activity(times)
     y, k = _labels(labels, active.shape[0], n_classes)
     onehot = np.zeros((y.size, k))
@@ -432,20 +445,66 @@ def information_gain(times, labels, n_classes=None, *, kind="entropy") -> np.nda
     counts = active.T.astype(np.float64) @ onehot          # (n_neurons, K)
     n_active = counts.sum(axis=1)
     prior = onehot.mean(axis=0)
+    h_prior = float(-_plogp(prior).sum())
+    if normalise == "prior":
+        if (prior > 0).sum() < 2:
+            raise ValueError("normalise='prior' needs at least 2 classes present in labels "
+                             "(the prior entropy H(C) is 0)")
+        z = h_prior
+    else:
+        z = math.log(k)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = counts / n_active[:, None]
     p[n_active == 0] = 0.0
     if kind == "entropy":
-        h_prior = -_plogp(prior).sum()
         h_cond = -_plogp(p).sum(axis=1)
-        ig = (h_prior - h_cond) / math.log(k)
+        ig = (h_prior - h_cond) / z
     else:
         # P(c | A = 1) > 0 implies P(c) > 0, so the ratio is finite wherever it counts.
         log_prior = np.log(np.where(prior > 0, prior, 1.0))
-        ig = (_plogp(p) - p * log_prior).sum(axis=1) / math.log(k)
+        ig = (_plogp(p) - p * log_prior).sum(axis=1) / z
         ig = np.maximum(ig, 0.0)        # rounding only: D_KL >= 0
     ig[n_active == 0] = np.nan
     return ig
+
+
+def activity_before(times, deadline) -> np.ndarray:
+    """Which neurons spiked strictly before a deadline, per example.
+
+    Parameters
+    ----------
+    times : array_like, shape (n_examples, n_neurons)
+        First spike times, ``inf`` = silent.
+    deadline : float or array_like, shape (n_examples,)
+        One deadline for all examples, or one per example (for example the
+        time of the first output spike, the network's decision; spikes after it
+        cannot change the answer).  ``inf`` counts every spike.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_examples, n_neurons)
+        ``times < deadline``; usable as the ``times`` of :func:`information_gain`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array([[0.1, 0.5, np.inf], [0.3, 0.2, 0.4]])
+    >>> activity_before(t, [0.4, 0.35]).tolist()
+    [[True, False, False], [True, True, False]]
+    """
+    t = _spike_times(times)
+    d = np.asarray(deadline)
+    if d.dtype == bool or d.dtype.kind not in "iuf":
+        raise ValueError(f"deadline must be a real number or one per example, got dtype {d.dtype}")
+    d = d.astype(np.float64)
+    if d.ndim == 0:
+        d = np.full(t.shape[0], float(d))
+    if d.shape != (t.shape[0],):
+        raise ValueError(f"deadline must be a scalar or have shape ({t.shape[0]},) (one per "
+                         f"example), got shape {d.shape}")
+    if np.isnan(d).any():
+        raise ValueError("deadline contains NaN")
+    return t < d[:, None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -488,6 +547,56 @@ class LayerValues:
     def fraction_above(self, group, threshold) -> np.ndarray:
         """Fraction of the non-NaN values of ``group`` that are >= ``threshold``, per layer."""
         return self._stat(lambda v: float(np.mean(v >= threshold)), group)
+
+    def quantiles(self, group, q=(0.1, 0.25, 0.5, 0.75, 0.9)) -> np.ndarray:
+        """Quantiles of the non-NaN values of ``group`` per layer.
+
+        Parameters
+        ----------
+        group : str
+            One of :attr:`groups`.
+        q : sequence of float in [0, 1]
+            The quantiles (linear interpolation, numpy's default).
+
+        Returns
+        -------
+        ndarray, shape (n_layers, len(q))
+            NaN rows for layers without values.
+        """
+        qs = np.atleast_1d(np.asarray(q, np.float64))
+        if qs.ndim != 1 or qs.size == 0 or not ((qs >= 0) & (qs <= 1)).all():
+            raise ValueError(f"q must be a non-empty 1-D sequence of numbers in [0, 1], got {q!r}")
+        if group not in self.values:
+            raise ValueError(f"unknown group {group!r}; groups: {self.groups}")
+        return np.array([np.quantile(v, qs) if v.size else np.full(qs.size, np.nan)
+                         for v in self.values[group]])
+
+    def histogram(self, group, bins=10, range=(0.0, 1.0)):
+        """Histogram of the non-NaN values of ``group`` per layer, with shared bins.
+
+        Parameters
+        ----------
+        group : str
+            One of :attr:`groups`.
+        bins : int or array_like
+            Number of bins over ``range``, or the bin edges.
+        range : (float, float), default (0, 1)
+            The range of the information gain; values outside it are not counted
+            (with ``normalise="log_k"`` and unbalanced classes the entropy form
+            can be negative).
+
+        Returns
+        -------
+        counts : ndarray of int, shape (n_layers, n_bins)
+        edges : ndarray, shape (n_bins + 1,)
+        """
+        if group not in self.values:
+            raise ValueError(f"unknown group {group!r}; groups: {self.groups}")
+        if np.ndim(bins) == 0:
+            bins = _check_int("bins", bins, 1)
+        edges = np.histogram_bin_edges([], bins=bins, range=range if np.ndim(bins) == 0 else None)
+        counts = np.array([np.histogram(v, bins=edges)[0] for v in self.values[group]], np.int64)
+        return counts, edges
 
 
 def _per_neuron_mask(mask, groups, n_neurons, name):

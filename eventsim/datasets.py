@@ -279,24 +279,37 @@ def load_fashion_mnist(folder, split: str = "test") -> tuple[np.ndarray, np.ndar
     return load_mnist(folder, split)
 
 
-def encode_spike_times(images) -> np.ndarray:
+def encode_spike_times(images, *, window=1.0) -> np.ndarray:
     """Temporal encoding of Comsa et al.: brighter pixels spike earlier.
 
     Parameters
     ----------
     images : array_like of int, shape (n, 28, 28), (n, 784), (28, 28) or (784,)
         Pixel intensities 0..255.
+    window : float, default 1.0
+        Length of the time window the spikes fall into: pixel ``p > 0`` spikes
+        at ``window * (1 - p / 256)``.  The default is the code of Comsa et al.
+        (spread over a whole synaptic time constant); a small window, such as
+        0.05, turns each image into a near-synchronous volley in which the
+        intensity is carried by small latency differences.
 
     Returns
     -------
     ndarray of float64, shape (n, n_pixels) (or (n_pixels,) for one image)
-        ``1 - p / 256`` for pixels ``p > 0``; ``inf`` (no spike) for ``p = 0``.
+        ``window * (1 - p / 256)`` for pixels ``p > 0``; ``inf`` (no spike) for
+        ``p = 0``.
 
     Examples
     --------
     >>> encode_spike_times(np.array([[0, 128, 255]], np.uint8))
     array([[       inf, 0.5       , 0.00390625]])
+    >>> encode_spike_times(np.array([[0, 128, 255]], np.uint8), window=0.04).tolist()
+    [[inf, 0.02, 0.00015625]]
     """
+    if isinstance(window, bool) or not isinstance(window, (int, float, np.integer, np.floating)):
+        raise ValueError(f"window must be a positive number, got {window!r}")
+    if not (np.isfinite(window) and window > 0):
+        raise ValueError(f"window must be a positive finite number, got {window}")
     x = np.asarray(images)
     if x.dtype.kind not in "iu":
         raise ValueError(f"images must hold integer intensities 0..255, got dtype {x.dtype}")
@@ -310,7 +323,7 @@ def encode_spike_times(images) -> np.ndarray:
     elif x.ndim != 1:
         raise ValueError(f"images must be 1-D, 2-D or 3-D, got a {x.ndim}-D array")
     p = x.astype(np.float64)
-    return np.where(p > 0, 1.0 - p / 256.0, np.inf)
+    return np.where(p > 0, float(window) * (1.0 - p / 256.0), np.inf)
 
 
 def default_mnist_folder() -> pathlib.Path | None:

@@ -154,6 +154,77 @@ def test_ig_kl_nonnegative_unbalanced(seed, n, k):
     assert (kl[~np.isnan(kl)] <= math.log(n) / math.log(k) + 1e-9).all()   # D_KL <= -ln min P(c)
 
 
+# The paper's normalisation, IG = (H(C) - H(C | active)) / H(C), on constructed neurons.
+def test_ig_prior_normalisation_known_answers():
+    y = _balanced_labels(k=10, per_class=6)
+    # Column 0: one class only -> 1.  Column 1: every class, all examples -> 0.
+    # Column 2: classes 2 and 7 -> 1 - ln 2 / ln 10.  Column 3: one example of each class -> 0.
+    t = np.full((y.size, 4), np.inf)
+    t[y == 4, 0] = 0.3
+    t[:, 1] = 0.2
+    t[np.isin(y, [2, 7]), 2] = 0.5
+    t[np.unique(y, return_index=True)[1], 3] = 0.9
+    ig = an.information_gain(t, y, normalise="prior")
+    np.testing.assert_allclose(ig, [1.0, 0.0, 1 - math.log(2) / math.log(10), 0.0], atol=1e-12)
+
+
+def test_ig_prior_normalisation_hand_computed_intermediate_case():
+    # Four classes of 4 examples each; the neuron fires on all of class 0, two of class 1,
+    # one of class 2: P(C | A) = (4, 2, 1, 0) / 7; H(C) = ln 4.
+    y = _balanced_labels(k=4, per_class=4)
+    t = np.full((y.size, 1), np.inf)
+    t[y == 0, 0] = 1.0
+    t[np.flatnonzero(y == 1)[:2], 0] = 1.0
+    t[np.flatnonzero(y == 2)[:1], 0] = 1.0
+    h_cond = -(4 / 7 * math.log(4 / 7) + 2 / 7 * math.log(2 / 7) + 1 / 7 * math.log(1 / 7))
+    expect = (math.log(4) - h_cond) / math.log(4)
+    # By hand: H(C | A) = 0.3198 + 0.3579 + 0.2780 = 0.9557, so 1 - 0.9557 / 1.3863 = 0.3106.
+    assert expect == pytest.approx(0.3106, abs=1e-4)
+    assert an.information_gain(t, y, normalise="prior")[0] == pytest.approx(expect, abs=1e-12)
+
+
+def test_ig_prior_normalisation_unbalanced_one_class_is_one():
+    # Prior (0.7, 0.2, 0.1): a neuron firing for class 2 only tells everything -> 1
+    # with the prior entropy, but only H(C) / ln 3 with ln K.
+    y = np.array([0] * 7 + [1] * 2 + [2])
+    t = _fires_for(y, [2])
+    h = -(0.7 * math.log(0.7) + 0.2 * math.log(0.2) + 0.1 * math.log(0.1))
+    assert an.information_gain(t, y, normalise="prior")[0] == pytest.approx(1.0, abs=1e-12)
+    assert an.information_gain(t, y)[0] == pytest.approx(h / math.log(3), abs=1e-12)
+    kl = an.information_gain(t, y, kind="kl", normalise="prior")[0]
+    assert kl == pytest.approx(-math.log(0.1) / h, abs=1e-12)
+
+
+def test_ig_prior_normalisation_errors():
+    with pytest.raises(ValueError, match="normalise"):
+        an.information_gain(np.ones((4, 1)), [0, 1, 0, 1], normalise="h")
+    with pytest.raises(ValueError, match="at least 2 classes present"):
+        an.information_gain(np.ones((4, 1)), [1, 1, 1, 1], n_classes=3, normalise="prior")
+
+
+def test_activity_before_deadline_per_example_and_scalar():
+    t = np.array([[0.1, 0.5, np.inf], [0.3, 0.2, 0.4]])
+    a = an.activity_before(t, [0.4, 0.35])
+    np.testing.assert_array_equal(a, [[True, False, False], [True, True, False]])
+    np.testing.assert_array_equal(an.activity_before(t, np.inf), np.isfinite(t))
+    np.testing.assert_array_equal(an.activity_before(t, 0.3), [[True, False, False],
+                                                               [False, True, False]])
+    # A neuron that fires for every class, but before the decision only for class 0,
+    # becomes fully specific when the late spikes are left out.
+    y = np.array([0, 1])
+    late = np.array([[0.1], [0.9]])
+    assert an.information_gain(late, y)[0] == pytest.approx(0.0)
+    assert an.information_gain(an.activity_before(late, [0.5, 0.5]), y)[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("deadline, match", [
+    ([0.1, 0.2, 0.3], "shape"), (np.nan, "NaN"), ("x", "deadline"), ([True, False], "deadline"),
+])
+def test_activity_before_errors(deadline, match):
+    with pytest.raises(ValueError, match=match):
+        an.activity_before(np.ones((2, 3)), deadline)
+
+
 # --------------------------------------------------------------------------- by_layer
 def test_by_layer_splits_e_and_i():
     values = np.array([0.1, 0.2, np.nan, 0.4, 0.5, 0.6, np.nan])
@@ -191,6 +262,24 @@ def test_by_layer_errors():
         an.by_layer(v, [[0, 1], [2, 3]], excitatory=[np.ones(2, bool)])
     with pytest.raises(ValueError, match="1-D"):
         an.by_layer(np.zeros((2, 2)), [[0]])
+
+
+def test_layer_values_quantiles_and_histogram():
+    values = np.array([0.0, 0.25, 0.5, 1.0, np.nan, 0.95, 0.05, 0.15])
+    exc = np.array([True, True, True, True, True, False, False, False])
+    lv = an.by_layer(values, [np.arange(5), np.arange(5, 8)], excitatory=exc)
+    q = lv.quantiles("E", [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(q, [[0.0, 0.375, 1.0], [np.nan] * 3])
+    np.testing.assert_allclose(lv.quantiles("I", [0.5]), [[np.nan], [0.15]])
+    counts, edges = lv.histogram("E", bins=4)
+    np.testing.assert_allclose(edges, [0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_array_equal(counts, [[1, 1, 1, 1], [0, 0, 0, 0]])  # 1.0 is in the last bin
+    counts, _ = lv.histogram("I", bins=[0.0, 0.1, 1.0])
+    np.testing.assert_array_equal(counts, [[0, 0], [1, 2]])
+    with pytest.raises(ValueError, match="q must"):
+        lv.quantiles("E", [1.5])
+    with pytest.raises(ValueError, match="unknown group"):
+        lv.histogram("all")
 
 
 # --------------------------------------------------------------------------- pulse packets

@@ -225,6 +225,26 @@ def test_encode_spike_times():
     np.testing.assert_array_equal(datasets.encode_spike_times(img[1].ravel()), t[1])
 
 
+def test_encode_window_compresses_the_code_into_a_volley():
+    img = np.zeros((1, 28, 28), np.uint8)
+    img[0, 3, :] = np.arange(28) * 9          # 0 (silent) .. 243
+    full = datasets.encode_spike_times(img)
+    volley = datasets.encode_spike_times(img, window=0.05)
+    np.testing.assert_array_equal(np.isfinite(volley), np.isfinite(full))
+    fin = np.isfinite(full)
+    np.testing.assert_allclose(volley[fin], 0.05 * full[fin], rtol=0, atol=1e-15)
+    assert volley[fin].max() < 0.05 and volley[fin].min() > 0
+    # The order of the spikes (the intensity code) is kept.
+    np.testing.assert_array_equal(np.argsort(volley[fin], kind="stable"),
+                                  np.argsort(full[fin], kind="stable"))
+
+
+@pytest.mark.parametrize("window", [0, -0.1, np.inf, np.nan, True, "0.1", None])
+def test_encode_rejects_bad_window(window):
+    with pytest.raises(ValueError, match="window"):
+        datasets.encode_spike_times(np.zeros((1, 784), np.uint8), window=window)
+
+
 def test_encode_rejects_bad_values():
     with pytest.raises(ValueError, match="0..255"):
         datasets.encode_spike_times(np.array([[300]]))

@@ -5,6 +5,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
@@ -47,7 +48,7 @@ def test_mnist_examples_refuse_a_bad_test_folder_in_one_line(name, tmp_path):
 
 
 @pytest.mark.parametrize("name,args", [
-    ("deep_dale_mnist.py", ["--layers", "1"]),
+    ("deep_dale_mnist.py", ["--layers", "1", "2"]),
     ("mnist_vs_mlp.py", []),
 ])
 def test_mnist_examples_run_on_builtin_data(name, args, tmp_path):
@@ -73,3 +74,75 @@ def test_yin_yang_eventprop_quick_runs_and_learns():
     assert r.returncode == 0, r.stderr
     acc = float(r.stdout.split("test accuracy over 1 seed(s): ")[1].split(" ")[0])
     assert acc > 50.0, r.stdout          # chance is 33%; the full run is in the closing note
+
+
+def _deep_dale():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import deep_dale_mnist
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    return deep_dale_mnist
+
+
+def test_deep_dale_synchrony_verdict_on_constructed_spreads():
+    dd = _deep_dale()
+    # Input volley 0.02 wide, spreads to 0.2, re-converges to 0.1: holds.
+    held, up, back = dd.synchrony_holds(0.02, [0.2, 0.15, 0.1])
+    assert held and up == pytest.approx(10.0) and back == pytest.approx(0.5)
+    assert not dd.synchrony_holds(0.02, [0.03, 0.03, 0.02])[0]     # never spreads out
+    assert not dd.synchrony_holds(0.02, [0.1, 0.15, 0.2])[0]       # never re-converges
+    assert not dd.synchrony_holds(0.02, [0.2, np.nan])[0]          # a silent layer
+
+
+def test_deep_dale_ig_verdicts_on_constructed_medians():
+    dd = _deep_dale()
+    assert dd.semantization_holds([0.1, 0.4, 0.8])
+    assert not dd.semantization_holds([0.1, 0.3, 0.4])             # stays far from 1
+    assert not dd.semantization_holds([0.6, 0.2, 0.7])             # falls on the way
+    assert dd.unspecific_inhibition_holds([0.05, 0.1, 0.15], [0.1, 0.4, 0.8])
+    assert not dd.unspecific_inhibition_holds([0.05, 0.4, 0.1], [0.1, 0.4, 0.8])
+    assert dd.pathways_hold([1.0, 1.5, 3.0]) and not dd.pathways_hold([2.0, 1.0])
+
+
+def test_deep_dale_checks_the_ig_measure_on_constructed_neurons():
+    got = _deep_dale().check_information_gain()
+    np.testing.assert_allclose(got, [1.0, 0.0, 0.69897, 0.31061], atol=1e-5)
+
+
+def test_deep_dale_measures_on_a_constructed_network_recording():
+    # Two hidden layers of 3 E + 1 I; E0 of each layer fires for class 0 only, the
+    # I neuron for every class.  The measures must find IG = 1 and 0 for them.
+    dd = _deep_dale()
+    import eventsim
+    net = eventsim.dale_network(4, 2, n_layers=2, n_excitatory=3, n_inhibitory=1, rng=0)
+    labels = np.array([0, 1, 0, 1])
+    t = np.full((4, net.n_neurons), np.inf)
+    t[:, net["input"].ids] = 0.01
+    for name, start in (("hidden0", 0.3), ("hidden1", 0.6)):
+        ids = net[name].ids
+        t[labels == 0, ids[0]] = start
+        t[:, ids[3]] = start + 0.05
+    t[:, net["output"].ids] = 1.0
+    r = dd.analyse(net, t, labels, n_classes=2, min_active=1)
+    med_e = dd.median_ig(r, "spiked", "E")
+    med_i = dd.median_ig(r, "spiked", "I")
+    np.testing.assert_allclose(med_e, [1.0, 1.0])       # E1, E2 never fire: left out
+    np.testing.assert_allclose(med_i, [0.0, 0.0])
+    assert r["ig_spiked_E"]["never_active"] == [2, 2]
+    np.testing.assert_allclose(r["spread"][:2], [0.0, 0.025])
+    # E0 fires on 2 examples: with min_active=3 it gets no IG (one or two examples would make
+    # any neuron look class-specific).
+    r3 = dd.analyse(net, t, labels, n_classes=2, min_active=3)
+    assert r3["ig_spiked_E"]["never_active"] == [3, 3]
+    np.testing.assert_allclose(dd.median_ig(r3, "spiked", "I"), [0.0, 0.0])
+
+
+@pytest.mark.slow
+def test_deep_dale_quick_runs_under_three_minutes(tmp_path):
+    r = run_example("deep_dale_mnist.py", "--quick", "--out", str(tmp_path), timeout=600)
+    assert r.returncode == 0, r.stderr
+    total = float(r.stdout.split("\ntotal ")[1].split(" s")[0])
+    assert total < 180, r.stdout
+    assert r.stdout.count("PASS  finding") + r.stdout.count("FAIL  finding") == 4
+    assert (tmp_path / "deep_dale.png").stat().st_size > 1000
