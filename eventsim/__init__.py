@@ -48,7 +48,12 @@ from .spiketrains import SpikeTrains
 from .training import SpikingClassifier, TrainConfig, load_checkpoint, save_checkpoint
 from . import analysis, losses, tasks, train, training
 
-__version__ = "0.1.0"
+# The version is written once, in pyproject.toml; the installed metadata carries it.
+try:
+    from importlib.metadata import PackageNotFoundError as _NotFound, version as _version
+    __version__ = _version("eventsim")
+except _NotFound:  # pragma: no cover - a source tree on sys.path without an install
+    __version__ = "unknown"
 
 __all__ = [
     "Network", "Population", "MODELS", "INPUT", "PULSE", "POISSON", "ALPHA",

@@ -343,3 +343,15 @@ def test_boolean_presets_by_name():
         assert cli._config_from_args(args) == make()
     assert TrainConfig.boolean_reliable().n_hidden == (8,)
     assert TrainConfig.boolean_fixed().n_hidden == TrainConfig.boolean().n_hidden
+
+
+def test_the_version_is_defined_once_in_pyproject():
+    import pathlib
+    import tomllib
+
+    import eventsim
+    root = pathlib.Path(__file__).resolve().parents[1]
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    assert eventsim.__version__ == declared
+    # PEP 561: the package says it carries type hints.
+    assert (root / "eventsim" / "py.typed").is_file()
