@@ -520,9 +520,10 @@ def _window_plan(net: Network, low, li, t_max):
     """The windowed loop's schedule, or None for the heap loop (docs/engine.md 13,
     "The windowed loop").
 
-    Returns ``(window, topo)``: the smallest nonzero delay of a synapse from a spiking
-    neuron (inf: none), and an order of the neurons in which every delay-free synapse
-    between spiking neurons points forward.  None if those synapses form a cycle, or
+    Returns ``(window, topo, levels)``: the smallest nonzero delay of a synapse from a
+    spiking neuron (inf: none), an order of the neurons in which every delay-free
+    synapse between spiking neurons points from one level to a later one, and where
+    each level starts in that order (and its end).  None if those synapses form a cycle, or
     if the windows would be so many that visiting every neuron in each costs more
     than the events themselves, or (choosing freely) for delay-free layered networks."""
     n = net.n_neurons
@@ -571,7 +572,9 @@ def _window_plan(net: Network, low, li, t_max):
                              "neurons to form no cycle")
         return None
     topo = np.argsort(level, kind="stable").astype(np.int32)
-    return window, np.ascontiguousarray(topo)
+    levels = np.zeros(int(level.max(initial=0)) + 2, np.int64)
+    np.cumsum(np.bincount(level, minlength=levels.size - 1), out=levels[1:])
+    return window, np.ascontiguousarray(topo), levels
 
 
 def _seed(seed) -> int:
@@ -618,14 +621,14 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
     # Only Poisson generators draw random numbers; without them no seed is drawn.
     seed = _seed(seed) if net.n_poisson or seed is not None else None
     plan = _window_plan(net, low, li, t_max)
-    window, topo = plan if plan is not None else (0.0, None)
+    window, topo, levels = plan if plan is not None else (0.0, None, None)
     (first, sp_t, sp_n, sp_off, ro_v, vmax, tvmax, n_events, status, where,
      log) = _spiketrain_engine.run_batch(
         low, table, trains.times, trains.index, trains.offsets, input_neuron, ro, li_slot,
         int(li_ids.size), t_max, budget, resolve_threads(n_threads), stream_pos, stream_count,
         stream_gen,
         net._poisson_offsets, net._poisson_t, net._poisson_rate, seed or 0, bool(record_tape),
-        window, topo, stream_ptr, stream_ids)
+        window, topo, levels, stream_ptr, stream_ids)
     if (status != 0).any():
         _raise_status(net, status, where, budget)
     # Canonical order (time, then neuron) of the engine's spikes, which are in the

@@ -190,10 +190,15 @@ def test_the_plan_takes_the_smallest_delay_of_spiking_neurons_and_orders_delay_f
     net.connect([a.ids[0]], [a.ids[1]], 1.0, 0.0)                  # a0 -> a1
     net.connect([a.ids[1]], [b.ids[0]], 1.0, 0.3)                  # delayed back edge
     net.connect([b.ids[1]], [b.ids[1]], 1.0, 0.7)                  # delayed autapse
-    window, topo = plan_of(net, 10.0)
+    window, topo, levels = plan_of(net, 10.0)
     assert window == 0.3
     where = np.argsort(topo)
     assert where[b.ids[0]] < where[a.ids[0]] < where[a.ids[1]]
+    # Levels: b0 -> a0 -> a1 are three, each delay-free target in a later level than
+    # its source (its spikes are delivered when the source's level is done).
+    level = np.searchsorted(levels, where, side="right") - 1
+    assert levels[0] == 0 and levels[-1] == net.n_neurons and (np.diff(levels) > 0).all()
+    assert level[b.ids[0]] < level[a.ids[0]] < level[a.ids[1]]
     assert sorted(topo.tolist()) == list(range(net.n_neurons))
 
 
@@ -220,7 +225,7 @@ def test_feedforward_networks_without_delays_run_in_one_window():
     # sorting in one window); forced, the windowed loop runs them in one window.
     assert plan_of(net, 20.0) is None
     with loop("window"):
-        window, topo = plan_of(net, 20.0)
+        window, topo, levels = plan_of(net, 20.0)
     assert window == np.inf
     assert (np.argsort(topo)[h.ids].max() < np.argsort(topo)[o.ids].min())
     x = np.array([[0.5, 1.0, 1.5], [0.2, 0.3, 3.0]])

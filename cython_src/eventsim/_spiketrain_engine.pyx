@@ -173,6 +173,14 @@ cdef struct Workspace:
     int64_t gt_cap
     int64_t n_pops
     double* shift       # per population: scratch for rebasing
+    # Spikes of the current level, delivered when the level is done (in time order,
+    # so that the next levels' buckets fill sorted).
+    double* pend_t
+    int32_t* pend_j
+    int64_t* pend_ref
+    int64_t* pend_ix
+    int64_t pend_n
+    int64_t pend_cap
     double* st_emit     # per Poisson stream: its latest spike, and when it arrives
     double* st_next
     double* pnext       # per neuron: the earliest st_next of its streams
@@ -194,6 +202,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.bk); free(ws.act_t); free(ws.ro_next); free(ws.scratch)
     free(ws.st_emit); free(ws.st_next); free(ws.pnext)
     free(ws.gt_t); free(ws.gt_f); free(ws.shift)
+    free(ws.pend_t); free(ws.pend_j); free(ws.pend_ref); free(ws.pend_ix)
     free(ws)
 
 
@@ -995,6 +1004,85 @@ cdef inline void readouts_until(Workspace* ws, TrainState* st, const TrainPop* P
     ws.ro_next[slot] = r
 
 
+cdef int pend_push(Workspace* ws, double t, int32_t j, int64_t ref) noexcept nogil:
+    """Hold a spike of the running level until the level is done; -1 if out of memory."""
+    cdef int64_t cap
+    cdef void* g
+    if ws.pend_n == ws.pend_cap:
+        cap = 2 * ws.pend_cap if ws.pend_cap else 64
+        g = realloc(ws.pend_t, cap * sizeof(double))
+        if g == NULL:
+            return -1
+        ws.pend_t = <double*> g
+        g = realloc(ws.pend_j, cap * sizeof(int32_t))
+        if g == NULL:
+            return -1
+        ws.pend_j = <int32_t*> g
+        g = realloc(ws.pend_ref, cap * sizeof(int64_t))
+        if g == NULL:
+            return -1
+        ws.pend_ref = <int64_t*> g
+        g = realloc(ws.pend_ix, 2 * cap * sizeof(int64_t))
+        if g == NULL:
+            return -1
+        ws.pend_ix = <int64_t*> g
+        ws.pend_cap = cap
+    ws.pend_t[ws.pend_n] = t
+    ws.pend_j[ws.pend_n] = j
+    ws.pend_ref[ws.pend_n] = ref
+    ws.pend_n += 1
+    return 0
+
+
+cdef int pend_flush(Workspace* ws, const NetRec* net, const TrainPop* pops) noexcept nogil:
+    """Deliver the level's spikes in time order (ties: as they came).  Returns -1 if
+    out of memory."""
+    cdef int64_t m = ws.pend_n, i, width, lo, mid, hi, p, q, o
+    cdef int64_t* src = ws.pend_ix
+    cdef int64_t* dst = ws.pend_ix + m
+    cdef int64_t* tmp
+    cdef const double* t = ws.pend_t
+    ws.pend_n = 0
+    for i in range(m):
+        src[i] = i
+    width = 1
+    while width < m:
+        lo = 0
+        while lo < m:
+            mid = min(lo + width, m)
+            hi = min(lo + 2 * width, m)
+            p = lo
+            q = mid
+            o = lo
+            while p < mid and q < hi:
+                if t[src[q]] < t[src[p]]:
+                    dst[o] = src[q]
+                    q += 1
+                else:
+                    dst[o] = src[p]
+                    p += 1
+                o += 1
+            while p < mid:
+                dst[o] = src[p]
+                p += 1
+                o += 1
+            while q < hi:
+                dst[o] = src[q]
+                q += 1
+                o += 1
+            lo = hi
+        tmp = src
+        src = dst
+        dst = tmp
+        width *= 2
+    for i in range(m):
+        o = src[i]
+        if fan_out(ws, net, pops, ws.pend_j[o], net.indptr[ws.pend_j[o]], ws.pend_t[o],
+                   ws.pend_ref[o], ws.pend_t[o]) < 0:
+            return -1
+    return 0
+
+
 cdef inline int poisson_arrival(Workspace* ws, TrainState* st, int32_t j, double t, double dJ,
                                 int64_t k, bint* dirty) noexcept nogil:
     """A Poisson spike through synapse k raises neuron j's J by dJ at t (its state
@@ -1119,9 +1207,10 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                 if ref < 0:
                     return STATUS_NO_MEMORY
                 dirty = dirty or again
-                if fan_out(ws, net, pops, j, net.indptr[j], t, ref, t) < 0:
+                # Delivered when the neuron's level is done: delay-free targets are in
+                # later levels, delayed ones in later windows.
+                if pend_push(ws, t, j, ref) < 0:
                     return STATUS_NO_MEMORY
-                gt = ws.gt_t            # (the table may have grown)
             else:                       # ACT_RELEASE
                 if release(ws, P, n, j, t) < 0:
                     return STATUS_NO_MEMORY
@@ -1169,11 +1258,12 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
                       const double* in_t, const int64_t* in_c, int64_t n_in_spikes,
                       const int32_t* input_neuron, const double* ro_t, int64_t n_ro,
                       const int32_t* li_slot, int64_t n_li, double t_max, int64_t max_events,
-                      double window, const int32_t* topo, double* first, double* ro_v,
+                      double window, const int32_t* topo, const int64_t* levels,
+                      double* first, double* ro_v,
                       double* vmax, double* tmax, int64_t* n_events,
                       int64_t* where) noexcept nogil:
     """run_one() by windows (see above); the same results to rounding."""
-    cdef int64_t n = net.n_neurons, j, i, c = 0, events = 0, ref
+    cdef int64_t n = net.n_neurons, j, i, c = 0, events = 0, ref, lv
     cdef int32_t jj, slot
     cdef int rc
     cdef double t, t_in, t_h, ts = 0.0, lim, nxt
@@ -1245,25 +1335,29 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
         # Phase 2: neuron by neuron; the earliest pending action is the next window's
         # candidate start.
         nxt = INFINITY
+        lv = 0
         for i in range(n):
             jj = topo[i]
             if i + 2 < n:
                 ES_PREFETCH(ws.bk[topo[i + 2]].a)
             st = &ws.s[jj]
-            if st.pop < 0:
-                continue
-            t = ws.act_t[jj] if ws.act_t[jj] < ws.pnext[jj] else ws.pnext[jj]
-            if ws.bk[jj].n or (t <= t_max and (t < lim or last)):
-                rc = run_neuron(ws, net, pops, S, jj, lim, last, t_max, li_slot, ro_t, n_ro,
-                                n_li, first, ro_v, vmax, tmax, &events, max_events)
-                if rc != STATUS_OK:
-                    n_events[0] = events
-                    where[0] = jj
-                    return rc
-            if ws.act_t[jj] < nxt:
-                nxt = ws.act_t[jj]
-            if ws.pnext[jj] < nxt:
-                nxt = ws.pnext[jj]
+            if st.pop >= 0:
+                t = ws.act_t[jj] if ws.act_t[jj] < ws.pnext[jj] else ws.pnext[jj]
+                if ws.bk[jj].n or (t <= t_max and (t < lim or last)):
+                    rc = run_neuron(ws, net, pops, S, jj, lim, last, t_max, li_slot, ro_t,
+                                    n_ro, n_li, first, ro_v, vmax, tmax, &events, max_events)
+                    if rc != STATUS_OK:
+                        n_events[0] = events
+                        where[0] = jj
+                        return rc
+                if ws.act_t[jj] < nxt:
+                    nxt = ws.act_t[jj]
+                if ws.pnext[jj] < nxt:
+                    nxt = ws.pnext[jj]
+            if i + 1 == levels[lv + 1]:
+                lv += 1
+                if ws.pend_n and pend_flush(ws, net, pops) < 0:
+                    return STATUS_NO_MEMORY
         if last:
             break
         # Skip the windows with nothing in them.
@@ -1284,7 +1378,90 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
             readouts_until(ws, st, P, slot, INFINITY, ro_t, n_ro, n_li, ro_v, vmax, tmax)
             advance_direct(ws, st, P, t_max, &vmax[slot], &tmax[slot])
     n_events[0] = events
+    if sort_spikes(ws) < 0:
+        return STATUS_NO_MEMORY
     return STATUS_OK
+
+
+cdef inline bint spike_less(const double* t, const int32_t* nrn, int64_t a, int64_t b) noexcept nogil:
+    return t[a] < t[b] or (t[a] == t[b] and nrn[a] < nrn[b])
+
+
+cdef int sort_spikes(Workspace* ws) noexcept nogil:
+    """Put the example's spikes, which the windowed loop records neuron by neuron, in
+    the canonical order (time, then neuron), here where it is cheap, and renumber the
+    tape's references to them.  Returns -1 if out of memory."""
+    cdef int64_t m = ws.sp_n_used - ws.sp_base, i, width, lo, mid, hi, p, q, o
+    cdef double* t = ws.sp_t + ws.sp_base
+    cdef int32_t* nrn = ws.sp_n + ws.sp_base
+    cdef int64_t* src
+    cdef int64_t* dst
+    cdef int64_t* tmp
+    cdef int64_t* buf
+    cdef double* tt
+    cdef int32_t* nn
+    cdef LogEntry* e
+    for i in range(1, m):
+        if spike_less(t, nrn, i, i - 1):
+            break
+    else:
+        return 0
+    buf = <int64_t*> malloc(3 * m * sizeof(int64_t))
+    tt = <double*> malloc(m * sizeof(double))
+    nn = <int32_t*> malloc(m * sizeof(int32_t))
+    if buf == NULL or tt == NULL or nn == NULL:
+        free(buf); free(tt); free(nn)
+        return -1
+    src = buf
+    dst = buf + m
+    for i in range(m):
+        src[i] = i
+    # Bottom-up merge sort of the positions (stable; keys are distinct anyway).
+    width = 1
+    while width < m:
+        lo = 0
+        while lo < m:
+            mid = min(lo + width, m)
+            hi = min(lo + 2 * width, m)
+            p = lo
+            q = mid
+            o = lo
+            while p < mid and q < hi:
+                if spike_less(t, nrn, src[q], src[p]):
+                    dst[o] = src[q]
+                    q += 1
+                else:
+                    dst[o] = src[p]
+                    p += 1
+                o += 1
+            while p < mid:
+                dst[o] = src[p]
+                p += 1
+                o += 1
+            while q < hi:
+                dst[o] = src[q]
+                q += 1
+                o += 1
+            lo = hi
+        tmp = src
+        src = dst
+        dst = tmp
+        width *= 2
+    for i in range(m):
+        tt[i] = t[src[i]]
+        nn[i] = nrn[src[i]]
+    memcpy(t, tt, m * sizeof(double))
+    memcpy(nrn, nn, m * sizeof(int32_t))
+    if ws.record:
+        dst = buf + 2 * m                   # old position -> new
+        for i in range(m):
+            dst[src[i]] = i
+        for i in range(ws.log_base, ws.log_n):
+            e = &ws.log[i]
+            if e.type == LOG_SOURCE or e.type == LOG_FIRE:
+                e.syn = dst[e.syn]
+    free(buf); free(tt); free(nn)
+    return 0
 
 
 # ==============================================================================
@@ -1327,6 +1504,7 @@ cdef struct Batch:
     int64_t* log_len
     double window          # the windowed loop's window (topo != NULL)
     const int32_t* topo    # its neuron order, or NULL: run_one
+    const int64_t* levels  # where each level of topo starts (and n at the end)
 
 
 cdef void run_example(Batch* B, Workspace* ws, Streams* S, int64_t e, int64_t tid) noexcept nogil:
@@ -1339,7 +1517,8 @@ cdef void run_example(Batch* B, Workspace* ws, Streams* S, int64_t e, int64_t ti
         B.status[e] = run_windowed(
             ws, B.net, B.pops, S, B.in_t + B.in_off[e], B.in_c + B.in_off[e],
             B.in_off[e + 1] - B.in_off[e], B.input_neuron, B.ro_t, B.n_ro, B.li_slot, B.n_li,
-            B.t_max, B.max_events, B.window, B.topo, B.first + e * B.n if B.n else &dummy,
+            B.t_max, B.max_events, B.window, B.topo, B.levels,
+            B.first + e * B.n if B.n else &dummy,
             B.ro_v + e * B.n_ro * B.n_li if (B.n_ro and B.n_li) else &dummy,
             B.vmax + e * B.n_li if B.n_li else &dummy, B.tmax + e * B.n_li if B.n_li else &dummy,
             &B.n_events[e], &B.where[e])
@@ -1364,7 +1543,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
               int n_threads, const int64_t[::1] stream_pos, const int64_t[::1] stream_count,
               const int32_t[::1] stream_gen,
               const int64_t[::1] seg_off, const double[::1] seg_t, const double[::1] seg_rate,
-              uint64_t seed, bint record, double window=0.0, topo=None,
+              uint64_t seed, bint record, double window=0.0, topo=None, levels=None,
               const int64_t[::1] stream_ptr=None, const int64_t[::1] stream_ids=None):
     """Run every example of the input spike trains through the lowered network.
 
@@ -1435,15 +1614,22 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     B.log_start = &bk[3, 0] if n_ex else &idummy
     B.log_len = &bk[4, 0] if n_ex else &idummy
     cdef const int32_t[::1] topo_v
+    cdef const int64_t[::1] levels_v
     B.topo = NULL
     B.window = window
     if topo is not None:
         topo_v = topo
-        if topo_v.shape[0] != n or not window > 0.0:
+        levels_v = levels
+        if (topo_v.shape[0] != n or not window > 0.0 or levels_v.shape[0] < 2
+                or levels_v[0] != 0 or levels_v[levels_v.shape[0] - 1] != n):
             raise ValueError("spike-train engine: the windowed loop needs one entry per "
-                             "neuron and a window > 0")
+                             "neuron, levels covering them, and a window > 0")
+        for i in range(1, levels_v.shape[0]):
+            if levels_v[i] <= levels_v[i - 1] and n:
+                raise ValueError("spike-train engine: empty or decreasing levels")
         if n:
             B.topo = &topo_v[0]
+            B.levels = &levels_v[0]
     cdef Streams S0
     S0.n = stream_pos.shape[0]
     S0.pos = &stream_pos[0] if S0.n else NULL
