@@ -547,9 +547,10 @@ def _loo_centroid_accuracy(x, y, n_classes):
     s = np.arange(x.shape[0])
     own = (sums[y] - x) / (counts[y] - 1)[:, None]
     d2[s, y] = ((x - own) ** 2).sum(axis=1)
-    scale = max(float(np.abs(d2).max()), 1e-300)
+    # distances that differ only by rounding of the centroids count as ties
+    scale = np.maximum((x * x).sum(axis=1), (centroids * centroids).sum(axis=1).max())
     best = d2.min(axis=1, keepdims=True)
-    ties = d2 <= best + 1e-12 * scale
+    ties = d2 <= best + 1e-10 * scale[:, None]
     return float((ties[s, y] / ties.sum(axis=1)).mean())
 
 
@@ -567,9 +568,10 @@ def _fisher_ratio(x, y, n_classes, shrinkage):
         dm = (mc - mu)[:, None]
         sb += xc.shape[0] * (dm @ dm.T)
     tw, tb = np.trace(sw), np.trace(sb)
-    if tb <= 1e-14 * max(tw, 1e-300) or tb == 0:
+    tol = 1e-12 * float((x * x).sum())   # scatter at the level of rounding counts as 0
+    if tb <= tol:
         return 0.0
-    if tw == 0:
+    if tw <= tol:
         return float("inf")
     lam = shrinkage * tw / d
     w = scipy.linalg.eigh(sb, sw + lam * np.eye(d), eigvals_only=True)
