@@ -271,25 +271,33 @@ def exponential_overlap(a, b, tau) -> float:
     return _overlap_sorted(a, b, tau)
 
 
-def _overlap_sorted(a, b, tau):
-    if a.size == 0 or b.size == 0:
-        return 0.0
-    if a.size < b.size:
-        a, b = b, a  # loop-free either way; search the shorter list in the longer
-    ya = a / tau
+def _overlap_each(x, b, tau):
+    """For each ``x_i``: ``sum_j exp(-|x_i - b_j| / tau)``, ``b`` sorted.
+
+    The spikes of ``b`` at or before ``x_i`` and those after it are summed with
+    running log-sum-exps of ``+-b / tau``, so no term over- or underflows harmfully;
+    O((n + m) log m)."""
+    out = np.zeros(x.size)
+    if x.size == 0 or b.size == 0:
+        return out
     yb = b / tau
-    # for each b_j: spikes of a at or before it, and strictly after it
-    k = np.searchsorted(ya, yb, side="right")
-    fwd = _log_cumsum_exp(ya)                       # log sum_{i<=k} exp(ya_i)
-    bwd = _log_cumsum_exp(-ya[::-1])[::-1]          # log sum_{i>=k} exp(-ya_i)
-    total = 0.0
-    has_before = k > 0
-    if has_before.any():
-        total += np.exp(fwd[k[has_before] - 1] - yb[has_before]).sum()
-    has_after = k < a.size
-    if has_after.any():
-        total += np.exp(bwd[k[has_after]] + yb[has_after]).sum()
-    return float(total)
+    yx = x / tau
+    k = np.searchsorted(yb, yx, side="right")
+    before = k > 0
+    if before.any():
+        fwd = _log_cumsum_exp(yb)                    # log sum_{j<=k} exp(yb_j)
+        out[before] += np.exp(fwd[k[before] - 1] - yx[before])
+    after = k < b.size
+    if after.any():
+        bwd = _log_cumsum_exp(-yb[::-1])[::-1]       # log sum_{j>=k} exp(-yb_j)
+        out[after] += np.exp(bwd[k[after]] + yx[after])
+    return out
+
+
+def _overlap_sorted(a, b, tau):
+    if a.size > b.size:
+        a, b = b, a                                  # query the shorter train
+    return float(_overlap_each(a, b, tau).sum())
 
 
 def van_rossum_distance(a, b, tau) -> float:
@@ -370,27 +378,25 @@ def victor_purpura_distance(a, b, q) -> float:
 
 def _overlap_blocks(f_a, f_b, tau, same):
     """``(n_neurons, S_a, S_b)`` array of sum_{spikes i in (s,n), j in (s',n)}
-    exp(-|t_i - t_j| / tau), exact (dense per neuron, in row chunks)."""
+    exp(-|t_i - t_j| / tau), exact: for each neuron and each sample of ``f_b``, every
+    spike of ``f_a`` is queried against that sample's sorted train (:func:`_overlap_each`)."""
     out = np.zeros((f_a.n_neurons, f_a.n_samples, f_b.n_samples))
     order_a = np.argsort(f_a.neuron, kind="stable")
-    order_b = order_a if same else np.argsort(f_b.neuron, kind="stable")
     na = np.searchsorted(f_a.neuron[order_a], np.arange(f_a.n_neurons + 1))
-    nb = na if same else np.searchsorted(f_b.neuron[order_b], np.arange(f_b.n_neurons + 1))
-    chunk = 2048
+    order_b = np.lexsort((f_b.times, f_b.sample, f_b.neuron))
+    key_b = f_b.neuron[order_b] * f_b.n_samples + f_b.sample[order_b]
+    kb = np.searchsorted(key_b, np.arange(f_b.n_neurons * f_b.n_samples + 1))
+    tb_all = f_b.times[order_b]
     for n in range(f_a.n_neurons):
         ia = order_a[na[n]:na[n + 1]]
-        ib = order_b[nb[n]:nb[n + 1]]
-        if ia.size == 0 or ib.size == 0:
+        if ia.size == 0:
             continue
-        tb = f_b.times[ib]
-        pb = np.zeros((ib.size, f_b.n_samples))
-        pb[np.arange(ib.size), f_b.sample[ib]] = 1.0
-        for c0 in range(0, ia.size, chunk):
-            rows = ia[c0:c0 + chunk]
-            e = np.exp(-np.abs(f_a.times[rows][:, None] - tb[None, :]) / tau)
-            pa = np.zeros((f_a.n_samples, rows.size))
-            pa[f_a.sample[rows], np.arange(rows.size)] = 1.0
-            out[n] += pa @ (e @ pb)
+        ta, sa = f_a.times[ia], f_a.sample[ia]
+        for s in range(f_b.n_samples):
+            lo, hi = kb[n * f_b.n_samples + s], kb[n * f_b.n_samples + s + 1]
+            if hi > lo:
+                g = _overlap_each(ta, tb_all[lo:hi], tau)
+                out[n, :, s] = np.bincount(sa, weights=g, minlength=f_a.n_samples)
     if same:
         out = 0.5 * (out + out.transpose(0, 2, 1))
     return out
