@@ -127,6 +127,11 @@ def _flatten(data, name="data") -> _Flat:
             raise ValueError(f"sample {s} of {name} has {len(trains)} neurons, sample 0 has "
                              f"{n_neurons}")
         for n, tr in enumerate(trains):
+            if np.ndim(tr) == 0:
+                raise TypeError(f"{name}[{s}][{n}] is a single number, but each neuron's "
+                                "spike times must be a 1-D array; data is indexed "
+                                "data[sample][neuron] (to pass one sample's trains, wrap them: "
+                                "[trains])")
             arr = _train(f"{name}[{s}][{n}]", tr)
             times.append(arr)
             neuron.append(np.full(arr.size, n, np.int64))

@@ -65,6 +65,8 @@ def test_bad_inputs_raise_clear_errors():
         coding.spike_counts([[[1.0], [2.0]], [[1.0]]])
     with pytest.raises(TypeError, match="wrap"):
         coding.spike_counts(np.array([[1.0, 2.0]]))
+    with pytest.raises(TypeError, match="data\\[0\\]\\[0\\] is a single number"):
+        coding.spike_counts([np.array([1.0, 2.0]), np.array([3.0])])
     with pytest.raises(ValueError, match="at least 2 samples in every class"):
         coding.separability_over_time([[[1.0]], [[2.0]], [[3.0]]], [0, 0, 1], [1.0], 1.0)
     with pytest.raises(ValueError, match="labels must be 1-D"):
