@@ -245,8 +245,9 @@ def test_runaway_without_refractory_period_ends_in_the_budget_error(name):
     pop = net.add_population(20, model="lif", multispike=True, tau_mem=5.0, tau_syn=1.0,
                              theta=1.0, v_reset=0.0, t_ref=0.0, bias=3.0)
     net.connect(np.repeat(pop.ids, 20), np.tile(pop.ids, 20), 0.5, 0.1)
-    with loop(name), pytest.raises(eventsim.EventBudgetExceeded, match="event budget"):
+    with loop(name), pytest.raises(eventsim.EventBudgetExceeded) as err:
         eventsim.simulate(net, np.zeros((1, 1)), t_max=1e3)
+    assert "event budget" in str(err.value)
 
 
 def test_pulses_first_spike_neurons_and_piecewise_rates_agree_between_the_loops():
