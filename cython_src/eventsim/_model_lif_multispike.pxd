@@ -63,9 +63,11 @@ cdef inline double train_power(double em, int power) noexcept nogil:
     relative error multiplied by at most power: below 1e-13 relative."""
     cdef double e1 = em, e2 = 1.0
     cdef int b
-    for b in range(7):          # a fixed count, which the compiler unrolls
+    for b in range(7):          # power <= 64: at most 7 bits
         if power & (1 << b):
             e2 *= e1
+        if (2 << b) > power:
+            break
         e1 *= e1
     return e2
 
