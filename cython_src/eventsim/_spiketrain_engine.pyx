@@ -89,15 +89,6 @@ cdef struct ArrTape:
     int64_t ref
 
 
-cdef struct ArrFull:
-    # Both, with the time, for sorting.
-    double t
-    double w
-    int64_t g
-    int64_t k
-    int64_t ref
-
-
 cdef struct Bucket:
     Arr* a
     ArrTape* x          # NULL unless recording
@@ -162,7 +153,10 @@ cdef struct Workspace:
     Bucket* bk
     double* act_t
     int64_t* ro_next
-    ArrFull* scratch
+    int64_t* scr_ix     # scratch for sorting (sort_index)
+    double* scr_key
+    Arr* scr_arr
+    ArrTape* scr_tape
     int64_t scratch_cap
     # The window's groups: time, and when clocked (decays shared per group, below)
     # per population e^{-(t - R)/tau_mem}, e^{-(t - R)/tau_syn} and their inverses.
@@ -199,7 +193,8 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
         for j in range(ws.n_bk):
             free(ws.bk[j].a)
             free(ws.bk[j].x)
-    free(ws.bk); free(ws.act_t); free(ws.ro_next); free(ws.scratch)
+    free(ws.bk); free(ws.act_t); free(ws.ro_next)
+    free(ws.scr_ix); free(ws.scr_key); free(ws.scr_arr); free(ws.scr_tape)
     free(ws.st_emit); free(ws.st_next); free(ws.pnext)
     free(ws.gt_t); free(ws.gt_f); free(ws.shift)
     free(ws.pend_t); free(ws.pend_j); free(ws.pend_ref); free(ws.pend_ix)
@@ -772,6 +767,70 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
 # to rounding.  No global queue is touched per arrival, and each neuron's events run
 # in one place: what makes this loop fast.
 
+cdef inline int grow(void** p, size_t nbytes) noexcept nogil:
+    """realloc *p to nbytes; -1 (and *p untouched) if out of memory."""
+    cdef void* g = realloc(p[0], nbytes)
+    if g == NULL:
+        return -1
+    p[0] = g
+    return 0
+
+
+cdef int64_t* sort_index(int64_t* a, int64_t* b, int64_t m, const double* t,
+                         const int32_t* tie) noexcept nogil:
+    """Stable bottom-up merge sort of the positions 0..m-1 by t (then by tie, when
+    given).  a and b hold m entries each; returns the one holding the result."""
+    cdef int64_t i, width = 1, lo, mid, hi, p, q, o
+    cdef int64_t* tmp
+    for i in range(m):
+        a[i] = i
+    while width < m:
+        lo = 0
+        while lo < m:
+            mid = min(lo + width, m)
+            hi = min(lo + 2 * width, m)
+            p = lo
+            q = mid
+            o = lo
+            while p < mid and q < hi:
+                if t[a[q]] < t[a[p]] or (tie != NULL and t[a[q]] == t[a[p]]
+                                         and tie[a[q]] < tie[a[p]]):
+                    b[o] = a[q]
+                    q += 1
+                else:
+                    b[o] = a[p]
+                    p += 1
+                o += 1
+            while p < mid:
+                b[o] = a[p]
+                p += 1
+                o += 1
+            while q < hi:
+                b[o] = a[q]
+                q += 1
+                o += 1
+            lo = hi
+        tmp = a
+        a = b
+        b = tmp
+        width *= 2
+    return a
+
+
+cdef int scratch_reserve(Workspace* ws, int64_t m) noexcept nogil:
+    """Room for sorting m items: 2m positions, m keys, m arrivals (and their tape
+    fields).  Returns -1 if out of memory."""
+    if ws.scratch_cap >= m:
+        return 0
+    if (grow(<void**> &ws.scr_ix, 2 * m * sizeof(int64_t)) < 0
+            or grow(<void**> &ws.scr_key, m * sizeof(double)) < 0
+            or grow(<void**> &ws.scr_arr, m * sizeof(Arr)) < 0
+            or grow(<void**> &ws.scr_tape, m * sizeof(ArrTape)) < 0):
+        return -1
+    ws.scratch_cap = m
+    return 0
+
+
 cdef int64_t group_new(Workspace* ws, const TrainPop* pops, double t) noexcept nogil:
     """A new group of the window's table at time t (its decay factors when clocked);
     its index, or -1 if out of memory."""
@@ -835,65 +894,24 @@ cdef int bucket_push(Workspace* ws, int32_t j, int64_t g, double t, double w, in
 
 
 cdef int bucket_sort(Workspace* ws, Bucket* b) noexcept nogil:
-    """Stable sort of a bucket by time (equal times keep their order of arrival):
-    a merge sort on a scratch copy.  Only buckets fed by delay-free synapses as well
-    as by delayed ones (or by several delay-free sources) need it."""
-    cdef int64_t n = b.n, i, width, lo, mid, hi, p, q, o
-    cdef ArrFull* src
-    cdef ArrFull* dst
-    cdef ArrFull* tmp
+    """Stable sort of a bucket by time (equal times keep their order of arrival).
+    Only buckets fed by delay-free synapses as well as by delayed ones (or by several
+    delay-free sources) need it."""
+    cdef int64_t n = b.n, i
+    cdef int64_t* perm
     b.unsorted = 0
-    if ws.scratch_cap < 2 * n:
-        tmp = <ArrFull*> realloc(ws.scratch, 2 * n * sizeof(ArrFull))
-        if tmp == NULL:
-            return -1
-        ws.scratch = tmp
-        ws.scratch_cap = 2 * n
-    src = ws.scratch
-    dst = ws.scratch + n
+    if scratch_reserve(ws, n) < 0:
+        return -1
     for i in range(n):
-        src[i].t = ws.gt_t[b.a[i].g]
-        src[i].g = b.a[i].g
-        src[i].w = b.a[i].w
-        if b.x != NULL:
-            src[i].k = b.x[i].k
-            src[i].ref = b.x[i].ref
-    width = 1
-    while width < n:
-        lo = 0
-        while lo < n:
-            mid = min(lo + width, n)
-            hi = min(lo + 2 * width, n)
-            p = lo
-            q = mid
-            o = lo
-            while p < mid and q < hi:
-                if src[q].t < src[p].t:
-                    dst[o] = src[q]
-                    q += 1
-                else:
-                    dst[o] = src[p]
-                    p += 1
-                o += 1
-            while p < mid:
-                dst[o] = src[p]
-                p += 1
-                o += 1
-            while q < hi:
-                dst[o] = src[q]
-                q += 1
-                o += 1
-            lo = hi
-        tmp = src
-        src = dst
-        dst = tmp
-        width *= 2
+        ws.scr_key[i] = ws.gt_t[b.a[i].g]
+    perm = sort_index(ws.scr_ix, ws.scr_ix + n, n, ws.scr_key, NULL)
+    memcpy(ws.scr_arr, b.a, n * sizeof(Arr))
     for i in range(n):
-        b.a[i].g = src[i].g
-        b.a[i].w = src[i].w
-        if b.x != NULL:
-            b.x[i].k = src[i].k
-            b.x[i].ref = src[i].ref
+        b.a[i] = ws.scr_arr[perm[i]]
+    if b.x != NULL:
+        memcpy(ws.scr_tape, b.x, n * sizeof(ArrTape))
+        for i in range(n):
+            b.x[i] = ws.scr_tape[perm[i]]
     return 0
 
 
@@ -1007,25 +1025,13 @@ cdef inline void readouts_until(Workspace* ws, TrainState* st, const TrainPop* P
 cdef int pend_push(Workspace* ws, double t, int32_t j, int64_t ref) noexcept nogil:
     """Hold a spike of the running level until the level is done; -1 if out of memory."""
     cdef int64_t cap
-    cdef void* g
     if ws.pend_n == ws.pend_cap:
         cap = 2 * ws.pend_cap if ws.pend_cap else 64
-        g = realloc(ws.pend_t, cap * sizeof(double))
-        if g == NULL:
+        if (grow(<void**> &ws.pend_t, cap * sizeof(double)) < 0
+                or grow(<void**> &ws.pend_j, cap * sizeof(int32_t)) < 0
+                or grow(<void**> &ws.pend_ref, cap * sizeof(int64_t)) < 0
+                or grow(<void**> &ws.pend_ix, 2 * cap * sizeof(int64_t)) < 0):
             return -1
-        ws.pend_t = <double*> g
-        g = realloc(ws.pend_j, cap * sizeof(int32_t))
-        if g == NULL:
-            return -1
-        ws.pend_j = <int32_t*> g
-        g = realloc(ws.pend_ref, cap * sizeof(int64_t))
-        if g == NULL:
-            return -1
-        ws.pend_ref = <int64_t*> g
-        g = realloc(ws.pend_ix, 2 * cap * sizeof(int64_t))
-        if g == NULL:
-            return -1
-        ws.pend_ix = <int64_t*> g
         ws.pend_cap = cap
     ws.pend_t[ws.pend_n] = t
     ws.pend_j[ws.pend_n] = j
@@ -1037,46 +1043,11 @@ cdef int pend_push(Workspace* ws, double t, int32_t j, int64_t ref) noexcept nog
 cdef int pend_flush(Workspace* ws, const NetRec* net, const TrainPop* pops) noexcept nogil:
     """Deliver the level's spikes in time order (ties: as they came).  Returns -1 if
     out of memory."""
-    cdef int64_t m = ws.pend_n, i, width, lo, mid, hi, p, q, o
-    cdef int64_t* src = ws.pend_ix
-    cdef int64_t* dst = ws.pend_ix + m
-    cdef int64_t* tmp
-    cdef const double* t = ws.pend_t
+    cdef int64_t m = ws.pend_n, i, o
+    cdef int64_t* perm = sort_index(ws.pend_ix, ws.pend_ix + m, m, ws.pend_t, NULL)
     ws.pend_n = 0
     for i in range(m):
-        src[i] = i
-    width = 1
-    while width < m:
-        lo = 0
-        while lo < m:
-            mid = min(lo + width, m)
-            hi = min(lo + 2 * width, m)
-            p = lo
-            q = mid
-            o = lo
-            while p < mid and q < hi:
-                if t[src[q]] < t[src[p]]:
-                    dst[o] = src[q]
-                    q += 1
-                else:
-                    dst[o] = src[p]
-                    p += 1
-                o += 1
-            while p < mid:
-                dst[o] = src[p]
-                p += 1
-                o += 1
-            while q < hi:
-                dst[o] = src[q]
-                q += 1
-                o += 1
-            lo = hi
-        tmp = src
-        src = dst
-        dst = tmp
-        width *= 2
-    for i in range(m):
-        o = src[i]
+        o = perm[i]
         if fan_out(ws, net, pops, ws.pend_j[o], net.indptr[ws.pend_j[o]], ws.pend_t[o],
                    ws.pend_ref[o], ws.pend_t[o]) < 0:
             return -1
@@ -1391,12 +1362,10 @@ cdef int sort_spikes(Workspace* ws) noexcept nogil:
     """Put the example's spikes, which the windowed loop records neuron by neuron, in
     the canonical order (time, then neuron), here where it is cheap, and renumber the
     tape's references to them.  Returns -1 if out of memory."""
-    cdef int64_t m = ws.sp_n_used - ws.sp_base, i, width, lo, mid, hi, p, q, o
+    cdef int64_t m = ws.sp_n_used - ws.sp_base, i
     cdef double* t = ws.sp_t + ws.sp_base
     cdef int32_t* nrn = ws.sp_n + ws.sp_base
-    cdef int64_t* src
-    cdef int64_t* dst
-    cdef int64_t* tmp
+    cdef int64_t* perm
     cdef int64_t* buf
     cdef double* tt
     cdef int32_t* nn
@@ -1412,54 +1381,19 @@ cdef int sort_spikes(Workspace* ws) noexcept nogil:
     if buf == NULL or tt == NULL or nn == NULL:
         free(buf); free(tt); free(nn)
         return -1
-    src = buf
-    dst = buf + m
+    perm = sort_index(buf, buf + m, m, t, nrn)
     for i in range(m):
-        src[i] = i
-    # Bottom-up merge sort of the positions (stable; keys are distinct anyway).
-    width = 1
-    while width < m:
-        lo = 0
-        while lo < m:
-            mid = min(lo + width, m)
-            hi = min(lo + 2 * width, m)
-            p = lo
-            q = mid
-            o = lo
-            while p < mid and q < hi:
-                if spike_less(t, nrn, src[q], src[p]):
-                    dst[o] = src[q]
-                    q += 1
-                else:
-                    dst[o] = src[p]
-                    p += 1
-                o += 1
-            while p < mid:
-                dst[o] = src[p]
-                p += 1
-                o += 1
-            while q < hi:
-                dst[o] = src[q]
-                q += 1
-                o += 1
-            lo = hi
-        tmp = src
-        src = dst
-        dst = tmp
-        width *= 2
-    for i in range(m):
-        tt[i] = t[src[i]]
-        nn[i] = nrn[src[i]]
+        tt[i] = t[perm[i]]
+        nn[i] = nrn[perm[i]]
     memcpy(t, tt, m * sizeof(double))
     memcpy(nrn, nn, m * sizeof(int32_t))
     if ws.record:
-        dst = buf + 2 * m                   # old position -> new
-        for i in range(m):
-            dst[src[i]] = i
+        for i in range(m):                 # old position -> new
+            buf[2 * m + perm[i]] = i
         for i in range(ws.log_base, ws.log_n):
             e = &ws.log[i]
             if e.type == LOG_SOURCE or e.type == LOG_FIRE:
-                e.syn = dst[e.syn]
+                e.syn = buf[2 * m + e.syn]
     free(buf); free(tt); free(nn)
     return 0
 
