@@ -1,6 +1,6 @@
 """Escape-noise LIF neurons in discrete time and the noise-driven learning rule.
 
-The neuron of Jaltare et al. (``shared/papers/001``, a poster): a leaky integrate-and-fire
+The neuron of Jaltare et al.'s poster (issue 12): a leaky integrate-and-fire
 membrane that fires in time bin ``t`` with probability
 
 .. math::
@@ -430,10 +430,12 @@ def bin_spike_times(trains, dt, n_bins):
 
 
 def van_rossum(a, b, tau):
-    """van Rossum distance between two spike trains (``shared/MATH.md`` E.3 normalisation).
+    """van Rossum distance between two spike trains, normalised so that one spike
+    against none is at ``1/sqrt(2)`` (``D^2 = (1/tau) int (f - g)^2 dt`` with
+    ``f = sum_i exp(-(t - a_i)/tau) H(t - a_i)``).
 
-    ``D^2 = (1/tau) int (f - g)^2 dt`` with ``f = sum_i exp(-(t - a_i)/tau) H(t - a_i)``,
-    evaluated in closed form: ``D(empty, {t}) = 1/sqrt(2)``.
+    The closed form is :func:`eventsim.coding.van_rossum_distance`'s, whose
+    normalisation (elephant's) puts one spike against none at 1.
 
     Parameters
     ----------
@@ -445,14 +447,10 @@ def van_rossum(a, b, tau):
     -------
     float
     """
+    from .coding import van_rossum_distance
     tau = _positive("tau", tau)
-    a = np.asarray(a, np.float64).ravel()
-    b = np.asarray(b, np.float64).ravel()
-
-    def k(u, v):
-        return np.exp(-np.abs(u[:, None] - v[None, :]) / tau).sum()
-    d2 = 0.5 * (k(a, a) + k(b, b) - 2.0 * k(a, b))
-    return math.sqrt(max(d2, 0.0))
+    return van_rossum_distance(np.asarray(a, np.float64).ravel(),
+                               np.asarray(b, np.float64).ravel(), tau) / math.sqrt(2.0)
 
 
 # --------------------------------------------------------------------------- input shapes

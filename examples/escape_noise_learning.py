@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Escape-noise neurons and the noise-driven learning rule (Jaltare et al., shared/papers/001).
+"""Escape-noise neurons and the noise-driven learning rule (Jaltare et al.'s poster).
 
 Checks each claim of the poster on the discrete-time neuron of ``eventsim.escape_noise`` and
 prints PASS or FAIL with the numbers:

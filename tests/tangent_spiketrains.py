@@ -35,7 +35,7 @@ entry per parameter).  Every neuron stores its state at its last event ``t0``
 together with the *total* derivatives ``(dt0, dV0, dI0)`` of the event time and of
 the state there.  This is the chain rule applied to the composition "flow, jump,
 flow, ...", with the implicit-function theorem at each threshold crossing; it
-equals the saltation form of docs MATH.md C.2 (the fixed-time tangent is
+equals the saltation form of tangent dynamics (the fixed-time tangent is
 ``delta x = dx_total - f dt_e``, so ``delta x+ = g_x delta x- + g_p + (g_x f- -
 f+) dt_e``).  Rules, with ``Vdot`` the free-flow slope:
 
