@@ -253,19 +253,21 @@ cdef int ws_window_alloc(Workspace* ws, int64_t n, int64_t n_li, int64_t n_strea
     return 0
 
 
+cdef inline int grow(void** p, size_t nbytes) noexcept nogil:
+    """realloc *p to nbytes; -1 (and *p untouched) if out of memory."""
+    cdef void* g = realloc(p[0], nbytes)
+    if g == NULL:
+        return -1
+    p[0] = g
+    return 0
+
+
 cdef int64_t record_spike(Workspace* ws, int32_t j, double t) noexcept nogil:
     """Append a spike; its index within the example, or -1 if out of memory."""
-    cdef double* gt
-    cdef int32_t* gn
     if ws.sp_n_used == ws.sp_cap:
-        gt = <double*> realloc(ws.sp_t, 2 * ws.sp_cap * sizeof(double))
-        if gt == NULL:
+        if (grow(<void**> &ws.sp_t, 2 * ws.sp_cap * sizeof(double)) < 0
+                or grow(<void**> &ws.sp_n, 2 * ws.sp_cap * sizeof(int32_t)) < 0):
             return -1
-        ws.sp_t = gt
-        gn = <int32_t*> realloc(ws.sp_n, 2 * ws.sp_cap * sizeof(int32_t))
-        if gn == NULL:
-            return -1
-        ws.sp_n = gn
         ws.sp_cap *= 2
     ws.sp_t[ws.sp_n_used] = t
     ws.sp_n[ws.sp_n_used] = j
@@ -276,13 +278,10 @@ cdef int64_t record_spike(Workspace* ws, int32_t j, double t) noexcept nogil:
 cdef int64_t log_add(Workspace* ws, int type, int32_t j, double t, double V, double J,
                      int64_t ref, int64_t syn, int mode) noexcept nogil:
     """Append a tape entry; its index within the example, or -1 if out of memory."""
-    cdef LogEntry* grown
     cdef LogEntry* e
     if ws.log_n == ws.log_cap:
-        grown = <LogEntry*> realloc(ws.log, 2 * ws.log_cap * sizeof(LogEntry))
-        if grown == NULL:
+        if grow(<void**> &ws.log, 2 * ws.log_cap * sizeof(LogEntry)) < 0:
             return -1
-        ws.log = grown
         ws.log_cap *= 2
     e = &ws.log[ws.log_n]
     e.t = t
@@ -767,15 +766,6 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
 # to rounding.  No global queue is touched per arrival, and each neuron's events run
 # in one place: what makes this loop fast.
 
-cdef inline int grow(void** p, size_t nbytes) noexcept nogil:
-    """realloc *p to nbytes; -1 (and *p untouched) if out of memory."""
-    cdef void* g = realloc(p[0], nbytes)
-    if g == NULL:
-        return -1
-    p[0] = g
-    return 0
-
-
 cdef int64_t* sort_index(int64_t* a, int64_t* b, int64_t m, const double* t,
                          const int32_t* tie) noexcept nogil:
     """Stable bottom-up merge sort of the positions 0..m-1 by t (then by tie, when
@@ -836,17 +826,11 @@ cdef int64_t group_new(Workspace* ws, const TrainPop* pops, double t) noexcept n
     its index, or -1 if out of memory."""
     cdef int64_t g = ws.gt_n, p
     cdef double* f
-    cdef double* grown
     cdef double ej
     if g == ws.gt_cap:
-        grown = <double*> realloc(ws.gt_t, 2 * ws.gt_cap * sizeof(double))
-        if grown == NULL:
+        if (grow(<void**> &ws.gt_t, 2 * ws.gt_cap * sizeof(double)) < 0
+                or grow(<void**> &ws.gt_f, 2 * ws.gt_cap * 4 * (ws.n_pops + 1) * sizeof(double)) < 0):
             return -1
-        ws.gt_t = grown
-        grown = <double*> realloc(ws.gt_f, 2 * ws.gt_cap * 4 * (ws.n_pops + 1) * sizeof(double))
-        if grown == NULL:
-            return -1
-        ws.gt_f = grown
         ws.gt_cap *= 2
     ws.gt_t[g] = t
     if ws.clocked:
@@ -864,22 +848,15 @@ cdef int64_t group_new(Workspace* ws, const TrainPop* pops, double t) noexcept n
 cdef int bucket_push(Workspace* ws, int32_t j, int64_t g, double t, double w, int64_t k,
                      int64_t ref) noexcept nogil:
     cdef Bucket* b = &ws.bk[j]
-    cdef Arr* grown
-    cdef ArrTape* grown_x
     cdef int32_t cap
     if b.n == b.cap:
         if b.cap >= 1 << 29:
             return -1
         cap = 2 * b.cap if b.cap else 8
-        grown = <Arr*> realloc(b.a, cap * sizeof(Arr))
-        if grown == NULL:
+        if grow(<void**> &b.a, cap * sizeof(Arr)) < 0:
             return -1
-        b.a = grown
-        if ws.record:
-            grown_x = <ArrTape*> realloc(b.x, cap * sizeof(ArrTape))
-            if grown_x == NULL:
-                return -1
-            b.x = grown_x
+        if ws.record and grow(<void**> &b.x, cap * sizeof(ArrTape)) < 0:
+            return -1
         b.cap = cap
     if b.n and t < b.last:
         b.unsorted = 1
