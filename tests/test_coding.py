@@ -144,18 +144,27 @@ def test_van_rossum_matrix_matches_pairwise(rng):
     assert np.allclose(d, direct, rtol=1e-10, atol=1e-12)
 
 
-def test_van_rossum_matches_elephant(rng):
-    pytest.importorskip("elephant")
+def worst_against_elephant(rng, ours, theirs, param, unit):
+    """Largest |ours - elephant| over 20 random pairs of trains, with the parameter
+    drawn from ``param`` and given to elephant in ``unit``."""
     pq = pytest.importorskip("quantities")
     neo = pytest.importorskip("neo")
-    from elephant.spike_train_dissimilarity import van_rossum_distance
     worst = 0.0
     for _ in range(20):
         trains = [np.sort(rng.uniform(0, 10, rng.integers(0, 10))) for _ in range(2)]
-        tau = rng.uniform(0.05, 3.0)
-        ref = van_rossum_distance([neo.SpikeTrain(t * pq.s, t_stop=10 * pq.s) for t in trains],
-                                  time_constant=tau * pq.s)[0, 1]
-        worst = max(worst, abs(coding.van_rossum_distance(*trains, tau) - ref))
+        x = rng.uniform(*param)
+        ref = theirs([neo.SpikeTrain(t * pq.s, t_stop=10 * pq.s) for t in trains],
+                     x * getattr(pq, unit))[0, 1]
+        worst = max(worst, abs(ours(*trains, x) - ref))
+    return worst
+
+
+def test_van_rossum_matches_elephant(rng):
+    pytest.importorskip("elephant")
+    from elephant.spike_train_dissimilarity import van_rossum_distance
+    worst = worst_against_elephant(
+        rng, coding.van_rossum_distance,
+        lambda trains, tau: van_rossum_distance(trains, time_constant=tau), (0.05, 3.0), "s")
     assert worst < 1e-9
 
 
@@ -177,16 +186,10 @@ def test_victor_purpura_hand_computed(a, b, q, expected):
 
 def test_victor_purpura_matches_elephant(rng):
     pytest.importorskip("elephant")
-    pq = pytest.importorskip("quantities")
-    neo = pytest.importorskip("neo")
     from elephant.spike_train_dissimilarity import victor_purpura_distance
-    worst = 0.0
-    for _ in range(20):
-        trains = [np.sort(rng.uniform(0, 10, rng.integers(0, 10))) for _ in range(2)]
-        q = rng.uniform(0.1, 5.0)
-        ref = victor_purpura_distance([neo.SpikeTrain(t * pq.s, t_stop=10 * pq.s)
-                                       for t in trains], cost_factor=q * pq.Hz)[0, 1]
-        worst = max(worst, abs(coding.victor_purpura_distance(*trains, q) - ref))
+    worst = worst_against_elephant(
+        rng, coding.victor_purpura_distance,
+        lambda trains, q: victor_purpura_distance(trains, cost_factor=q), (0.1, 5.0), "Hz")
     assert worst < 1e-9
 
 
