@@ -1,4 +1,5 @@
-"""Command line: ``eventsim train`` and ``eventsim evaluate`` (also ``python -m eventsim``).
+"""Command line: ``eventsim train``, ``eventsim evaluate`` and ``eventsim tune`` (also
+``python -m eventsim``).
 
 Examples
 --------
@@ -25,10 +26,20 @@ built-in 5,000-image subset, tested on the other 1,000)::
 
     eventsim train --task mnist --epochs 5
 
+The same, with every batch spread over the workers of a Dask scheduler (same
+result; docs/distributed.md)::
+
+    eventsim train --task mnist --epochs 5 --batch-size 256 --scheduler tcp://host:8786
+
 Evaluate a published reference network on the MNIST test set::
 
     eventsim evaluate --network slow_network --task mnist --decay-constant 0.181769 \
         --data-dir DIR
+
+Search hyperparameters with Optuna (``pip install "eventsim[tune]"``; docs/tuning.md);
+other processes with the same journal file add trials to the same study::
+
+    eventsim tune examples/tune_xor.json --storage runs/xor.journal --study xor --trials 8
 """
 
 from __future__ import annotations
@@ -225,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--threads", type=int, default=None,
                     help="engine worker threads (default: all cores; results do not depend "
                          "on it)")
+    op.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="spread every batch over the workers of this Dask scheduler (e.g. "
+                         "tcp://host:8786); same result as training here.  Needs: pip "
+                         "install \"eventsim[dask]\"; docs/distributed.md")
     rel = tr.add_argument_group(
         "reliable training (beyond the paper's loop; default: the preset's value)")
     for name, (text, metavar) in _EXTRA_HELP.items():
@@ -285,7 +300,41 @@ def build_parser() -> argparse.ArgumentParser:
                     help="test examples (default: 150 for generated tasks, all for images)")
     ev.add_argument("--seed", type=int, default=0, help="seed of generated test data")
     ev.add_argument("--threads", type=int, default=None, help="engine worker threads")
+    ev.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="spread the examples over the workers of this Dask scheduler")
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    # -------------------------------------------------------------- tune
+    tu = sub.add_parser(
+        "tune", help="search hyperparameters with Optuna",
+        description="Run trials of a search space file into an Optuna study kept in a "
+                    "journal file; several processes or machines that see the file add "
+                    "trials to the same study.  Each trial trains on part of the task's "
+                    "training data and is scored on the rest (never on the test set).  "
+                    "Prints the best trial and the eventsim train command of its "
+                    "configuration.  Needs: pip install \"eventsim[tune]\".  Format: "
+                    "docs/tuning.md.",
+        formatter_class=_Formatter)
+    tu.add_argument("space", metavar="SPACE_FILE",
+                    help="search space, JSON or TOML (e.g. examples/tune_xor.json)")
+    tu.add_argument("--storage", required=True, metavar="JOURNAL",
+                    help="Optuna journal file of the study (created if missing)")
+    tu.add_argument("--study", default=None, metavar="NAME",
+                    help="study name; an existing study gains trials (default: the space "
+                         "file's name without its extension)")
+    tu.add_argument("--trials", type=int, default=None, metavar="N",
+                    help="trials to run now (default: n_trials of the space file; 0: run "
+                         "none, only print the best trial so far)")
+    tu.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run the trials on the workers of this Dask scheduler (e.g. "
+                         "tcp://host:8786), through optuna-integration's DaskStorage; the "
+                         "journal file must be at the same path on the scheduler's machine")
+    tu.add_argument("--seed", type=int, default=None,
+                    help="study seed: trial k trains and samples with seeds derived from it "
+                         "and k (default: seed of the space file, else 0)")
+    tu.add_argument("--threads", type=int, default=None,
+                    help="engine worker threads per trial (results do not depend on it)")
+    tu.add_argument("--quiet", action="store_true", help="no line per trial")
     return parser
 
 
@@ -346,6 +395,21 @@ def _margin_note(margin) -> str:
     return "the target output leads every other output by at least this much"
 
 
+def _dask_backend(clf, address, command):
+    """With ``--scheduler``: connect, and compute ``clf``'s batches on that cluster;
+    returns the client (to close) or None."""
+    if address is None:
+        return None
+    from . import distributed
+
+    try:
+        client = distributed.connect(address)
+    except ImportError as exc:
+        raise SystemExit(f"eventsim {command}: error: {exc}") from None
+    clf.backend = distributed.DaskBackend(client)
+    return client
+
+
 def _cmd_train(args) -> int:
     from .tasks import make_task, n_outputs_of
     from .training import SpikingClassifier
@@ -387,6 +451,7 @@ def _cmd_train(args) -> int:
         return False
 
     clf = SpikingClassifier(config, verbose=args.progress and not args.quiet)
+    client = _dask_backend(clf, args.scheduler, "train")
     resume = False
     if args.resume is not None:
         resume = "auto" if args.resume == "auto" else args.resume
@@ -416,6 +481,8 @@ def _cmd_train(args) -> int:
         if has_test:
             te = clf.evaluate(X_test, y_test)
             result.update(test_accuracy=te["accuracy"], test_loss=te["loss"])
+    if client is not None:
+        client.close()
     print("final: " + "  ".join(f"{k} {v:.4g}" if k == "train_margin" else
                                 f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                 for k, v in result.items()), flush=True)
@@ -491,7 +558,10 @@ def _cmd_evaluate(args) -> int:
         raise SystemExit(f"eventsim evaluate: the network has {clf.network_.n_inputs} inputs "
                          f"and {clf._out_ids.size} outputs; task {args.task} needs "
                          f"{X.shape[1]} and {n_outputs_of(args.task)}")
+    client = _dask_backend(clf, args.scheduler, "evaluate")
     stats = clf.evaluate(X, y)
+    if client is not None:
+        client.close()
     stats = {"network": str(path), "kind": kind, "task": args.task, **stats}
     if args.json:
         print(json.dumps(stats))
@@ -508,6 +578,60 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_tune(args) -> int:
+    from . import tuning
+
+    if tuning.optuna is None:
+        print(f"eventsim tune: error: hyperparameter search needs optuna: "
+              f"{tuning.TUNE_EXTRA}", file=sys.stderr)
+        return 2
+    space = tuning.load_space(args.space)
+    study_name = args.study or pathlib.Path(args.space).stem
+    if args.trials is not None and args.trials < 0:
+        raise ValueError(f"--trials must be >= 0, got {args.trials}")
+    if not args.quiet:
+        print(f"study {study_name} in {args.storage}: task {space.task}, preset "
+              f"{space.preset}, {space.objective} ({space.direction}) on "
+              f"{space.validation_fraction:g} of the training data, searching "
+              f"{', '.join(space.params) or 'nothing'}", flush=True)
+    tuning.optuna.logging.set_verbosity(tuning.optuna.logging.WARNING)
+
+    def report(study, trial):
+        if trial.state.name == "COMPLETE":
+            what = f"{space.objective} {trial.value:.4f}"
+        elif trial.state.name == "PRUNED":
+            what = f"pruned at epoch {trial.last_step}"
+        else:
+            what = trial.state.name.lower()
+        print(f"trial {trial.number}: {what}  {json.dumps(trial.params)}", flush=True)
+
+    try:
+        study = tuning.tune(space, args.storage, study_name, n_trials=args.trials,
+                            seed=args.seed, scheduler=args.scheduler, n_threads=args.threads,
+                            callbacks=None if args.quiet or args.scheduler else [report])
+    except ImportError as exc:
+        print(f"eventsim tune: error: {exc}", file=sys.stderr)
+        return 2
+    states = [t.state.name for t in study.trials]
+    print(f"study {study_name}: {len(states)} trials ({states.count('COMPLETE')} complete, "
+          f"{states.count('PRUNED')} pruned, {states.count('FAIL')} failed)")
+    if states.count("COMPLETE") == 0:
+        print("no complete trial yet")
+        return 0
+    best = study.best_trial
+    print(f"best trial {best.number}: {space.objective} {best.value:.4f} (seed "
+          f"{best.user_attrs.get('seed')})")
+    for name, value in best.params.items():
+        print(f"  {name} = {value}")
+    command, missing = tuning.train_command(tuning.best_config(study), space)
+    print(f"train it: {command}")
+    if missing:
+        print("  (eventsim train has no option for " + ", ".join(
+            f"{k}={v!r}" for k, v in missing.items()) + "; use TrainConfig in Python: "
+            "eventsim.tuning.best_config)")
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of the ``eventsim`` command."""
     parser = build_parser()
@@ -515,6 +639,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "train":
             return _cmd_train(args)
+        if args.command == "tune":
+            return _cmd_tune(args)
         return _cmd_evaluate(args)
     except (OSError, ValueError) as exc:
         # OSError covers FileNotFoundError, IsADirectoryError, PermissionError.

@@ -308,11 +308,11 @@ def _overlap_sorted(a, b, tau):
 def van_rossum_distance(a, b, tau) -> float:
     """Van Rossum distance between two spike trains (exponential kernel), exact.
 
-    With ``f(t) = sum_i H(t - t_i) exp(-(t - t_i) / tau)`` the causally filtered train,
+    With ``f(t) = sum_i H(t - t_i) exp(-(t - t_i) / tau)`` the causally filtered train::
 
-    ``D^2 = (2 / tau) * integral (f_a(t) - f_b(t))^2 dt
-          = sum_{ii'} e^{-|a_i - a_i'|/tau} + sum_{jj'} e^{-|b_j - b_j'|/tau}
-            - 2 sum_{ij} e^{-|a_i - b_j|/tau}``,
+        D^2 = (2 / tau) * integral (f_a(t) - f_b(t))^2 dt
+            = sum_{ii'} e^{-|a_i - a_i'|/tau} + sum_{jj'} e^{-|b_j - b_j'|/tau}
+              - 2 sum_{ij} e^{-|a_i - b_j|/tau},
 
     evaluated from the sorted spike times in O(n log n) (no time grid).  A train with
     one spike is at distance 1 from the empty train; this is the normalisation of
@@ -690,8 +690,10 @@ def count_kernel(data, other=None, window=None, normalize=None) -> np.ndarray:
 def timing_kernel(data, taus, other=None, window=None, normalize=None) -> np.ndarray:
     """Sample-by-sample kernel of exponentially filtered spike trains, exact.
 
-    ``K_tau[s, r] = sum_n integral f_sn(t) f_rn(t) dt
-                  = sum_n sum_{i in (s,n), j in (r,n)} (tau / 2) exp(-|t_i - t_j| / tau)``,
+    ::
+
+        K_tau[s, r] = sum_n integral f_sn(t) f_rn(t) dt
+                    = sum_n sum_{i in (s,n), j in (r,n)} (tau / 2) exp(-|t_i - t_j| / tau),
 
     the inner product of the causally filtered trains (:func:`filtered_traces`) over
     all time; a Gram matrix, so positive semi-definite.  For ``tau -> 0`` (after

@@ -22,7 +22,7 @@ LIF of the event-driven engine (sampled on the bin grid).  ``docs/escape_noise.m
 everything below and states each convention.
 
 Model (one neuron; ``docs/escape_noise.md`` 1)
----------------------------------------------
+----------------------------------------------
 The membrane is the engine's multi-spike LIF (``docs/math.md`` G.1),
 ``tau_mem dV/dt = -V + J + bias/g_leak`` and ``tau_syn dJ/dt = -J``, integrated *exactly*
 from grid point to grid point (``t_k = k dt``).  In bin ``k``:
@@ -40,7 +40,7 @@ Links ``F`` (``docs/escape_noise.md`` 2): ``"probit"`` (the poster's, ``Phi``),
 ``rho = rho_0 e^z`` integrated over one bin, with ``rho_0 dt = 1`` absorbed into ``u``).
 
 Which spikes reset the membrane (``docs/escape_noise.md`` 4)
------------------------------------------------------------
+------------------------------------------------------------
 * ``mode="teacher"`` (teacher forcing): the target train drives the resets.  ``V_t`` is then
   a smooth function of the parameters and the gradient is the exact gradient of the
   likelihood of ``q``.

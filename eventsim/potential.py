@@ -39,6 +39,8 @@ def membrane_potential(net: Network, times, neuron, t) -> np.ndarray:
         ``t`` contains NaN, ``times`` has the wrong shape, ``neuron`` is not a
         neuron with a model, or a network parameter is invalid.
 
+    Notes
+    -----
     Alpha populations: :math:`V(t) = \\sum_{k:\\, a_k < \\min(t, t_{spike})} w_k
     (t - a_k) e^{-\\tau (t - a_k)}`; LIF populations use the kernel documented in
     :meth:`eventsim.Network.add_population` in place of the alpha kernel.

@@ -481,6 +481,7 @@ def test_target_spike_inside_refractory_period_is_refused():
 
 
 # --------------------------------------------------------------------------- example
+@pytest.mark.skipif(not EXAMPLES.is_dir(), reason="examples/ is not next to tests/")
 def test_example_quick_mode_runs_and_prints_verdicts(tmp_path):
     r = subprocess.run([sys.executable, str(EXAMPLES / "escape_noise_learning.py"), "--quick",
                         "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason="examples/ is not next to tests/")
 
 
 def run_example(name, *args, env=None, timeout=300):

@@ -2,10 +2,8 @@
 
 Every function returns a hypothesis strategy; arguments are keyword-only and
 validated eagerly (a bad argument raises :class:`ValueError` when the strategy is
-built, not when it is drawn from).
+built, not when it is drawn from).  For example:
 
-Examples
---------
 >>> from hypothesis import given
 >>> from eventsim.testing import strategies as es
 >>> @given(es.networks(max_neurons=4), es.data())       # doctest: +SKIP

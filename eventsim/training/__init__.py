@@ -13,6 +13,9 @@ One concept per module, each usable alone:
 * :mod:`~eventsim.training.selection` -- which network a fit returns (starts,
   best epoch): :class:`~eventsim.training.selection.FitState`.
 * :mod:`~eventsim.training.history` -- the per-epoch record of a fit.
+* :mod:`~eventsim.training.backend` -- where the classifier's batches are simulated
+  and differentiated: :class:`~eventsim.training.backend.LocalBackend` in this
+  process (:class:`eventsim.distributed.DaskBackend` on a Dask cluster).
 * :mod:`~eventsim.training.classifier` -- :class:`SpikingClassifier`, the
   scikit-learn style estimator that puts these together.
 

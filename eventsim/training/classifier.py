@@ -34,12 +34,11 @@ import time
 import numpy as np
 
 from .._atomic import atomic_write
-from ..gradients import backward
 from ..layers import feedforward
 from ..losses import _check_labels, cross_entropy_core, goltz_loss
 from ..network import ALPHA, SOURCE_KINDS, Network
-from ..simulation import simulate
 from .adam import Adam
+from .backend import LocalBackend
 from .checkpoint import CheckpointError, data_digest, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .history import HISTORY_KEYS, restore_history
@@ -86,6 +85,12 @@ class SpikingClassifier:
 
     Attributes
     ----------
+    backend : object or None
+        Where batches are simulated and differentiated: None (the default) or
+        :class:`~eventsim.training.backend.LocalBackend` for this process,
+        :class:`eventsim.distributed.DaskBackend` for the workers of a Dask
+        cluster (same results).  Set it on the instance; it is not a
+        hyperparameter, so ``get_params`` leaves it out.
     network_ : Network
         The trained network.
     config_ : TrainConfig
@@ -125,6 +130,8 @@ class SpikingClassifier:
     >>> clf = SpikingClassifier(TrainConfig.boolean(epochs=2, seed=0))
     >>> clf.fit(Xtr, ytr, Xte, yte).score(Xte, yte)  # doctest: +SKIP
     """
+
+    backend = None
 
     def __init__(self, config: TrainConfig | None = None, *, network: Network | None = None,
                  verbose: bool = False, **overrides):
@@ -202,11 +209,15 @@ class SpikingClassifier:
         c = getattr(self, "config_", self.config)
         return c.n_threads
 
+    def _backend(self):
+        return _LOCAL if self.backend is None else self.backend
+
     # ------------------------------------------------------------------ inference
     def _simulate_chunks(self, X):
         """Yield (start, times) for chunks of X (no tape)."""
         for s in range(0, X.shape[0], _MAX_CHUNK):
-            yield s, simulate(self.network_, X[s:s + _MAX_CHUNK], n_threads=self._threads()).times
+            yield s, self._backend().simulate(self.network_, X[s:s + _MAX_CHUNK],
+                                              n_threads=self._threads()).times
 
     def predict_times(self, X) -> np.ndarray:
         """Output spike times, shape ``(n_examples, n_outputs)`` (``inf`` = silent)."""
@@ -312,16 +323,15 @@ class SpikingClassifier:
         ``min_weight`` and the pulse times at 0."""
         c = self.config_
         net = self.network_
-        sub = res.select(rows)
         everywhere = c.penalty_scope == "all"
-        g = backward(net, sub, dl[rows], outputs=self._out_ids,
-                     clip_derivative=c.clip_derivative,
-                     penalty_no_spike=c.penalty_no_spike if everywhere else 0.0,
-                     n_threads=c.n_threads)
+        g = self._backend().gradient(net, res, rows, dl[rows], outputs=self._out_ids,
+                                     clip_derivative=c.clip_derivative,
+                                     penalty_no_spike=c.penalty_no_spike if everywhere else 0.0,
+                                     n_threads=c.n_threads, keys=("weights", "pulse_times"))
         if not everywhere and c.penalty_no_spike:
             # The same penalty, for the output neurons only (hidden silence allowed).
             in_ptr, in_syn = net.incoming()
-            silent = (~np.isfinite(sub.times[:, self._out_ids])).sum(axis=0)
+            silent = (~np.isfinite(res.times[rows][:, self._out_ids])).sum(axis=0)
             for j, cnt in zip(self._out_ids, silent):
                 if cnt:
                     g.weights[in_syn[in_ptr[j]:in_ptr[j + 1]]] -= c.penalty_no_spike * cnt
@@ -367,7 +377,7 @@ class SpikingClassifier:
             hi = min(n_batches, pos + (window if misclassified_only else 1))
             rows = order[pos * bs:hi * bs]
             xb = X[rows]
-            res = simulate(net, xb, record_tape=True, n_threads=c.n_threads)
+            res = self._backend().simulate(net, xb, record_tape=True, n_threads=c.n_threads)
             out = res.times[:, out_ids]
             yb = y[rows]
             loss, dl, pred = self._loss(out, yb)
@@ -803,6 +813,8 @@ class _Progress:
     def close(self):
         self._outer.close()
 
+
+_LOCAL = LocalBackend()
 
 _NAN_STATS = dict.fromkeys(("loss", "accuracy", "first_output_time", "hidden_time",
                             "hidden_silent", "margin"), float("nan"))

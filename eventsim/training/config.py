@@ -19,6 +19,12 @@ class TrainConfig:
     The first eleven fields are the hyperparameters of Table 1 of Comsa et al.;
     :meth:`boolean` and :meth:`mnist_paper` give the paper's two columns.
 
+    The *Other Parameters* are options beyond the paper's training loop, all off by
+    default (``TrainConfig()`` trains exactly as the paper and the reference
+    implementation).  :meth:`boolean_fixed` switches them on for the Boolean tasks;
+    ``examples/boolean_seeds.md`` explains why each is needed.  None changes the neuron
+    model, the network, the loss or the optimizer.
+
     Parameters
     ----------
     batch_size : int, default 1
@@ -75,13 +81,8 @@ class TrainConfig:
         unless ``select_best``, ``margin_refinement`` or ``n_starts > 1`` need the
         evaluation anyway).
 
-    Options beyond the paper's training loop
-    ----------------------------------------
-    All off by default (``TrainConfig()`` trains exactly as the paper and the
-    reference implementation).  :meth:`boolean_fixed` switches them on for the
-    Boolean tasks; ``examples/boolean_seeds.md`` explains why each is needed.  None
-    changes the neuron model, the network, the loss or the optimizer.
-
+    Other Parameters
+    ----------------
     min_weight : float or None, default None
         Lower bound of every weight (non-pulse and pulse synapses): the weights are
         clipped at ``min_weight`` at initialisation (also a given ``network``) and
