@@ -73,7 +73,12 @@ def test_tutorial_runs(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": f"tutorial_{name}"}
     page = TUTORIALS / f"{name}.md"
-    for i, code in enumerate(python_blocks(page)):
+    blocks = python_blocks(page)
+    # The tutorials check their own claims (spike times against a reference, a gradient
+    # against finite differences, a loss that falls): running them is the test, so a
+    # page whose asserts were edited away must fail here.
+    assert sum(code.count("assert") for code in blocks) >= 3, f"{page.name} checks nothing"
+    for i, code in enumerate(blocks):
         exec(compile(code, f"{page.name} block {i + 1}", "exec"), namespace)
     if "matplotlib" in NEEDS[name]:
         import matplotlib.pyplot as plt
