@@ -150,3 +150,56 @@ def test_deep_dale_quick_runs_under_three_minutes(tmp_path):
     assert total < 180, r.stdout
     assert r.stdout.count("PASS  finding") + r.stdout.count("FAIL  finding") == 4
     assert (tmp_path / "deep_dale.png").stat().st_size > 1000
+
+
+def _finite_numbers(obj):
+    """Every number in a JSON tree (bools excluded)."""
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _finite_numbers(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _finite_numbers(v)
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        yield obj
+
+
+def test_recurrent_coding_mnist_smoke_prints_every_verdict(tmp_path):
+    # Issue 11's example on a tiny network (--smoke: 3 digits x 10 images, N = 120).
+    import json
+    import re
+    out = tmp_path / "r.json"
+    r = run_example("recurrent_coding_mnist.py", "--smoke", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    for k in range(1, 6):
+        assert re.search(rf"^claim {k} \(.*\): (PASS|FAIL) -- ", r.stdout, re.M), r.stdout
+    res = json.loads(out.read_text())
+    assert set(res["verdicts"]) == {f"claim{k}" for k in range(1, 6)}
+    for v in res["verdicts"].values():
+        assert isinstance(v["pass"], bool) and v["numbers"]
+    for key in ("stats", "chaos", "meanfield", "accuracy_vs_N", "params", "config",
+                "kernel_check_rel", "wall_s", "check_gp_limit"):
+        assert key in res
+    for cond in ("A", "B", "mixed_A_half", "mixed_B_half"):
+        s = res["stats"][cond]
+        for key in ("rate_hz", "cv_ongoing", "count_corr", "vr_ratio", "vp_ratio",
+                    "acc_count", "acc_timing"):
+            assert np.isfinite(s[key]), (cond, key, s[key])
+        assert set(s["sep"]) == {"5", "10", "20", "40"}
+    for cond in ("A", "B"):
+        assert np.isfinite(res["chaos"][cond]["lyap_mean"])
+        assert np.isfinite(res["chaos"][cond]["growth_mean"])
+        assert np.isfinite(res["meanfield"][cond]["nrmse"])
+    assert len(res["accuracy_vs_N"]["sizes"]) == 2
+    assert res["kernel_check_rel"] < 1e-9          # exact timing kernel vs eventsim.coding
+    nums = list(_finite_numbers({k: res[k] for k in ("stats", "accuracy_vs_N")}))
+    assert nums and all(np.isfinite(nums))
+
+
+def test_recurrent_coding_mnist_refuses_bad_arguments_in_one_line(tmp_path):
+    for args in (["--seed", "-1"], ["--json", str(tmp_path / "missing" / "r.json")],
+                 ["--quick", "--smoke"]):
+        r = run_example("recurrent_coding_mnist.py", *args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+        assert "error:" in r.stderr.strip().splitlines()[-1]
