@@ -32,6 +32,7 @@ import numbers
 
 import numpy as np
 import scipy.linalg
+import scipy.signal
 
 __all__ = [
     "spike_counts", "count_correlation", "mean_pairwise_count_correlation",
@@ -687,6 +688,78 @@ def count_kernel(data, other=None, window=None, normalize=None) -> np.ndarray:
     return _normalize_kernel(k, normalize, (ca * ca).sum(1), (cb * cb).sum(1), ca.shape[1])
 
 
+# At most this many samples x neurons x bins per block of the factorised kernel (memory).
+_BLOCK = 4_000_000
+# Bins per span of the spikes; bin widths stay below this many tau so that the factors
+# exp(+-(t - c) / tau) stay far from overflow (e^300 against e^709).
+_N_BINS = 32
+_MAX_WIDTH_TAUS = 300.0
+
+
+def _pair_sums(fa, fb, tau):
+    """``K[s, r] = sum_n sum_{i in (s,n) of a, j in (r,n) of b} exp(-|t_i - t_j| / tau)``.
+
+    Exact, without a loop over neurons or samples in Python.  The spikes are put into
+    bins of width ``w`` starting at ``c_k``; a pair whose spikes lie in bins ``k > l``
+    factorises as ``exp(-(t_i - c_k)/tau) * exp(-(c_k - c_l)/tau) * exp((t_j - c_l)/tau)``,
+    so the pairs in different bins are a matrix product of per-(sample, neuron, bin) sums,
+    with the bin-to-bin factor applied by a first-order recursion over the bins.  Pairs in
+    the same bin and neuron are summed one by one.  Every term is positive, so the sums
+    keep full relative precision whatever the magnitude of the factors.
+    """
+    out = np.zeros((fa.n_samples, fb.n_samples))
+    if fa.times.size == 0 or fb.times.size == 0:
+        return out
+    t0 = min(fa.times.min(), fb.times.min())
+    span = max(fa.times.max(), fb.times.max()) - t0
+    n_bins = max(_N_BINS, int(np.ceil(span / (_MAX_WIDTH_TAUS * tau))))
+    width = max(span / n_bins, np.finfo(float).tiny) * (1.0 + 1e-12)
+    n_bins = max(1, min(n_bins, int(span // width) + 1))
+    decay = np.exp(-width / tau)
+    sides = []
+    for f in (fa, fb):
+        k = np.minimum(((f.times - t0) // width).astype(np.int64), n_bins - 1)
+        x = (f.times - (t0 + k * width)) / tau
+        sides.append((f, k, np.exp(-x), np.exp(x)))
+    (_, ka, ua, va), (_, kb, ub, vb) = sides
+    S_a, S_b, N = fa.n_samples, fb.n_samples, fa.n_neurons
+    chunk = max(1, _BLOCK // (max(S_a, S_b) * n_bins))
+    for n0 in range(0, N, chunk):
+        m = min(chunk, N - n0)
+
+        def binned(f, k, w):
+            sel = (f.neuron >= n0) & (f.neuron < n0 + m)
+            flat = ((f.sample[sel] * m + f.neuron[sel] - n0) * n_bins + k[sel])
+            return np.bincount(flat, w[sel], f.n_samples * m * n_bins).reshape(
+                f.n_samples, m, n_bins)
+
+        def earlier(v):
+            # sum over bins l < k of decay^(k - l) v[..., l]
+            return scipy.signal.lfilter([0.0, decay], [1.0, -decay], v, axis=-1)
+
+        Ua, Va, Ub, Vb = binned(fa, ka, ua), binned(fa, ka, va), binned(fb, kb, ub), \
+            binned(fb, kb, vb)
+        # a later than b, then b later than a
+        out += Ua.reshape(S_a, -1) @ earlier(Vb).reshape(S_b, -1).T
+        out += earlier(Va).reshape(S_a, -1) @ Ub.reshape(S_b, -1).T
+    # pairs in one bin of one neuron
+    key_a = fa.neuron * n_bins + ka
+    key_b = fb.neuron * n_bins + kb
+    ob = np.argsort(key_b, kind="stable")
+    kbs = key_b[ob]
+    lo = np.searchsorted(kbs, key_a, side="left")
+    hi = np.searchsorted(kbs, key_a, side="right")
+    cnt = hi - lo
+    if cnt.sum():
+        ia = np.repeat(np.arange(key_a.size), cnt)
+        start = np.repeat(lo - np.cumsum(cnt) + cnt, cnt)
+        jb = ob[np.arange(ia.size) + start]
+        g = np.exp(-np.abs(fa.times[ia] - fb.times[jb]) / tau)
+        out += np.bincount(fa.sample[ia] * S_b + fb.sample[jb], weights=g,
+                           minlength=S_a * S_b).reshape(S_a, S_b)
+    return out
+
+
 def timing_kernel(data, taus, other=None, window=None, normalize=None) -> np.ndarray:
     """Sample-by-sample kernel of exponentially filtered spike trains, exact.
 
@@ -729,13 +802,15 @@ def timing_kernel(data, taus, other=None, window=None, normalize=None) -> np.nda
         raise ValueError(f"data has {fa.n_neurons} neurons but other has {fb.n_neurons}")
     out = []
     for tau in tau_list:
-        k = 0.5 * tau * _overlap_blocks(fa, fb, tau, same=other is None).sum(axis=0)
+        k = 0.5 * tau * _pair_sums(fa, fb, tau)
+        if other is None:
+            k = 0.5 * (k + k.T)     # symmetric to the last bit, as a Gram matrix is
         if normalize == "cosine":
             if other is None:
                 da = db = np.diag(k).copy()
             else:
-                da = 0.5 * tau * np.einsum("nss->s", _overlap_blocks(fa, fa, tau, True))
-                db = 0.5 * tau * np.einsum("nss->s", _overlap_blocks(fb, fb, tau, True))
+                da = 0.5 * tau * np.diag(_pair_sums(fa, fa, tau))
+                db = 0.5 * tau * np.diag(_pair_sums(fb, fb, tau))
         else:
             da = db = None
         out.append(_normalize_kernel(k, normalize, da, db, fa.n_neurons))

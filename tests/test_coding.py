@@ -286,6 +286,34 @@ def test_timing_kernel_closed_form_and_cross_kernel(rng):
                        rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("tau", [1e-3, 0.1, 2.0, 50.0, 1e4])
+@pytest.mark.parametrize("span", [1.0, 40.0, 1000.0])
+def test_timing_kernel_matches_direct_sum_over_time_scales(tau, span):
+    # Many bins (tau << span, factors near e^+-300), one bin's worth of pairs summed one by
+    # one (tau >> span), coincident spikes across samples, a silent sample, and a cross
+    # kernel whose spikes lie outside the data's span.
+    rng = np.random.default_rng(int(tau * 1000 + span))
+    data = [[np.sort(rng.uniform(0, span, rng.poisson(3))) for _ in range(3)] for _ in range(5)]
+    data[1][0] = data[0][0].copy()
+    data[2] = [np.zeros(0)] * 3
+    other = [[np.sort(rng.uniform(-span, 2 * span, rng.poisson(2))) for _ in range(3)]
+             for _ in range(4)]
+
+    def direct(a, b):
+        return np.array([[sum(0.5 * tau * np.exp(-np.abs(np.subtract.outer(x[n], y[n])) / tau)
+                              .sum() for n in range(3)) for y in b] for x in a])
+
+    for got, ref in ((coding.timing_kernel(data, tau), direct(data, data)),
+                     (coding.timing_kernel(data, tau, other=other), direct(data, other))):
+        # |t| / tau * eps: the conditioning of exp(-|t_i - t_j| / tau) itself
+        tol = 1e-13 + 4 * np.finfo(float).eps * 3 * span / tau
+        assert np.all(np.abs(got - ref) <= tol * np.abs(ref).max() + 1e-300), \
+            np.abs(got - ref).max() / np.abs(ref).max()
+    k = coding.timing_kernel(data, tau)
+    assert np.array_equal(k, k.T)
+    assert not k[2].any()
+
+
 def test_timing_kernel_is_integral_of_filtered_traces():
     # inner product of causally filtered trains = numerical integral of their product
     from scipy.integrate import quad

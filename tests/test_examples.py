@@ -178,7 +178,7 @@ def test_recurrent_coding_mnist_smoke_prints_every_verdict(tmp_path):
     for v in res["verdicts"].values():
         assert isinstance(v["pass"], bool) and v["numbers"]
     for key in ("stats", "chaos", "meanfield", "accuracy_vs_N", "params", "config",
-                "kernel_check_rel", "wall_s", "check_gp_limit"):
+                "wall_s", "check_gp_limit"):
         assert key in res
     for cond in ("A", "B", "mixed_A_half", "mixed_B_half"):
         s = res["stats"][cond]
@@ -191,7 +191,6 @@ def test_recurrent_coding_mnist_smoke_prints_every_verdict(tmp_path):
         assert np.isfinite(res["chaos"][cond]["growth_mean"])
         assert np.isfinite(res["meanfield"][cond]["nrmse"])
     assert len(res["accuracy_vs_N"]["sizes"]) == 2
-    assert res["kernel_check_rel"] < 1e-9          # exact timing kernel vs eventsim.coding
     nums = list(_finite_numbers({k: res[k] for k in ("stats", "accuracy_vs_N")}))
     assert nums and all(np.isfinite(nums))
 
