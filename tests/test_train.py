@@ -937,3 +937,49 @@ def test_boolean_reliable_reaches_a_real_margin():
     assert stats["loss"] < 0.1 * np.log(2)
     p = clf.predict_proba(X)[np.arange(len(y)), y]
     assert p.min() > 0.9
+
+
+def test_rate_control_shifts_hidden_inputs_towards_the_target_activity():
+    net = eventsim.feedforward(2, [3, 4], 2, n_pulses=1, rng=0, nonpulse_init_multiplier=2.0)
+    X, y = tasks.make_xor(8, rng=1)
+    cfg = TrainConfig.boolean(epochs=1, batch_size=8, learning_rate=0.01,
+                              update_on_misclassified_only=False, n_threads=1)
+    assert cfg.rate_control == 0.0 and cfg.rate_target == 0.5          # off by default
+    plain = SpikingClassifier(cfg, network=net).fit(X, y).network_.weights
+    ctrl = SpikingClassifier(cfg.replace(rate_control=3.0, rate_target=0.25),
+                             network=net).fit(X, y).network_.weights
+    # One step over the whole batch: the difference is 3 * lr * (0.25 - f) on every
+    # synapse into a hidden neuron, f = fraction of that layer active at the start.
+    t = eventsim.simulate(net, X, n_threads=1).times
+    want = np.zeros(net.n_synapses)
+    for name in ("hidden0", "hidden1"):
+        f = np.isfinite(t[:, net[name].ids]).mean()
+        want[np.isin(net.post, net[name].ids)] = 3.0 * 0.01 * (0.25 - f)
+    np.testing.assert_allclose(ctrl - plain, want, atol=1e-12)
+    assert np.isin(net.post[want == 0], net["output"].ids).all()
+    for bad in (dict(rate_control=-1.0), dict(rate_control=np.nan), dict(rate_target=0.0),
+                dict(rate_target=1.0)):
+        with pytest.raises(ValueError, match="rate_"):
+            TrainConfig(**bad)
+
+
+def test_rate_control_keeps_a_deep_dale_network_from_saturating():
+    rng = np.random.default_rng(0)
+    X = np.where(rng.random((64, 30)) < 0.3, rng.random((64, 30)) * 0.05, np.inf)
+    y = rng.integers(0, 3, 64)
+    net = eventsim.dale_network(30, 3, n_layers=3, n_excitatory=24, n_inhibitory=8,
+                                weight_scale=2.0, inhibition=0.0, input_multiplier=3.0, rng=1)
+    layers = [net[f"hidden{i}"].ids for i in range(3)]
+    start = eventsim.simulate(net, X, n_threads=1).times
+    assert all(np.isfinite(start[:, ids]).mean() > 0.99 for ids in layers)   # saturated
+    cfg = TrainConfig(loss="goltz", epochs=15, batch_size=16, learning_rate=2e-3, n_pulses=0,
+                      n_hidden=(32,) * 3, update_on_misclassified_only=False,
+                      penalty_no_spike=0.0, rate_target=0.5, n_threads=1, eval_train=False)
+    free = SpikingClassifier(cfg, network=net).fit(X, y).network_
+    t = eventsim.simulate(free, X, n_threads=1).times
+    assert np.isfinite(t[:, layers[2]]).mean() > 0.99                  # stays saturated
+    after = SpikingClassifier(cfg.replace(rate_control=10.0), network=net).fit(X, y).network_
+    assert after.dale_violations().size == 0
+    t = eventsim.simulate(after, X, n_threads=1).times
+    for ids in layers[1:]:
+        assert 0.3 < np.isfinite(t[:, ids]).mean() < 0.7

@@ -343,6 +343,8 @@ class SpikingClassifier:
             # Decoupled (AdamW-style) decay, at the current learning rate.
             w *= 1.0 - self.optimizer_.learning_rates["weights"] * c.weight_decay
         w += upd["weights"]
+        if c.rate_control:
+            self._control_rates(res, rows, w)
         if c.min_weight is not None:
             np.maximum(w, c.min_weight, out=w)
         if net.synapse_sign is not None:
@@ -351,6 +353,24 @@ class SpikingClassifier:
             p = net.pulse_times
             p += upd["pulse_times"]
             np.maximum(p, 0.0, out=p, where=np.isfinite(p))
+
+    def _control_rates(self, res, rows, w):
+        """``TrainConfig.rate_control``: shift every incoming weight of each hidden
+        neuron by ``rate_control * lr * (rate_target - f)``, with ``f`` the fraction of
+        its population's neurons that spiked over the examples ``rows`` of ``res``."""
+        c = self.config_
+        net = self.network_
+        hid = self._hidden_ids
+        if not hid.size:
+            return
+        pop = net.population_index[hid]
+        active = np.isfinite(res.times[rows][:, hid]).mean(axis=0)
+        n_pop = int(pop.max()) + 1
+        frac = np.bincount(pop, active, n_pop) / np.maximum(np.bincount(pop, None, n_pop), 1)
+        shift = np.zeros(net.n_neurons)
+        lr = self.optimizer_.learning_rates["weights"]
+        shift[hid] = c.rate_control * lr * (c.rate_target - frac[pop])
+        w += shift[net.post]
 
     def _train_epoch(self, X, y, order, pbar, margin=0.0):
         """One pass over the examples in ``order``; returns running statistics.

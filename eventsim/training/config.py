@@ -144,6 +144,21 @@ class TrainConfig:
         ``-t / (xi tau_syn)`` plus ``alpha e^{t_label / (beta tau_syn)}``) with
         ``goltz_xi``, ``goltz_alpha``, ``goltz_beta`` and ``goltz_tau_syn``
         (defaults 0.2, 0.005, 1 and 1: fastAndDeep's).
+    rate_control : float, default 0.0
+        Gain of a homeostatic control of the activity of every hidden population
+        (0: off).  After every optimizer step, every incoming weight of every neuron
+        of a hidden population (every neuron population except ``"output"``) is
+        shifted by ``rate_control * lr * (rate_target - f)``, where ``f`` is the
+        fraction of that population's neurons that spiked, over the examples of the
+        step, and ``lr`` the current learning rate of the weights; then the weights
+        are clipped at ``min_weight`` and projected onto Dale's law as usual.  It
+        holds the mean activity of each layer near ``rate_target`` (a shift of all
+        of a neuron's inputs changes its drive, not the pattern of its inputs), so
+        that in a deep network the layers neither fall silent nor saturate; see
+        ``examples/deep_dale_mnist.py``.
+    rate_target : float, default 0.5
+        Target fraction of active neurons per hidden population, in (0, 1), for
+        ``rate_control``.
 
     Networks whose populations obey Dale's law (``Network.neuron_sign``) are
     projected onto it after every optimizer step (``Network.project_dale``), so
@@ -190,6 +205,8 @@ class TrainConfig:
     goltz_alpha: float = 0.005
     goltz_beta: float = 1.0
     goltz_tau_syn: float = 1.0
+    rate_control: float = 0.0
+    rate_target: float = 0.5
 
     #: The hyperparameters of Table 1 of the paper, in its order.
     TABLE1 = ("batch_size", "clip_derivative", "decay_constant", "fire_threshold",
@@ -279,6 +296,10 @@ class TrainConfig:
             positive(name)
         if not (np.isfinite(self.goltz_alpha) and self.goltz_alpha >= 0):
             raise ValueError(f"goltz_alpha must be finite and >= 0, got {self.goltz_alpha!r}")
+        if not (np.isfinite(self.rate_control) and self.rate_control >= 0):
+            raise ValueError(f"rate_control must be finite and >= 0, got {self.rate_control!r}")
+        if not (np.isfinite(self.rate_target) and 0 < self.rate_target < 1):
+            raise ValueError(f"rate_target must lie in (0, 1), got {self.rate_target!r}")
 
     @classmethod
     def boolean(cls, **overrides) -> "TrainConfig":
