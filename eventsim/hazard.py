@@ -155,8 +155,10 @@ def _trains(name, trains, n_channels=None):
 def _layer(inputs, w, bias, delays):
     inputs = _trains("inputs", inputs)
     w = _finite_array("w", w)
+    d = _finite_array("delays", delays)
     if w.ndim == 1:
         w = w[:, None]
+        d = d[:, None] if d.ndim == 1 else d
     if w.ndim != 2:
         raise ValueError(f"w must have shape (n_inputs,) or (n_inputs, n_neurons), got {w.shape}")
     if w.shape[0] != inputs.n_channels:
@@ -168,7 +170,6 @@ def _layer(inputs, w, bias, delays):
         b = np.full(N, float(b))
     if b.shape != (N,):
         raise ValueError(f"bias must be a number or have shape ({N},), got {b.shape}")
-    d = _finite_array("delays", delays)
     try:
         d = np.broadcast_to(d, w.shape)
     except ValueError:
@@ -359,10 +360,11 @@ def equivalent_network(w, bias=0.0, delays=0.0, *, neuron=None):
 
     Returns
     -------
-    (Network, Population)
-        ``n_inputs`` inputs driving a multi-spike LIF population (``multispike=True``) with
-        the same membrane, threshold ``u``, reset, weights and delays; run it with
-        :func:`eventsim.simulate`.
+    (Network, ndarray of int)
+        ``n_inputs`` inputs driving multi-spike LIF neurons (``multispike=True``) with the
+        same membrane, threshold ``u``, reset, weights and delays, and the network's id of
+        each hazard neuron; run it with :func:`eventsim.simulate`.  The engine's bias is
+        one value per population, so neurons with different biases get a population each.
     """
     from .network import Network
 
@@ -371,12 +373,17 @@ def equivalent_network(w, bias=0.0, delays=0.0, *, neuron=None):
     w = w[:, None] if w.ndim == 1 else w
     N = w.shape[1]
     b = np.broadcast_to(_finite_array("bias", bias), (N,))
-    d = np.broadcast_to(_finite_array("delays", delays), w.shape)
+    d = _finite_array("delays", delays)
+    d = np.broadcast_to(d[:, None] if d.ndim == 1 and w.shape[1] == 1 else d, w.shape)
     net = Network()
     inp = net.add_inputs(w.shape[0])
-    pop = net.add_population(N, model="lif", multispike=True, tau_mem=neuron.tau_mem,
-                             tau_syn=neuron.tau_syn, theta=neuron.theta, v_reset=neuron.v_reset,
-                             t_ref=neuron.t_ref, g_leak=neuron.g_leak, v_init=neuron.v_init,
-                             bias=np.array(b))
-    net.connect_dense(inp, pop, w, delays=np.array(d))
-    return net, pop
+    params = dict(model="lif", multispike=True, tau_mem=neuron.tau_mem, tau_syn=neuron.tau_syn,
+                  theta=neuron.theta, v_reset=neuron.v_reset, t_ref=neuron.t_ref,
+                  g_leak=neuron.g_leak, v_init=neuron.v_init)
+    groups = [np.arange(N)] if (b == b[0]).all() else [np.array([n]) for n in range(N)]
+    ids = np.empty(N, np.int64)
+    for g in groups:
+        pop = net.add_population(g.size, bias=float(b[g[0]]), **params)
+        net.connect_dense(inp, pop, w[:, g], delays=np.ascontiguousarray(d[:, g]))
+        ids[g] = pop.ids
+    return net, ids

@@ -117,6 +117,8 @@ cdef inline double link_dF(int link, double z) noexcept nogil:
 cdef inline double link_logF(int link, double z) noexcept nogil:
     """ln F(z), finite for every finite z (probit: through the Mills ratio below -5)."""
     if link == LINK_PROBIT:
+        if z > 0.0:             # ln(1 - Phi(-z)) without the rounding of 1 - tiny
+            return log1p(-0.5 * erfc(z * INV_SQRT2))
         if z >= -5.0:
             return log(0.5 * erfc(-z * INV_SQRT2))
         return -0.5 * z * z - LOG_SQRT2PI + log(mills(-z))
@@ -134,7 +136,7 @@ cdef inline double link_dlogF(int link, double z) noexcept nogil:
             return exp(-0.5 * z * z) * INV_SQRT2PI / (0.5 * erfc(-z * INV_SQRT2))
         return 1.0 / mills(-z)
     if link == LINK_LOGISTIC:
-        return 1.0 - link_F(LINK_LOGISTIC, z)
+        return link_F(LINK_LOGISTIC, -z)        # 1 - F(z), without the cancellation
     return 1.0 if z < Z_CAP else 0.0
 
 
@@ -515,7 +517,8 @@ cdef int integrate(const TrainPop* P, const Haz* H, double V0, double J0, double
             za = (v_at(P, V0, J0, x, &Jx) - H.u) * H.inv_sigma
             if za < zmax - 45.0 or (H.link != LINK_EXPONENTIAL and za < -45.0):
                 continue            # this end contributes below rounding
-            L = scale_at(P, H, V0, J0, x)
+            # ln F and ln F' change about |z| times faster than z in the tails.
+            L = scale_at(P, H, V0, J0, x) / (fabs(za) if fabs(za) > 1.0 else 1.0)
             while L < 0.5 * (p1 - p0) and nc < 500:
                 cut[nc] = (p0 + L) if grade0 == 0 else (p1 - L)
                 nc += 1
