@@ -12,7 +12,8 @@ The same network both ways: ``--inputs`` Poisson input channels (rate ``--rate``
 * ``hazard likelihood + gradients``: ``eventsim.hazard.value_and_grad`` on the sampled
   spikes (teacher forcing, adaptive quadrature per stretch), for scale.
 
-Every timing is the median of ``--repeats`` runs after a warm-up; the ratio is to the engine.
+Every timing is the median of ``--repeats`` runs after a warm-up (the likelihood: of 3 runs);
+the ratio is to the engine.
 ``--accuracy`` also prints the accuracy figures of docs/escape_noise.md 11 (gradients against
 finite differences, time-rescaling KS tests, the ``sigma_n -> 0`` limit).
 
@@ -39,8 +40,9 @@ def poisson_inputs(rng, n_examples, n_in, t_max, rate):
     return SpikeTrains(times, index, offsets, n_in)
 
 
-def median_time(f, repeats):
-    f()
+def median_time(f, repeats, warm_up=True):
+    if warm_up:
+        f()
     ts = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -69,8 +71,9 @@ def speed(args):
         rows.append((f"hazard, sigma_n = {sigma}", t, s.n_spikes))
     g = lambda: hz.value_and_grad(x, s, w, 0.3, d, neuron=neuron, sigma_n=0.02,  # noqa: E731
                                   t_max=args.t_max, n_threads=1)
-    rows.append(("hazard likelihood + gradients, sigma_n = 0.02", median_time(g, args.repeats),
-                 s.n_spikes))
+    # Two orders of magnitude dearer than sampling: timed 3 times, no warm-up.
+    rows.append(("hazard likelihood + gradients, sigma_n = 0.02",
+                 median_time(g, min(3, args.repeats), warm_up=False), s.n_spikes))
     print(f"{args.examples} examples x {args.inputs} inputs (rate {args.rate}) -> {args.neurons} "
           f"neurons, t_max = {args.t_max}, {x.n_spikes} input spikes, "
           f"{x.n_spikes * args.neurons} arrivals; medians of {args.repeats}, one thread")

@@ -464,6 +464,8 @@ cdef int integrate(const TrainPop* P, const Haz* H, double V0, double J0, double
     piece, where Gauss-Kronrod cannot step over it.  Adaptive bisection follows."""
     cdef double pts[8]
     cdef double cut[512]
+    cdef double k0[2048]
+    cdef double e0[2048]
     cdef double sa[STACK]
     cdef double sb[STACK]
     cdef int sd[STACK]
@@ -471,7 +473,7 @@ cdef int integrate(const TrainPop* P, const Haz* H, double V0, double J0, double
     cdef double er[4]
     cdef double tol[4]
     cdef double tot[4]
-    cdef double U0 = V0 - P.b, s, za, zb, zmax, L, p0, p1, mid, x, Jx
+    cdef double U0 = V0 - P.b, s, za, zb, zp, zs, zmax, L, p0, p1, mid, x, Jx
     cdef int np_ = 0, nc = 0, q, r, c4, top, ok, depth, grade0
     for c4 in range(4):
         out[c4] = 0.0
@@ -505,26 +507,35 @@ cdef int integrate(const TrainPop* P, const Haz* H, double V0, double J0, double
         za = (v_at(P, V0, J0, pts[q], &Jx) - H.u) * H.inv_sigma
         if za > zmax:
             zmax = za
-    # Cuts: every breakpoint, and geometric grading around the relevant ones.
+    # Cuts: every breakpoint, and geometric grading from the end of each piece where the
+    # integrands peak: the larger z below u (and for the exponential link), the smaller z
+    # above u, where rho' = rho_0 F'(z) / sigma peaks and rho is nearly flat.
     for q in range(np_ - 1):
         p0 = pts[q]
         p1 = pts[q + 1]
-        mid = 0.5 * (p0 + p1)
         cut[nc] = p0
         nc += 1
-        for grade0 in range(2):
-            x = p0 if grade0 == 0 else p1
-            za = (v_at(P, V0, J0, x, &Jx) - H.u) * H.inv_sigma
-            if za < zmax - 45.0 or (H.link != LINK_EXPONENTIAL and za < -45.0):
-                continue            # this end contributes below rounding
-            # ln F and ln F' change about |z| times faster than z in the tails.
-            L = scale_at(P, H, V0, J0, x) / (fabs(za) if fabs(za) > 1.0 else 1.0)
-            while L < 0.5 * (p1 - p0) and nc < 500:
-                cut[nc] = (p0 + L) if grade0 == 0 else (p1 - L)
-                nc += 1
-                L *= 2.0
-        cut[nc] = mid
-        nc += 1
+        za = (v_at(P, V0, J0, p0, &Jx) - H.u) * H.inv_sigma
+        zb = (v_at(P, V0, J0, p1, &Jx) - H.u) * H.inv_sigma
+        if H.link == LINK_EXPONENTIAL or (za <= 0.0 and zb <= 0.0):
+            grade0 = za >= zb
+        else:
+            grade0 = za <= zb
+        x = p0 if grade0 else p1
+        zp = za if grade0 else zb
+        if zp < zmax - 45.0 or (H.link != LINK_EXPONENTIAL and zp < -45.0):
+            continue                # the whole piece contributes below rounding
+        # ln F and ln F' change about max(1, |z|) times faster than z: over the piece by
+        # about that times |zb - za|.  Gauss-Kronrod with bisection handles a smooth
+        # variation of e^8; beyond that the peak may be narrower than the rule's nodes.
+        zs = fabs(zp) if fabs(zp) > 1.0 else 1.0
+        if fabs(zb - za) * zs <= 8.0:
+            continue
+        L = scale_at(P, H, V0, J0, x) / zs
+        while L < 0.5 * (p1 - p0) and nc < 500:
+            cut[nc] = (p0 + L) if grade0 else (p1 - L)
+            nc += 1
+            L *= 2.0
     cut[nc] = h
     nc += 1
     # Sort the cuts (few, nearly sorted: insertion sort).
@@ -535,12 +546,13 @@ cdef int integrate(const TrainPop* P, const Haz* H, double V0, double J0, double
             cut[r + 1] = cut[r]
             r -= 1
         cut[r + 1] = x
-    # First pass: the scale of each integral, for the tolerances.
+    # First pass: the scale of each integral, for the tolerances; its rules are kept for
+    # the pieces that need no bisection.
     for q in range(nc - 1):
         if cut[q + 1] > cut[q]:
-            gk15(P, H, U0, J0, cut[q], cut[q + 1], K, er)
+            gk15(P, H, U0, J0, cut[q], cut[q + 1], &k0[4 * q], &e0[4 * q])
             for c4 in range(4):
-                tot[c4] += K[c4]
+                tot[c4] += k0[4 * q + c4]
     for c4 in range(4):
         tol[c4] = RTOL * fabs(tot[c4]) + 1e-300
     ok = 0
@@ -557,7 +569,12 @@ cdef int integrate(const TrainPop* P, const Haz* H, double V0, double J0, double
             p0 = sa[top]
             p1 = sb[top]
             depth = sd[top]
-            gk15(P, H, U0, J0, p0, p1, K, er)
+            if depth == 0:
+                for c4 in range(4):
+                    K[c4] = k0[4 * q + c4]
+                    er[c4] = e0[4 * q + c4]
+            else:
+                gk15(P, H, U0, J0, p0, p1, K, er)
             mid = 0.5 * (p0 + p1)
             if (er[0] <= tol[0] and er[1] <= tol[1] and er[2] <= tol[2] and er[3] <= tol[3]) \
                     or depth >= 60 or top + 2 > STACK or not (mid > p0 and mid < p1):
