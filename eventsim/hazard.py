@@ -339,7 +339,16 @@ def time_rescaled_intervals(inputs, spikes, w, bias=0.0, delays=0.0, *, neuron=N
 
     By the time-rescaling theorem these are independent Exp(1) draws when ``spikes`` was
     sampled from the model (:func:`simulate` with the same parameters): the test of the
-    sampler.
+    sampler.  Each example's last stretch, from its last spike to ``t_max``, is censored and
+    left out.
+
+    Parameters
+    ----------
+    inputs : SpikeTrains
+    spikes : SpikeTrains
+        The spike trains to rescale (``n_neurons`` channels); they also drive the resets.
+    w, bias, delays, neuron, sigma_n, t_max, n_threads
+        As in :func:`simulate`.
 
     Returns
     -------
