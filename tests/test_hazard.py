@@ -44,23 +44,28 @@ def test_links_against_mpmath_for_z_up_to_40(link):
     z = np.linspace(-40.0, 40.0, 161)
     F, dF, logF, ratio = _hazard.link_terms(z, link)
     assert np.isfinite(logF).all() and np.isfinite(ratio).all()
-    mpmath.mp.dps = 40
-    for k, zz in enumerate(z):
-        m = mpmath.mpf(float(zz))
-        if link == 0:
-            # 1 - Phi(-z) keeps its digits where Phi(z) rounds towards 1.
-            f, df = (1 - mpmath.ncdf(-m) if m > 0 else mpmath.ncdf(m)), mpmath.npdf(m)
-            logf = mpmath.log1p(-mpmath.ncdf(-m)) if m > 0 else mpmath.log(f)
-        elif link == 1:
-            f = 1 / (1 + mpmath.exp(-m))
-            df = f / (1 + mpmath.exp(m))
-            logf = -mpmath.log1p(mpmath.exp(-m))
-        else:
-            f = df = mpmath.exp(m)
-            logf = m
-        assert float(logf) == pytest.approx(logF[k], rel=1e-12, abs=1e-300)
-        assert float(df / f) == pytest.approx(ratio[k], rel=1e-12, abs=1e-300)
-        assert float(f) == pytest.approx(F[k], rel=1e-12, abs=1e-300)
+    with mpmath.workdps(40):          # not mp.dps =: other test modules set their own
+        for k, zz in enumerate(z):
+            check_link(link, zz, F[k], logF[k], ratio[k])
+
+
+def check_link(link, zz, F, logF, ratio):
+    """One z against mpmath (at the caller's precision)."""
+    m = mpmath.mpf(float(zz))
+    if link == 0:
+        # 1 - Phi(-z) keeps its digits where Phi(z) rounds towards 1.
+        f, df = (1 - mpmath.ncdf(-m) if m > 0 else mpmath.ncdf(m)), mpmath.npdf(m)
+        logf = mpmath.log1p(-mpmath.ncdf(-m)) if m > 0 else mpmath.log(f)
+    elif link == 1:
+        f = 1 / (1 + mpmath.exp(-m))
+        df = f / (1 + mpmath.exp(m))
+        logf = -mpmath.log1p(mpmath.exp(-m))
+    else:
+        f = df = mpmath.exp(m)
+        logf = m
+    assert float(logf) == pytest.approx(logF, rel=1e-12, abs=1e-300)
+    assert float(df / f) == pytest.approx(ratio, rel=1e-12, abs=1e-300)
+    assert float(f) == pytest.approx(F, rel=1e-12, abs=1e-300)
 
 
 # --------------------------------------------------------------------------- quadrature
@@ -108,7 +113,6 @@ def mp_log_likelihood(x, q, w, b, d, neuron, sigma, t_max, e, n):
     """Teacher-forced log-likelihood of one (example, neuron), written independently:
     V by superposition of the PSP kernels since the last reset, the hazard integrated
     by mpmath between consecutive events."""
-    mpmath.mp.dps = 25
     tm, ts, g = neuron.tau_mem, neuron.tau_syn, neuron.g_leak
     ci, ti = x.example(e)
     arr = sorted((float(t + d[c, n]), float(w[c, n])) for t, c in zip(ti, ci))
@@ -159,7 +163,8 @@ def test_log_likelihood_against_an_independent_mpmath_reference(link):
     ll = hz.log_likelihood(x, q, w, b, d, neuron=neuron, sigma_n=sigma, t_max=t_max)
     assert q.n_spikes > 2
     for e in range(2):
-        ref = mp_log_likelihood(x, q, w, b, d, neuron, sigma, t_max, e, 0)
+        with mpmath.workdps(25):
+            ref = mp_log_likelihood(x, q, w, b, d, neuron, sigma, t_max, e, 0)
         assert ll[e, 0] == pytest.approx(ref, rel=1e-11)
 
 

@@ -154,7 +154,8 @@ def link_terms(double[::1] z, int link):
 
 
 # ----------------------------------------------------------------------- the membrane
-cdef inline double v_at(const TrainPop* P, double V0, double J0, double s, double* J) noexcept nogil:
+cdef inline double v_at(const TrainPop* P, double V0, double J0, double s,
+                        double* J) noexcept nogil:
     """V(s) (and J(s)) from the free state (V0, J0)."""
     cdef double em, ej, k
     if s <= 0.0:
@@ -441,7 +442,8 @@ cdef double cross_u(const TrainPop* P, const Haz* H, double V0, double J0, doubl
     return 0.5 * (lo + hi)
 
 
-cdef double scale_at(const TrainPop* P, const Haz* H, double V0, double J0, double s) noexcept nogil:
+cdef double scale_at(const TrainPop* P, const Haz* H, double V0, double J0,
+                     double s) noexcept nogil:
     """The time over which z changes by about one at offset s: sigma / |V'|, or
     sqrt(2 sigma / |V''|) where V' vanishes (at an extremum)."""
     cdef double Js, V = v_at(P, V0, J0, s, &Js), d1, d2, L = 1e300
