@@ -608,10 +608,27 @@ class Network:
     def _store_delays(self, d):
         """Keep ``d`` (a fresh float64 array of one delay per synapse) compactly when
         its entries are all equal."""
+        self._order_cache = None
         if _uniform(d):
             self._delays, self._delay_value = None, float(d[0]) if d.size else 0.0
         else:
             self._delays = d
+
+    def _delivery_order(self, d):
+        """``(uniform, order)`` for delays ``d`` (an array): whether they are all equal,
+        and the delivery order, empty when it is the identity."""
+        if _uniform(d):
+            return True, _EMPTY_I64
+        ind = self._indptr
+        # Synapses are stored by presynaptic neuron; when each neuron's delays are
+        # already non-decreasing (one delay per neuron, say) the delivery order is the
+        # identity, and a sort of every synapse is saved.
+        down = d[1:] < d[:-1]
+        starts = ind[1:-1]
+        down[starts[(starts > 0) & (starts < d.size)] - 1] = False
+        if not down.any():
+            return False, _EMPTY_I64
+        return False, _readonly(np.lexsort((d, self._pre)).astype(np.int64))
 
     @property
     def _pre(self) -> np.ndarray:
@@ -1099,24 +1116,14 @@ class Network:
         order = _EMPTY_I64
         if d is None:
             delays = np.full(1, self._delay_value)
-        elif _uniform(d):
-            delays = d[:1] if d.size else np.zeros(1)
         else:
-            delays = d
-            ind = self._indptr
-            # Synapses are stored by presynaptic neuron; when each neuron's delays are
-            # already non-decreasing (one delay per neuron, say) the delivery order is
-            # the identity, and a sort of every synapse is saved.
-            down = d[1:] < d[:-1]
-            down[ind[1:-1][(ind[1:-1] > 0) & (ind[1:-1] < d.size)] - 1] = False
-            if down.any():
-                oc = self._order_cache
-                if oc is None or not np.array_equal(oc[0], d):
-                    order = _readonly(np.lexsort((d, self._pre)).astype(np.int64))
-                    self._order_cache = oc = (d.copy(), order)
-                order = oc[1]
-            else:
-                self._order_cache = None
+            # An array can be edited in place: what it implies is cached with a copy
+            # (one comparison per run instead of the analysis).
+            oc = self._order_cache
+            if oc is None or not np.array_equal(oc[0], d):
+                self._order_cache = oc = (d.copy(),) + self._delivery_order(d)
+            uniform, order = oc[1:]
+            delays = (d[:1] if d.size else np.zeros(1)) if uniform else d
         low = _Lowered()
         (low.kind, low.source_index, low.pop, low.block, low.block_start,
          low.block_stop) = self._lower_cache
