@@ -510,9 +510,13 @@ class Network:
         post = self._ids(post, "postsynaptic")
         weights = _real("weights", weights)
         delays = _real("delays", delays)
+        # One delay for every edge is never broadcast: that would be 16 bytes per
+        # synapse of temporary arrays for one number.
+        one = np.ndim(delays) == 0
         try:
-            pre, post, w, d = np.broadcast_arrays(pre, post, np.asarray(weights, np.float64),
-                                                  np.asarray(delays, np.float64))
+            pre, post, w, *d = np.broadcast_arrays(
+                pre, post, np.asarray(weights, np.float64),
+                *([] if one else [np.asarray(delays, np.float64)]))
         except ValueError:
             raise ValueError(
                 f"pre ({np.shape(pre)}), post ({np.shape(post)}), weights "
@@ -520,17 +524,18 @@ class Network:
         if pre.ndim != 1:
             raise ValueError("edge lists must be 1-D")
         w = _as_finite("weights", w)
-        d = _as_finite("delays", d)
+        d = _as_finite("delays", delays if one else d[0])
         if (d < 0).any():
-            raise ValueError(f"delays must be >= 0, got {d[d < 0][0]}")
+            raise ValueError(f"delays must be >= 0, got {d[d < 0][0] if d.ndim else d}")
         kinds = self.kind
         if (kinds[post] != ALPHA).any():
             bad = post[kinds[post] != ALPHA][0]
             raise ValueError(f"neuron {bad} is a source (input or pulse) and cannot receive synapses")
         sign = self.neuron_sign[pre]
         _check_signs(w, sign, pre.__getitem__)
-        self._pending.append((pre.astype(np.int32), post.astype(np.int32), w.copy(),
-                              float(d[0]) if d.size and _uniform(d) else d.copy()))
+        # w and d are this call's own copies (_as_finite).
+        self._pending.append((pre.astype(np.int32), post.astype(np.int32), w,
+                              float(d) if one else float(d[0]) if d.size and _uniform(d) else d))
         self._structure_changed()
 
     def connect_dense(self, pre, post, weights, delays=0.0):
