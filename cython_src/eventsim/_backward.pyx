@@ -20,7 +20,8 @@ from libc.stdlib cimport calloc, free
 from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport INFINITY
-from eventsim._netrec cimport NetRec, netrec_fill, syn_at, syn_delay, KIND_NEURON, KIND_PULSE, MODEL_ALPHA
+from eventsim._netrec cimport (NetRec, netrec_fill, syn_at, syn_delay, KIND_NEURON, KIND_PULSE,
+                               MODEL_ALPHA)
 from eventsim._model_alpha cimport (alpha_rate_max, alpha_inv_vdot, alpha_target,
                                     alpha_source, alpha_jump)
 from eventsim._model_lif cimport (lif_rate_max, lif_inv_vdot, lif_target, lif_source,

@@ -42,7 +42,8 @@ from libc.string cimport memset, memcmp
 from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport INFINITY
-from eventsim._netrec cimport (NetRec, netrec_fill, syn_at, syn_delay, PopClock, KIND_INPUT, KIND_PULSE, KIND_POISSON,
+from eventsim._netrec cimport (NetRec, netrec_fill, syn_at, syn_delay, PopClock, KIND_INPUT,
+                               KIND_PULSE, KIND_POISSON,
                                KIND_NEURON, MODEL_ALPHA, MODEL_SPIKE_TRAIN_ONLY, CROSS_NONE, CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
                                STATUS_NO_MEMORY)
 from eventsim._model_alpha cimport (alpha_clock, alpha_arrive, alpha_block_arrive,

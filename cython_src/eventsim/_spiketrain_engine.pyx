@@ -44,8 +44,8 @@ from libc.math cimport log1p, isinf
 from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
 
 from eventsim._lambertw cimport exp, INFINITY
-from eventsim._netrec cimport (NetRec, netrec_fill, syn_at, syn_delay, KIND_INPUT, KIND_PULSE, CROSS_NONE,
-                               CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
+from eventsim._netrec cimport (NetRec, netrec_fill, syn_at, syn_delay, KIND_INPUT, KIND_PULSE,
+                               CROSS_NONE, CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
                                STATUS_NO_MEMORY)
 from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, ActionTree, tree_clear,
                               tree_set, tree_argmin, LEAF, queues_alloc, queues_free)
