@@ -554,6 +554,8 @@ def _window_plan(net: Network, low, li, t_max):
     if uniform_zero is False:
         # No delay-free synapse between spiking neurons: one level.
         return window, np.arange(n, dtype=np.int32), np.array([0, n], np.int64)
+    if uniform_zero and _TRAIN_LOOP == "auto":
+        return None         # delay-free layers: the heap loop, as below
     if uniform_zero:
         pre, d = np.asarray(net.pre), np.zeros(m)
         from_spiking = spiking[pre]
