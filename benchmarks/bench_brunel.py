@@ -21,8 +21,9 @@ Run:
     python benchmarks/bench_brunel.py --nest $NESTENV/bin/python --repeats 3
 
 Reported: wall time (median), spikes, rate, CV, synaptic events (recurrent spikes times
-their out-degree plus Poisson arrivals), ns per synaptic event, and the bytes the
-network's arrays take per synapse.
+their out-degree plus Poisson arrivals), ns per synaptic event, the bytes the network
+holds per synapse (``Network.nbytes``, after lowering it for a run) and how much the
+peak resident memory of the process grew while the network was built.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import argparse
 import json
 import os
 import pathlib
+import resource
 import subprocess
 import sys
 import tempfile
@@ -73,9 +75,13 @@ def build(n, seed):
 
 
 def bytes_per_synapse(net):
-    low = net._lower()
-    arrays = [net.pre, net.post, net.weights, net.delays, low.order, low.indptr]
-    return sum(a.nbytes for a in arrays) / net.n_synapses
+    net._lower()        # the arrays a run derives and caches count too
+    return net.nbytes / net.n_synapses
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def stats(spikes_by_neuron, n, t_ms):
@@ -157,11 +163,13 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.quick:
         args.n, args.t = 1000, 100.0
-    t0 = time.perf_counter()
+    t0, rss0 = time.perf_counter(), peak_rss_mib()
     net, pop = build(args.n, args.seed)
+    net.n_synapses      # the synapses are merged and sorted on first use
+    build_secs, build_rss = time.perf_counter() - t0, peak_rss_mib() - rss0
+    per_syn = bytes_per_synapse(net)
     print(f"Brunel network: {args.n} neurons, {net.n_synapses:,} synapses, {args.t:g} ms "
-          f"(built in {time.perf_counter() - t0:.1f} s; {bytes_per_synapse(net):.1f} bytes of "
-          f"network arrays per synapse)")
+          f"(built in {build_secs:.1f} s; the network holds {per_syn:.1f} bytes per synapse)")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
@@ -191,6 +199,8 @@ def main(argv=None):
     line("CV of ISIs", st["cv"], nst["cv"] if nst else None)
     line("ns per synaptic event", es_secs / syn_events * 1e9,
          np.median([r["nest"] for r in rows]) / syn_events * 1e9 if nst else None, "{:14.1f}")
+    line("network bytes/synapse", per_syn, fmt="{:14.1f}")
+    line("build peak RSS (MiB)", build_rss, fmt="{:14.1f}")
     if nst:
         from scipy.stats import ks_2samp
         ratios = [r["nest"] / r["eventsim"] for r in rows]

@@ -328,12 +328,15 @@ class DaskBackend:
         model = b"".join(np.asarray(getattr(net, "_" + k)).tobytes()
                          for k in net._param_names())
         b = self._base
+        # Equal delays are compared as the one value the network keeps.
+        delays = net._delay_value if net._delays is None else net._delays
         if (b is None or b[0] is not net._structure_token or b[2] != model
-                or not np.array_equal(b[1], net.delays)):
+                or type(b[1]) is not type(delays) or not np.array_equal(b[1], delays)):
             key = uuid.uuid4().hex
             fut = self.client.scatter(pickle.dumps(net, protocol=pickle.HIGHEST_PROTOCOL),
                                       broadcast=True, hash=False)
-            self._base = b = (net._structure_token, net.delays.copy(), model, key, fut)
+            self._base = b = (net._structure_token, np.copy(delays) if net._delays is not None
+                              else delays, model, key, fut)
         # Sent with the tasks rather than scattered: scattering waits for the workers'
         # answer, a round trip per step.
         return b[3], b[4], (net.weights.copy(), net.pulse_times.copy())

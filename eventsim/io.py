@@ -361,7 +361,7 @@ def to_ihmehimmeli(net: Network, *, unused_pulses=None) -> IhmehimmeliNetwork:
     if not (theta == theta[0]).all():
         raise ValueError(f"all layers must share one threshold (the format stores one); "
                          f"got theta = {theta.tolist()}")
-    if net.n_synapses and np.any(net.delays != 0):
+    if net.n_synapses and np.any(net._delay_view() != 0):
         raise ValueError("the format has no synaptic delays; all delays must be 0")
 
     pre_all, post_all, w_all = net.pre, net.post, net.weights

@@ -216,7 +216,7 @@ class _Replay:
 
         # ---- rounds: block, then window of the shortest delay between spiking neurons,
         # then the neuron's own event count within the window
-        pre, post, d = np.asarray(net.pre), np.asarray(net.post), np.asarray(net.delays)
+        pre, post, d = np.asarray(net.pre), np.asarray(net.post), net._delay_view()
         rec = P.spiking[pre] & P.spiking[post]
         dmin = float(d[rec].min()) if rec.any() else np.inf
         self.dmin = dmin
@@ -595,7 +595,7 @@ def _input_arrivals(net, res, rp, input_shift):
     cnt = indptr[ids + 1] - indptr[ids]
     which = np.repeat(np.arange(nz.size), cnt)
     syn = np.repeat(indptr[ids] - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
-    a = trains.times[nz][which] + np.asarray(net.delays)[syn]
+    a = trains.times[nz][which] + net._delay_view()[syn]
     q = np.asarray(net.post)[syn].astype(np.int64)
     keep = rp.P.state[q] & (a <= rp.C[-1])
     which, syn, a, q = which[keep], syn[keep], a[keep], q[keep]

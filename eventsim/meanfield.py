@@ -381,7 +381,7 @@ class MeanFieldModel:
         for i, blk in enumerate(net.populations):
             block_of[blk.start:blk.stop] = i
         target = {p.name: a for a, p in enumerate(pops)}
-        pre, post, w, d = net.pre, net.post, net.weights, net.delays
+        pre, post, w, d = net.pre, net.post, net.weights, net._delay_view()
         pre_blk = block_of[pre]
         P = len(pops)
         params = {k: [] for k in _PARAMS}

@@ -18,6 +18,11 @@ presynaptic neuron (CSR: ``indptr``, ``post``, ``weights``, ``delays``); the
 position of a synapse in that order is its *synapse id*, and the weight and delay
 gradients returned by the backward pass use the same order.  Any directed graph
 is allowed: recurrence, self-connections, skip connections and cycles.
+
+Per synapse the network holds 12 bytes, its weight and its postsynaptic neuron:
+the presynaptic neuron follows from ``indptr``, delays that are all equal are kept
+as one number, and the delivery order is kept only when the delays do not already
+give it (docs/engine.md 2).
 """
 
 from __future__ import annotations
@@ -119,14 +124,16 @@ def _dale_sign(dale, size) -> np.ndarray:
     return arr.astype(np.int8)
 
 
-def _check_signs(w, sign, pre):
+def _check_signs(w, sign, pre_of):
+    """Refuse weights of the wrong sign; ``pre_of(k)`` names synapse k's presynaptic
+    neuron (a function: the network does not keep that array)."""
     bad = np.flatnonzero(sign * w < 0)
     if bad.size:
         k = bad[0]
         what = "excitatory" if sign[k] > 0 else "inhibitory"
         need = ">= 0" if sign[k] > 0 else "<= 0"
         raise ValueError(
-            f"Dale's law: a synapse from {what} neuron {int(pre[k])} has weight {float(w[k])!r} "
+            f"Dale's law: a synapse from {what} neuron {int(pre_of(k))} has weight {float(w[k])!r} "
             f"(must be {need}); {bad.size} such synapse(s). Use Network.project_dale to "
             f"project weights onto the allowed signs")
 
@@ -140,14 +147,27 @@ def _real(name, values):
     return arr
 
 
+def _uniform(d) -> bool:
+    """Whether every entry of float64 array ``d`` has the same bits (so one number
+    stands for all of them exactly, -0.0 and 0.0 kept apart)."""
+    bits = d.view(np.int64)
+    return bool(bits.size == 0 or (bits == bits[0]).all())
+
+
+def _bits(x) -> int:
+    return int(np.float64(x).view(np.int64))
+
 
 class _Lowered:
     """A network in the compiled passes' terms: the fields of the ``NetRec`` record
     (``cython_src/eventsim/_netrec.pxd``), as arrays of the exact dtypes it reads.
 
     Built by :meth:`Network._lower`, which validated everything in it.  Index arrays
-    are the network's read-only ones; ``weights``, ``delays`` and ``pulse_times`` are
-    the live parameter arrays; ``structure`` identifies the synapse graph.
+    are the network's read-only ones; ``weights`` and ``pulse_times`` are the live
+    parameter arrays; ``structure`` identifies the synapse graph.  Two fields are
+    compact: ``order`` is empty when the delivery order is the identity, and
+    ``delays`` holds one value when every synapse has that delay (else it is the
+    live array); :meth:`order_array` and :meth:`delay_array` expand them.
     """
 
     __slots__ = ("indptr", "order", "post", "weights", "delays", "has_delays", "kind",
@@ -155,6 +175,19 @@ class _Lowered:
                  "theta_scale", "log_rate_theta", "rate_max", "pulse_times", "n_inputs",
                  "n_pulses", "block", "block_start", "block_stop", "in_indptr", "in_syn",
                  "structure", "params_key")
+
+    def order_array(self) -> np.ndarray:
+        """Synapse ids in delivery order, one per synapse (allocated when the order
+        is the identity)."""
+        return self.order if self.order.size else np.arange(self.post.size, dtype=np.int64)
+
+    def delay_array(self) -> np.ndarray:
+        """The delay of every synapse (a read-only broadcast view when they are all
+        equal)."""
+        m = self.post.size
+        if self.delays.size == m:
+            return self.delays
+        return np.broadcast_to(self.delays[:1], (m,))
 
 
 _EMPTY_I64 = _readonly(np.zeros(0, np.int64))
@@ -206,11 +239,14 @@ class Network:
             setattr(self, "_" + key, np.zeros(0))
         self._models: list[str] = []
         # Synapses waiting to be merged into the sorted arrays (lists of arrays).
-        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._pre = _readonly(np.zeros(0, np.int32))
+        # A pending batch's delays are one float when they are all equal.
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | float]] = []
         self._post = _readonly(np.zeros(0, np.int32))
         self._weights = np.zeros(0)
-        self._delays = np.zeros(0)
+        # Delays: None while every synapse has _delay_value (the common case, and
+        # 8 bytes per synapse saved), else the live array.
+        self._delays = None
+        self._delay_value = 0.0
         self._indptr = _readonly(np.zeros(1, np.int64))
         self._in_cache = None
         self._struct_cache = None
@@ -474,9 +510,13 @@ class Network:
         post = self._ids(post, "postsynaptic")
         weights = _real("weights", weights)
         delays = _real("delays", delays)
+        # One delay for every edge is never broadcast: that would be 16 bytes per
+        # synapse of temporary arrays for one number.
+        one = np.ndim(delays) == 0
         try:
-            pre, post, w, d = np.broadcast_arrays(pre, post, np.asarray(weights, np.float64),
-                                                  np.asarray(delays, np.float64))
+            pre, post, w, *d = np.broadcast_arrays(
+                pre, post, np.asarray(weights, np.float64),
+                *([] if one else [np.asarray(delays, np.float64)]))
         except ValueError:
             raise ValueError(
                 f"pre ({np.shape(pre)}), post ({np.shape(post)}), weights "
@@ -484,16 +524,18 @@ class Network:
         if pre.ndim != 1:
             raise ValueError("edge lists must be 1-D")
         w = _as_finite("weights", w)
-        d = _as_finite("delays", d)
+        d = _as_finite("delays", delays if one else d[0])
         if (d < 0).any():
-            raise ValueError(f"delays must be >= 0, got {d[d < 0][0]}")
+            raise ValueError(f"delays must be >= 0, got {d[d < 0][0] if d.ndim else d}")
         kinds = self.kind
         if (kinds[post] != ALPHA).any():
             bad = post[kinds[post] != ALPHA][0]
             raise ValueError(f"neuron {bad} is a source (input or pulse) and cannot receive synapses")
         sign = self.neuron_sign[pre]
-        _check_signs(w, sign, pre)
-        self._pending.append((pre.astype(np.int32), post.astype(np.int32), w.copy(), d.copy()))
+        _check_signs(w, sign, pre.__getitem__)
+        # w and d are this call's own copies (_as_finite).
+        self._pending.append((pre.astype(np.int32), post.astype(np.int32), w,
+                              float(d) if one else float(d[0]) if d.size and _uniform(d) else d))
         self._structure_changed()
 
     def connect_dense(self, pre, post, weights, delays=0.0):
@@ -544,18 +586,114 @@ class Network:
     def _flush(self):
         if not self._pending:
             return
-        pre = np.concatenate([self._pre] + [p[0] for p in self._pending])
-        post = np.concatenate([self._post] + [p[1] for p in self._pending])
-        w = np.concatenate([self._weights] + [p[2] for p in self._pending])
-        d = np.concatenate([self._delays] + [p[3] for p in self._pending])
-        self._pending = []
+        pending, self._pending = self._pending, []
+        parts = [(self._delays if self._delays is not None else self._delay_value,
+                  self._post.size)] + [(p[3], p[1].size) for p in pending]
+        parts = [(v, m) for v, m in parts if m]
+        pre = np.concatenate([self._pre] + [p[0] for p in pending])
+        post = np.concatenate([self._post] + [p[1] for p in pending])
+        w = np.concatenate([self._weights] + [p[2] for p in pending])
+        del pending
         order = np.argsort(pre, kind="stable")
         # The index arrays are read-only: the compiled passes trust them.
-        self._pre, self._post = _readonly(pre[order]), _readonly(post[order])
-        self._weights, self._delays = w[order], d[order]
+        self._post = _readonly(post[order])
+        del post
+        self._weights = w[order]
+        del w
         indptr = np.zeros(self._n_neurons + 1, np.int64)
-        np.cumsum(np.bincount(self._pre, minlength=self._n_neurons), out=indptr[1:])
+        np.cumsum(np.bincount(pre, minlength=self._n_neurons), out=indptr[1:])
+        del pre
         self._indptr = _readonly(indptr)
+        if all(not isinstance(v, np.ndarray) and _bits(v) == _bits(parts[0][0]) for v, _ in parts):
+            self._delays, self._delay_value = None, float(parts[0][0]) if parts else 0.0
+        else:
+            d = np.concatenate([v if isinstance(v, np.ndarray) else np.full(m, v) for v, m in parts])
+            self._store_delays(d[order])
+
+    def _store_delays(self, d):
+        """Keep ``d`` (a fresh float64 array of one delay per synapse) compactly when
+        its entries are all equal."""
+        self._order_cache = None
+        if _uniform(d):
+            self._delays, self._delay_value = None, float(d[0]) if d.size else 0.0
+        else:
+            self._delays = d
+
+    def _delivery_order(self, d):
+        """``(uniform, order)`` for delays ``d`` (an array): whether they are all equal,
+        and the delivery order, empty when it is the identity."""
+        if _uniform(d):
+            return True, _EMPTY_I64
+        ind = self._indptr
+        # Synapses are stored by presynaptic neuron; when each neuron's delays are
+        # already non-decreasing (one delay per neuron, say) the delivery order is the
+        # identity, and a sort of every synapse is saved.
+        down = d[1:] < d[:-1]
+        starts = ind[1:-1]
+        down[starts[(starts > 0) & (starts < d.size)] - 1] = False
+        if not down.any():
+            return False, _EMPTY_I64
+        return False, _readonly(np.lexsort((d, self._pre)).astype(np.int64))
+
+    @property
+    def _pre(self) -> np.ndarray:
+        """Presynaptic neuron of each synapse, expanded from ``indptr`` on every call
+        (4 bytes per synapse that the network does not keep: hot paths use
+        ``indptr`` or :meth:`_pre_of`)."""
+        ind = self._indptr
+        pre = _readonly(np.repeat(np.arange(ind.size - 1, dtype=np.int32), np.diff(ind)))
+        return pre.view()       # a view of a read-only array cannot be made writable
+
+    def _pre_of(self, k) -> int:
+        """Presynaptic neuron of synapse ``k``."""
+        return int(np.searchsorted(self._indptr, k, side="right")) - 1
+
+    def _delay_view(self) -> np.ndarray:
+        """Every synapse's delay, without materialising equal delays (a read-only
+        broadcast view then): for code that only reads them."""
+        self._flush()
+        if self._delays is not None:
+            return self._delays
+        return np.broadcast_to(np.float64(self._delay_value), (self._post.size,))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the network's per-synapse and per-neuron arrays.
+
+        Counts the synapse arrays (weights, postsynaptic neurons, the CSR row
+        pointer, delays and delivery order when they are kept), the per-neuron and
+        per-population arrays, and the derived arrays cached for the compiled passes
+        (incoming synapses, delivery blocks, Dale signs).  With equal delays a
+        network holds 12 bytes per synapse.
+
+        Returns
+        -------
+        int
+        """
+        self._flush()
+        seen, total = set(), 0
+
+        def add(a):
+            nonlocal total
+            if isinstance(a, np.ndarray):
+                base = a
+                while isinstance(base.base, np.ndarray):
+                    base = base.base
+                if id(base) not in seen:
+                    seen.add(id(base))
+                    total += base.nbytes
+            elif isinstance(a, tuple):
+                for x in a:
+                    add(x)
+
+        for a in (self._post, self._weights, self._delays, self._indptr, self._pulse_times,
+                  self._neuron_sign, self._poisson_offsets, self._poisson_t, self._poisson_rate,
+                  self._order_cache, self._in_cache, self._struct_cache, self._block_cache,
+                  self._sign_cache, self._lower_cache):
+            add(a)
+        for key in _PARAM_MODELS:
+            add(getattr(self, "_" + key))
+        return total
 
     def _check_size(self):
         # Neurons added after synapses: extend indptr.
@@ -580,7 +718,7 @@ class Network:
     @property
     def n_synapses(self) -> int:
         self._flush()
-        return self._pre.size
+        return self._post.size
 
     @property
     def n_populations(self) -> int:
@@ -655,9 +793,12 @@ class Network:
 
     @property
     def pre(self) -> np.ndarray:
-        """Presynaptic neuron of each synapse, in synapse-id order (read-only)."""
+        """Presynaptic neuron of each synapse, in synapse-id order (read-only).
+
+        Expanded from :attr:`indptr` on each access (the network does not keep it).
+        """
         self._flush()
-        return self._pre.view()
+        return self._pre
 
     @property
     def post(self) -> np.ndarray:
@@ -688,19 +829,31 @@ class Network:
         w = _as_finite("weights", value, shape=self._weights.shape)
         sign = self.synapse_sign
         if sign is not None:
-            _check_signs(w, sign, self._pre)
+            _check_signs(w, sign, self._pre_of)
         self._weights = w
 
     @property
     def delays(self) -> np.ndarray:
-        """Synaptic delays (>= 0) in synapse-id order."""
+        """Synaptic delays (>= 0) in synapse-id order.
+
+        The array is live: edits in place take effect at the next run.  While all
+        delays are equal the network keeps one number instead (8 bytes per synapse
+        less); reading this property then creates the array, and the network keeps
+        it until delays are assigned again (``net.delays = value``), which returns
+        to the compact form when the new delays are all equal.
+        """
         self._flush()
+        if self._delays is None:
+            self._delays = np.full(self._post.size, self._delay_value)
         return self._delays
 
     @delays.setter
     def delays(self, value):
         self._flush()
-        self._set_param("_delays", "delays", value, nonneg=True)
+        d = _as_finite("delays", value, shape=(self._post.size,))
+        if (d < 0).any():
+            raise ValueError(f"delays must be >= 0, got {d[d < 0][0]}")
+        self._store_delays(d)
 
     @property
     def pulse_times(self) -> np.ndarray:
@@ -893,7 +1046,7 @@ class Network:
     def _parameter_problem(self):
         """The first invalid weight, delay or pulse time, as a message (slow path)."""
         for name, arr, ok in (("weights", self._weights, np.isfinite),
-                              ("delays", self._delays, lambda d: np.isfinite(d) & (d >= 0)),
+                              ("delays", self._delay_view(), lambda d: np.isfinite(d) & (d >= 0)),
                               ("pulse_times", self._pulse_times, lambda p: p > -np.inf)):
             bad = np.flatnonzero(~ok(arr))
             if bad.size:
@@ -901,7 +1054,7 @@ class Network:
                 need = {"weights": "weights must be finite",
                         "delays": "delays must be finite and >= 0",
                         "pulse_times": "must be a time, or inf for no pulse"}[name]
-                where = (f" (synapse {int(self._pre[k])} -> {int(self._post[k])})"
+                where = (f" (synapse {self._pre_of(k)} -> {int(self._post[k])})"
                          if name != "pulse_times" else "")
                 return f"{name}[{k}]{where} is {arr[k]} ({need})"
         return None
@@ -942,16 +1095,17 @@ class Network:
         self._flush()
         self._check_size()
         w, d, p = self._weights, self._delays, self._pulse_times
-        has_delays = bool(d.any())
+        # Assigned delays were checked when set; only an array can change in place.
+        has_delays = self._delay_value != 0.0 if d is None else bool(d.any())
         if check_values and not (np.isfinite(w).all()
-                and (not has_delays or (np.isfinite(d).all() and d.min() >= 0.0))
+                and (d is None or not has_delays or (np.isfinite(d).all() and d.min() >= 0.0))
                 and not np.isnan(p).any() and not np.isneginf(p).any()):
             raise ValueError(self._parameter_problem())
         sign = self.synapse_sign if check_values else None
         if sign is not None and (sign * w < 0).any():
             bad = self.dale_violations()
             raise ValueError(f"Dale's law violated by {bad.size} synapse(s), e.g. synapse {bad[0]} "
-                             f"(weight {float(w[bad[0]])!r} from neuron {int(self._pre[bad[0]])}); "
+                             f"(weight {float(w[bad[0]])!r} from neuron {self._pre_of(bad[0])}); "
                              f"see Network.project_dale")
         key = b"".join(getattr(self, "_" + k).tobytes() for k in _PARAM_MODELS)
         if self._pop_cache is None or self._pop_cache[0] != key:
@@ -961,30 +1115,30 @@ class Network:
             kind, source_index, pop = self._structure()
             block, block_start, block_stop = self._delivery_blocks()
             self._check_structure(kind, source_index, pop, block, block_start, block_stop)
-            self._lower_cache = (kind, source_index, pop, block, block_start, block_stop,
-                                 _readonly(np.arange(self._pre.size, dtype=np.int64)))
-        if has_delays:
+            self._lower_cache = (kind, source_index, pop, block, block_start, block_stop)
+        # The compact forms the compiled passes read (_netrec.pxd): one delay for all
+        # when they are equal, and an empty order for the identity.
+        order = _EMPTY_I64
+        if d is None:
+            delays = np.full(1, self._delay_value)
+        else:
+            # An array can be edited in place: what it implies is cached with a copy
+            # (one comparison per run instead of the analysis).
             oc = self._order_cache
             if oc is None or not np.array_equal(oc[0], d):
-                # Synapses are stored by presynaptic neuron; when each neuron's delays
-                # are already non-decreasing (one delay per neuron, say) the delivery
-                # order is the identity, and a sort of every synapse is saved.
-                if not ((self._pre[1:] == self._pre[:-1]) & (d[1:] < d[:-1])).any():
-                    order = self._lower_cache[-1]
-                else:
-                    order = _readonly(np.lexsort((d, self._pre)).astype(np.int64))
-                self._order_cache = oc = (d.copy(), order)
-            order = oc[1]
+                self._order_cache = oc = (d.copy(),) + self._delivery_order(d)
+            uniform, order = oc[1:]
+            delays = (d[:1] if d.size else np.zeros(1)) if uniform else d
         low = _Lowered()
-        (low.kind, low.source_index, low.pop, low.block, low.block_start, low.block_stop,
-         identity) = self._lower_cache
+        (low.kind, low.source_index, low.pop, low.block, low.block_start,
+         low.block_stop) = self._lower_cache
         (low.model, low.rate, low.rate_syn, low.coef, low.theta, low.theta_scale,
          low.log_rate_theta, low.rate_max) = self._pop_cache[1]
         low.params_key = key
         low.indptr, low.post = self._indptr, self._post
-        low.weights, low.delays, low.pulse_times = w, d, p
+        low.weights, low.delays, low.pulse_times = w, delays, p
         low.has_delays = has_delays
-        low.order = order if has_delays else identity
+        low.order = order
         low.n_inputs, low.n_pulses = self._n_inputs, self._n_pulses
         low.in_indptr, low.in_syn = self.incoming() if incoming else (_EMPTY_I64, _EMPTY_I64)
         low.structure = self._structure_token
@@ -1005,7 +1159,9 @@ class Network:
             if not self._neuron_sign.any():
                 self._sign_cache = (None,)
             else:
-                self._sign_cache = (_readonly(self.neuron_sign[self._pre]),)
+                self._check_size()
+                self._sign_cache = (_readonly(np.repeat(self._neuron_sign,
+                                                        np.diff(self._indptr))),)
         sign = self._sign_cache[0]
         return None if sign is None else sign.view()
 
@@ -1117,8 +1273,8 @@ class Network:
     def delay_order(self) -> np.ndarray:
         """Synapse ids sorted by (presynaptic neuron, delay), stable: the order in
         which an emitted spike reaches its targets."""
-        d = self.delays
-        if not d.any():
+        d = self._delay_view()
+        if self._delays is None:
             return np.arange(d.size, dtype=np.int64)
         return np.lexsort((d, self.pre)).astype(np.int64)
 
@@ -1137,9 +1293,17 @@ class Network:
     def __setstate__(self, state):
         # Copies and unpickled networks: arrays come back writable and caches would
         # be shared with the original's structure token.
+        state = dict(state)
+        # Networks pickled before the compact layout kept every presynaptic neuron
+        # and every delay.
+        state.pop("_pre", None)
+        state.setdefault("_delay_value", 0.0)
         self.__dict__.update(state)
-        for name in ("_pre", "_post", "_indptr"):
+        for name in ("_post", "_indptr"):
             getattr(self, name).setflags(write=False)
+        if self._delays is not None:
+            # Nothing outside holds this array yet: equal delays can be compact again.
+            self._store_delays(self._delays)
         self._structure_changed()
         self._pop_cache = None
 

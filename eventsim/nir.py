@@ -229,7 +229,7 @@ def to_nir(net: Network, *, time_scale=1.0, outputs=None) -> "_nir.NIRGraph":
             nodes[p.name] = node
 
     # One Linear node per (pre population, post population, parallel copy).
-    pre, post, w, d = net.pre, net.post, net.weights, net.delays
+    pre, post, w, d = net.pre, net.post, net.weights, net._delay_view()
     pop_of = np.full(net.n_neurons, -1, np.int64)
     for b, p in enumerate(pops):
         pop_of[p.start:p.stop] = b

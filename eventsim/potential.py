@@ -79,7 +79,7 @@ def membrane_potential(net: Network, times, neuron, t) -> np.ndarray:
     params = net.population_params(int(net.population_index[neuron]))
     in_indptr, in_syn = net.incoming()
     syn = in_syn[in_indptr[neuron]:in_indptr[neuron + 1]]
-    arrival = times[net.pre[syn]] + net.delays[syn]
+    arrival = times[net.pre[syn]] + net._delay_view()[syn]
     keep = np.isfinite(arrival) & (arrival < times[neuron])
     a, w = arrival[keep], net.weights[syn][keep]
     t = np.asarray(_real("t", t), np.float64)
@@ -114,11 +114,12 @@ def _replayed_potential(net, spikes, neuron, t):
         raise ValueError(f"neuron {neuron} is driven by a Poisson generator, whose spikes are not "
                          f"recorded: its membrane potential cannot be replayed")
     trains = spikes.trains(0)
+    pre, delays = net.pre, net._delay_view()
     arr_t, arr_w = [], []
     for k in syn:
-        tp = trains[net.pre[k]]
+        tp = trains[pre[k]]
         if tp.size:
-            arr_t.append(tp + net.delays[k])
+            arr_t.append(tp + delays[k])
             arr_w.append(np.full(tp.size, net.weights[k] / g))
     a = np.concatenate(arr_t) if arr_t else np.zeros(0)
     w = np.concatenate(arr_w) if arr_w else np.zeros(0)

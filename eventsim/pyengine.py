@@ -337,7 +337,7 @@ class _Graph:
             kind=net.kind.tolist(), source_index=net.source_index.tolist(),
             population=net.population_index.tolist(),
             tau=net.tau.tolist(), theta=net.theta.tolist(),
-            post=net.post.tolist(), weights=net.weights.tolist(), delays=net.delays.tolist(),
+            post=net.post.tolist(), weights=net.weights.tolist(), delays=net._delay_view().tolist(),
             outgoing=[order[indptr[i]:indptr[i + 1]].tolist() for i in range(n)],
             incoming=[in_syn[in_indptr[i]:in_indptr[i + 1]].tolist() for i in range(n)],
             pulse_times=net.pulse_times.tolist(),

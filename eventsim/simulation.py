@@ -74,7 +74,9 @@ class Tape:
     offsets : ndarray, shape (n_examples + 1,)
         Rows of example ``e`` are ``deliveries[offsets[e]:offsets[e+1]]``.
     delay_order : ndarray
-        Synapse ids in delivery order (by presynaptic neuron, then delay).
+        Synapse ids in delivery order (by presynaptic neuron, then delay); empty
+        when that order is the identity (always when the delays are all equal, and
+        when each neuron's delays already rise with synapse id).
 
     A tape from :func:`simulate` also keeps what the forward run used (graph,
     weights, delays, pulse times, per-population parameters), and
@@ -127,7 +129,7 @@ class TrainTape:
         spike list of its example (the order spikes happened, which the log's
         ``syn`` of source and spike entries refers to).
     delay_order : ndarray
-        Synapse ids in delivery order, as in :class:`Tape`.
+        Synapse ids in delivery order, as in :class:`Tape` (empty: the identity).
     """
 
     log: np.ndarray
@@ -254,30 +256,31 @@ class _Snapshot:
 
     structure: object            # Network._lower().structure: the synapse graph
     weights: np.ndarray
-    delays: np.ndarray | None    # None: every delay was 0
+    delays: np.ndarray           # Network._lower().delays: one value when all were equal
     pulse_times: np.ndarray
     params_key: bytes            # Network._lower().params_key: per-population parameters
 
     @classmethod
     def take(cls, low) -> "_Snapshot":
-        return cls(low.structure, low.weights.copy(),
-                   low.delays.copy() if low.has_delays else None, low.pulse_times.copy(),
-                   low.params_key)
+        return cls(low.structure, low.weights.copy(), low.delays.copy(),
+                   low.pulse_times.copy(), low.params_key)
 
     def check(self, net: Network, low) -> None:
         """Raise ValueError naming the first thing that changed since the forward run."""
         same = _engine.same_values
         if (low.structure is self.structure and same(self.weights, low.weights)
-                and (same(self.delays, low.delays) if self.delays is not None
-                     else not low.has_delays)
+                and same(self.delays, low.delays)
                 and same(self.pulse_times, low.pulse_times) and self.params_key == low.params_key):
             return
         if low.structure is not self.structure:
             raise ValueError("the network's populations or synapses changed since the forward "
                              "run (or the result is from another network); simulate again")
-        delays = self.delays if self.delays is not None else np.zeros_like(low.delays)
+        m = low.post.size
+        # (Equal delays are one value on either side: expand both for the message.)
+        delays = np.ascontiguousarray(np.broadcast_to(self.delays, (m,)) if self.delays.size != m
+                                      else self.delays)
         for name, then, now in (("weights", self.weights, low.weights),
-                                ("delays", delays, low.delays),
+                                ("delays", delays, np.ascontiguousarray(low.delay_array())),
                                 ("pulse_times", self.pulse_times, low.pulse_times)):
             if not same(then, now):
                 k = int(np.flatnonzero(then.view(np.int64) != now.view(np.int64))[0])
@@ -503,7 +506,8 @@ def _poisson_streams(net: Network, low):
     total = int(sizes.sum())
     pos = np.repeat(low.indptr[gens] - np.cumsum(sizes) + sizes, sizes) + np.arange(total)
     owner = np.repeat(np.asarray(low.source_index)[gens], sizes).astype(np.int32)
-    target = np.asarray(low.post)[np.asarray(low.order)[pos]]
+    syn = np.asarray(low.order)[pos] if low.order.size else pos
+    target = np.asarray(low.post)[syn]
     ids = np.argsort(target, kind="stable").astype(np.int64)
     ptr = np.zeros(net.n_neurons + 1, np.int64)
     np.cumsum(np.bincount(target, minlength=net.n_neurons), out=ptr[1:])
@@ -530,15 +534,32 @@ def _window_plan(net: Network, low, li, t_max):
     spiking = np.zeros(n, bool)
     spiking[np.asarray(low.pop) >= 0] = True
     spiking &= ~li
-    pre, post = np.asarray(net.pre), np.asarray(low.post)
-    d = np.asarray(low.delays) if low.has_delays else np.zeros(pre.size)
-    from_spiking = spiking[pre]
-    dd = d[from_spiking]
-    positive = dd[dd > 0]
-    window = float(positive.min()) if positive.size else np.inf
+    m = low.post.size
+    if low.delays.size != m or m == 1:
+        # One delay for every synapse: decided per neuron, without per-synapse arrays.
+        d0 = float(low.delays[0])
+        fires = bool((spiking & (np.diff(low.indptr) > 0)).any())
+        window = d0 if fires and d0 > 0 else np.inf
+        uniform_zero = fires and d0 == 0
+    else:
+        pre, d = np.asarray(net.pre), np.asarray(low.delays)
+        from_spiking = spiking[pre]
+        dd = d[from_spiking]
+        positive = dd[dd > 0]
+        window = float(positive.min()) if positive.size else np.inf
+        uniform_zero = None
     n_windows = 1.0 if not np.isfinite(window) else np.ceil(t_max / window) + 1
-    if _TRAIN_LOOP == "heap" or (_TRAIN_LOOP == "auto" and n_windows * n > 64 * (pre.size + n) + 1e6):
+    if _TRAIN_LOOP == "heap" or (_TRAIN_LOOP == "auto" and n_windows * n > 64 * (m + n) + 1e6):
         return None
+    if uniform_zero is False:
+        # No delay-free synapse between spiking neurons: one level.
+        return window, np.arange(n, dtype=np.int32), np.array([0, n], np.int64)
+    if uniform_zero and _TRAIN_LOOP == "auto":
+        return None         # delay-free layers: the heap loop, as below
+    if uniform_zero:
+        pre, d = np.asarray(net.pre), np.zeros(m)
+        from_spiking = spiking[pre]
+    post = np.asarray(low.post)
     # Delay-free synapses between spiking neurons (and into readouts): a level per
     # neuron by Kahn's algorithm, level by level.
     zero = from_spiking & (d == 0)
@@ -601,10 +622,11 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
     li_ids = np.flatnonzero(li)
     li_slot = np.full(net.n_neurons, -1, np.int32)
     li_slot[li_ids] = np.arange(li_ids.size, dtype=np.int32)
-    if li_ids.size and li[net.pre].any():
-        k = int(np.flatnonzero(li[net.pre])[0])
-        raise ValueError(f"neuron {int(net.pre[k])} is an LI readout (model='li'), which never "
-                         f"spikes, but it is the presynaptic neuron of synapse {k}")
+    sends = li & (np.diff(low.indptr) > 0)
+    if sends.any():
+        i = int(np.flatnonzero(sends)[0])
+        raise ValueError(f"neuron {i} is an LI readout (model='li'), which never "
+                         f"spikes, but it is the presynaptic neuron of synapse {int(low.indptr[i])}")
     if readout_times is None:
         ro = np.zeros(0)
     else:

@@ -277,10 +277,17 @@ def test_tape_arrays_are_read_only_and_checked():
         eventsim.backward(net, with_tape(offsets=np.array([0, 10**6, 0])), g)
     with pytest.raises(ValueError, match="tape.offsets must rise"):
         eventsim.backward(net, with_tape(offsets=np.array([0, 5, 2])), g)
-    order = tape.delay_order.copy()
+    # Equal delays: the order is the identity, kept empty; spelled out, it is accepted.
+    assert tape.delay_order.size == 0
+    order = np.arange(net.n_synapses)
+    want = eventsim.backward(net, res, g)
+    got = eventsim.backward(net, with_tape(delay_order=order), g)
+    np.testing.assert_array_equal(got.weights, want.weights)
     order[0] = 10**6
     with pytest.raises(ValueError, match="delay_order does not match"):
         eventsim.backward(net, with_tape(delay_order=order), g)
+    with pytest.raises(ValueError, match="delay_order does not match"):
+        eventsim.backward(net, with_tape(delay_order=order[:-1]), g)
     with pytest.raises(ValueError, match="shapes do not match"):
         eventsim.backward(net, with_tape(q=np.zeros((2, 1))), g)
 

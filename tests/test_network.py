@@ -94,3 +94,219 @@ def test_copy_is_independent():
     other = net.copy()
     other.weights = other.weights * 2
     assert not np.array_equal(net.weights, other.weights)
+
+
+# ------------------------------------------------------------------ compact storage
+def _expand_lowering(monkeypatch):
+    """Make every run read one delay and one order entry per synapse (the layout a
+    network had before equal delays and the identity order were kept compact)."""
+    lower = eventsim.Network._lower
+
+    def expanded(self, **kwargs):
+        low = lower(self, **kwargs)
+        low.delays = np.ascontiguousarray(low.delay_array())
+        low.order = np.ascontiguousarray(low.order_array())
+        return low
+
+    monkeypatch.setattr(eventsim.Network, "_lower", expanded)
+
+
+def _recurrent(rng, model, delays, n_in=3, n=12, p=0.5):
+    net = eventsim.Network()
+    x = net.add_inputs(n_in)
+    params = dict(tau=1.0, theta=1.0) if model == "alpha" else dict(
+        model="lif", tau_mem=2.0, tau_syn=1.0, g_leak=1.0, theta=0.3)
+    h = net.add_population(n, **params)
+    w_in = rng.uniform(0.5, 2.0, (n_in, n))
+    net.connect_dense(x, h, w_in, delays(rng, w_in.shape))
+    mask = rng.uniform(size=(n, n)) < p
+    r, c = np.nonzero(mask)
+    net.connect(h.ids[r], h.ids[c], rng.normal(0.2, 0.6, r.size), delays(rng, r.size))
+    return net, rng.uniform(0, 1, (5, n_in))
+
+
+_DELAYS = {
+    "equal": lambda rng, shape: 0.25,
+    "equal array": lambda rng, shape: np.full(shape, 0.25),
+    "zero": lambda rng, shape: 0.0,
+    "unsorted": lambda rng, shape: rng.uniform(0, 0.5, shape),
+}
+
+
+def _run_first_spike(net, x):
+    res = eventsim.simulate(net, x, record_tape=True)
+    g = np.where(np.isfinite(res.times), 1.0, 0.0)
+    return res, eventsim.backward(net, res, g)
+
+
+@pytest.mark.parametrize("model", ["alpha", "lif"])
+@pytest.mark.parametrize("how", list(_DELAYS))
+def test_compact_delays_and_order_match_the_expanded_layout(rng, monkeypatch, model, how):
+    net, x = _recurrent(rng, model, _DELAYS[how])
+    res, grads = _run_first_spike(net, x)
+    if how != "unsorted":
+        assert net._delays is None and res.tape.delay_order.size == 0
+    _expand_lowering(monkeypatch)
+    res2, grads2 = _run_first_spike(net, x)
+    assert res2.tape.delay_order.size == net.n_synapses
+    np.testing.assert_array_equal(res.times, res2.times)
+    np.testing.assert_array_equal(res.tape.deliveries, res2.tape.deliveries)
+    for name in ("weights", "delays", "theta", "pulse_times", "input_times"):
+        np.testing.assert_array_equal(getattr(grads, name), getattr(grads2, name))
+
+
+def test_equal_delays_as_a_number_or_an_array_give_identical_runs(rng):
+    nets = []
+    for how in ("equal", "equal array"):
+        net, x = _recurrent(np.random.default_rng(5), "alpha", _DELAYS[how])
+        nets.append(net)
+    a, b = (_run_first_spike(n, x) for n in nets)
+    np.testing.assert_array_equal(a[0].times, b[0].times)
+    np.testing.assert_array_equal(a[1].weights, b[1].weights)
+    np.testing.assert_array_equal(a[1].delays, b[1].delays)
+
+
+@pytest.mark.parametrize("how", ["sorted", "unsorted"])
+def test_unequal_delays_match_the_brute_force_reference(rng, how):
+    import reference
+
+    net, x = _recurrent(rng, "alpha", _DELAYS["zero"])
+    d = rng.uniform(0, 0.5, net.n_synapses)
+    if how == "sorted":
+        # Non-decreasing within each presynaptic neuron: the identity delivery order.
+        ind = net.indptr
+        for i in range(net.n_neurons):
+            d[ind[i]:ind[i + 1]] = np.sort(d[ind[i]:ind[i + 1]])
+    net.delays = d
+    res = eventsim.simulate(net, x, record_tape=True)
+    assert (res.tape.delay_order.size == 0) == (how == "sorted")
+    if how == "unsorted":
+        np.testing.assert_array_equal(res.tape.delay_order, net.delay_order())
+    reference.assert_times_equal(res.times, reference.simulate_reference(net, x).times)
+
+
+def _spiking(delay, seed=3, n=40, k=8):
+    rng = np.random.default_rng(seed)
+    net = eventsim.Network()
+    net.add_inputs(0)
+    drive = net.add_poisson(1, 2.0, name="drive")
+    pop = net.add_population(n, model="lif", multispike=True, tau_mem=10.0, tau_syn=1.0,
+                             g_leak=1.0, theta=1.0, v_reset=0.0, t_ref=1.0, name="pop")
+    pre = rng.integers(0, n, (n, k))
+    w = np.where(pre < int(0.8 * n), 0.5, -1.5).ravel()
+    net.connect(pop.ids[0] + pre.ravel(), np.repeat(pop.ids, k), w,
+                delay(rng, w.size) if callable(delay) else delay)
+    net.connect(np.full(n, drive.ids[0]), pop.ids, 1.2, 0.0 if delay == 0.0 else 0.5)
+    return net
+
+
+def _run_trains(net):
+    res = eventsim.simulate(net, np.zeros((1, 0)), t_max=40.0, seed=7, record_tape=True)
+    return res.spikes.times, res.spikes.index, res.tape.log
+
+
+@pytest.mark.parametrize("loop", ["heap", "window"])
+@pytest.mark.parametrize("delay", [0.5, "unsorted"])
+def test_spike_train_engine_compact_layout_matches_the_expanded_one(monkeypatch, loop, delay):
+    from eventsim import simulation
+
+    monkeypatch.setattr(simulation, "_TRAIN_LOOP", loop)
+    net = _spiking(delay if delay != "unsorted" else (lambda rng, k: rng.uniform(0.2, 1.0, k)))
+    a = _run_trains(net)
+    assert a[0].size > 100
+    _expand_lowering(monkeypatch)
+    b = _run_trains(net)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_equal_delays_take_twelve_bytes_per_synapse():
+    net = _spiking(0.5, n=1000, k=200)
+    m = net.n_synapses
+    eventsim.simulate(net, np.zeros((1, 0)), t_max=2.0, seed=1, record_tape=True)
+    assert net.nbytes / m <= 12.5
+    # Reading the delays creates the live array (8 bytes more per synapse);
+    # assigning equal delays makes them compact again.
+    assert (net.delays == 0.5).all() and net.delays.shape == (m,)
+    assert net.nbytes / m >= 20.0
+    eventsim.simulate(net, np.zeros((1, 0)), t_max=2.0, seed=1)
+    net.delays = net.delays
+    assert net._delays is None and net.nbytes / m <= 12.5
+
+
+def test_delays_property_after_compaction_and_in_place_edits(rng):
+    net, x = _recurrent(rng, "alpha", _DELAYS["equal"])
+    m = net.n_synapses
+    np.testing.assert_array_equal(net.delays, np.full(m, 0.25))
+    want = eventsim.simulate(net, x).times
+    d = net.delays
+    d[0] = 0.75                                     # live: edits in place take effect
+    assert net._delays is d
+    edited = eventsim.simulate(net, x).times
+    net.delays = np.full(m, 0.25)                   # equal again: compact
+    assert net._delays is None and net._delay_value == 0.25
+    np.testing.assert_array_equal(eventsim.simulate(net, x).times, want)
+    uneven = rng.uniform(0, 0.5, m)
+    net.delays = uneven
+    assert net._delays is not None
+    np.testing.assert_array_equal(net.delays, uneven)
+    net.delays = 0.25 * np.ones(m)
+    assert net._delays is None
+    np.testing.assert_array_equal(net.delays, np.full(m, 0.25))
+    d = net.delays
+    d[0] = 0.75
+    np.testing.assert_array_equal(eventsim.simulate(net, x).times, edited)
+    # -0.0 and 0.0 are different bits: they are not one delay.
+    net.delays = np.where(np.arange(m) % 2, -0.0, 0.0)
+    assert net._delays is not None
+    with pytest.raises(ValueError, match="delays must have shape"):
+        net.delays = np.zeros(m + 1)
+    with pytest.raises(ValueError, match="delays must be >= 0"):
+        net.delays = np.full(m, -1.0)
+
+
+def test_presynaptic_neurons_are_derived_from_indptr(rng):
+    net, _ = _recurrent(rng, "alpha", _DELAYS["unsorted"])
+    pre = net.pre
+    ind = net.indptr
+    np.testing.assert_array_equal(pre, np.repeat(np.arange(net.n_neurons), np.diff(ind)))
+    for k in (0, net.n_synapses // 2, net.n_synapses - 1):
+        assert net._pre_of(k) == pre[k]
+    assert "_pre" not in vars(net)
+
+
+@pytest.mark.parametrize("how", ["equal", "unsorted"])
+def test_compact_networks_round_trip_through_pickle_and_checkpoints(rng, tmp_path, how):
+    import pickle
+
+    from eventsim.training import network_from_arrays, network_to_arrays
+
+    net, x = _recurrent(rng, "alpha", _DELAYS[how])
+    want = eventsim.simulate(net, x).times
+    desc, arrays = network_to_arrays(net)
+    assert arrays["delays"].shape == (net.n_synapses,) and arrays["delays"].flags.writeable
+    np.savez(tmp_path / "net.npz", **arrays)
+    with np.load(tmp_path / "net.npz") as f:
+        loaded = network_from_arrays(desc, dict(f))
+    for other in (pickle.loads(pickle.dumps(net)), net.copy(), loaded):
+        assert (other._delays is None) == (how == "equal")
+        assert other.nbytes <= net.nbytes
+        np.testing.assert_array_equal(other.delays, net.delays)
+        np.testing.assert_array_equal(other.pre, net.pre)
+        np.testing.assert_array_equal(eventsim.simulate(other, x).times, want)
+
+
+def test_networks_pickled_with_the_old_layout_load(rng):
+    import pickle
+
+    net, x = _recurrent(rng, "alpha", _DELAYS["equal"])
+    want = eventsim.simulate(net, x).times
+    state = dict(net.__getstate__() if hasattr(net, "__getstate__") else vars(net))
+    # The layout before compact storage: every presynaptic neuron and delay.
+    state["_pre"] = net.pre.copy()
+    state["_delays"] = np.full(net.n_synapses, 0.25)
+    del state["_delay_value"]
+    old = eventsim.Network.__new__(eventsim.Network)
+    old.__setstate__(state)
+    assert old._delays is None and old._delay_value == 0.25
+    np.testing.assert_array_equal(eventsim.simulate(old, x).times, want)

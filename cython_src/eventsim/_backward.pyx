@@ -20,7 +20,8 @@ from libc.stdlib cimport calloc, free
 from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport INFINITY
-from eventsim._netrec cimport NetRec, netrec_fill, KIND_NEURON, KIND_PULSE, MODEL_ALPHA
+from eventsim._netrec cimport (NetRec, netrec_fill, syn_at, syn_delay, KIND_NEURON, KIND_PULSE,
+                               MODEL_ALPHA)
 from eventsim._model_alpha cimport (alpha_rate_max, alpha_inv_vdot, alpha_target,
                                     alpha_source, alpha_jump)
 from eventsim._model_lif cimport (lif_rate_max, lif_inv_vdot, lif_target, lif_source,
@@ -141,10 +142,8 @@ cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const
                        const int64_t* deliveries, int64_t r_begin, int64_t r_end,
                        const double* g, double clip, double* ginput_row) noexcept nogil:
     cdef int64_t n = net.n_neurons
-    cdef const int64_t* order = net.order
     cdef const int32_t* post = net.post
     cdef const double* weights = net.weights
-    cdef const double* delays = net.delays
     cdef const int8_t* kind = net.kind
     cdef const int32_t* source_index = net.source_index
     cdef const int32_t* pop = net.pop
@@ -200,15 +199,15 @@ cdef void backward_one(Buffers* b, const NetRec* net, const double* times, const
         fa2 = 0.0
         a = INFINITY
         while pos < end:
-            k = order[pos]
+            k = syn_at(net, pos)
             pos += 1
             j = post[k]
             gj = b.gt[j]
             if gj == 0.0:
                 continue
             tj = times[j]
-            if tp + delays[k] != a or pop[j] != pprev:
-                a = tp + delays[k]
+            if tp + syn_delay(net, k) != a or pop[j] != pprev:
+                a = tp + syn_delay(net, k)
                 pprev = pop[j]
                 m = net.model[pprev]
                 if factored:

@@ -42,7 +42,8 @@ from libc.string cimport memset, memcmp
 from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport INFINITY
-from eventsim._netrec cimport (NetRec, netrec_fill, PopClock, KIND_INPUT, KIND_PULSE, KIND_POISSON,
+from eventsim._netrec cimport (NetRec, netrec_fill, syn_at, syn_delay, PopClock, KIND_INPUT,
+                               KIND_PULSE, KIND_POISSON,
                                KIND_NEURON, MODEL_ALPHA, MODEL_SPIKE_TRAIN_ONLY, CROSS_NONE, CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
                                STATUS_NO_MEMORY)
 from eventsim._model_alpha cimport (alpha_clock, alpha_arrive, alpha_block_arrive,
@@ -293,9 +294,9 @@ cdef int deliver(Workspace* ws, NetRec* net, int64_t pre, int64_t pos, double t_
         pos = end
     else:
         while pos < end:
-            k = net.order[pos]
-            if t_spike + net.delays[k] != t:
-                if heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos,
+            k = syn_at(net, pos)
+            if t_spike + syn_delay(net, k) != t:
+                if heap_push(&ws.heap, t_spike + syn_delay(net, k), <int32_t> pre, EV_DELIVER, pos,
                              t_spike, 0) < 0:
                     return -1
                 break

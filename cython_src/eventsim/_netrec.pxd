@@ -48,11 +48,15 @@ cdef struct NetRec:
     int64_t n_blocks
     # Synapses, CSR by presynaptic neuron: the synapses of n are indptr[n]:indptr[n+1].
     const int64_t* indptr
-    const int64_t* order         # synapse ids by (pre, delay): delivery order
+    # The delivery order and the delays are compact in the common case, so that a
+    # network holds 12 bytes per synapse (weight, post): read them through syn_at()
+    # and syn_delay() below, never directly.
+    const int64_t* order         # synapse ids by (pre, delay); NULL: the identity
     const int32_t* post
     const double* weights
-    const double* delays
-    bint has_delays              # False: every delay is 0 and order is the identity
+    const double* delays         # per synapse, or (delay_mask 0) one value for all
+    int64_t delay_mask           # -1: delays has one entry per synapse; 0: one in all
+    bint has_delays              # False: every delay is 0 (and order is the identity)
     # Per neuron.
     const int8_t* kind           # KIND_*
     const int32_t* source_index  # inputs: column of input_times; pulses: index of pulse_times
@@ -74,6 +78,17 @@ cdef struct NetRec:
     # CSC (backward only, for the silent-neuron penalty; NULL when not lowered).
     const int64_t* in_indptr
     const int64_t* in_syn
+
+
+cdef inline int64_t syn_at(const NetRec* r, int64_t pos) noexcept nogil:
+    """The synapse at position ``pos`` of the delivery order."""
+    return r.order[pos] if r.order != NULL else pos
+
+
+cdef inline double syn_delay(const NetRec* r, int64_t k) noexcept nogil:
+    """The delay of synapse ``k``."""
+    # A mask rather than a branch: one load either way, and nothing to mispredict.
+    return r.delays[k & r.delay_mask]
 
 
 cdef inline const double* _f64(const double[::1] a):
@@ -103,8 +118,12 @@ cdef inline int netrec_fill(NetRec* r, object low) except -1:
     """
     cdef Py_ssize_t n = low.kind.shape[0], m = low.post.shape[0], p = low.model.shape[0]
     _need(low.indptr, n + 1, "indptr")
-    for name in ("order", "weights", "delays"):
-        _need(getattr(low, name), m, name)
+    _need(low.weights, m, "weights")
+    # Empty order: the identity; one delay: every synapse's (Network._lower()).
+    if low.order.shape[0]:
+        _need(low.order, m, "order")
+    if low.delays.shape[0] != 1:
+        _need(low.delays, m, "delays")
     for name in ("source_index", "pop", "block"):
         _need(getattr(low, name), n, name)
     for name in ("rate", "rate_syn", "coef", "theta", "log_rate_theta"):
@@ -125,6 +144,7 @@ cdef inline int netrec_fill(NetRec* r, object low) except -1:
     r.post = _i32(low.post)
     r.weights = _f64(low.weights)
     r.delays = _f64(low.delays)
+    r.delay_mask = 0 if low.delays.shape[0] == 1 else -1
     r.has_delays = low.has_delays
     r.kind = _i8(low.kind)
     r.source_index = _i32(low.source_index)

@@ -44,8 +44,8 @@ from libc.math cimport log1p, isinf
 from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
 
 from eventsim._lambertw cimport exp, INFINITY
-from eventsim._netrec cimport (NetRec, netrec_fill, KIND_INPUT, KIND_PULSE, CROSS_NONE,
-                               CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
+from eventsim._netrec cimport (NetRec, netrec_fill, syn_at, syn_delay, KIND_INPUT, KIND_PULSE,
+                               CROSS_NONE, CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
                                STATUS_NO_MEMORY)
 from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, ActionTree, tree_clear,
                               tree_set, tree_argmin, LEAF, queues_alloc, queues_free)
@@ -360,7 +360,7 @@ cdef inline void streams_start(const Streams* S, const NetRec* net, Workspace* w
         ws.st_rate[i] = -1.0
         if S.seg_off[S.gen[i] + 1] - ws.st_seg[i] == 1 and S.seg_rate[ws.st_seg[i]] > 0.0:
             ws.st_rate[i] = 1.0 / S.seg_rate[ws.st_seg[i]]
-        ws.st_delay[i] = net.delays[net.order[S.pos[i]]] if net.has_delays else 0.0
+        ws.st_delay[i] = syn_delay(net, syn_at(net, S.pos[i]))
 
 
 # ==============================================================================
@@ -476,9 +476,9 @@ cdef int deliver(Workspace* ws, const NetRec* net, const TrainPop* pops, int64_t
     cdef int64_t end = net.indptr[pre + 1], k
     cdef double w
     while pos < end:
-        k = net.order[pos]
-        if net.has_delays and t_spike + net.delays[k] != t:
-            if heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos,
+        k = syn_at(net, pos)
+        if net.has_delays and t_spike + syn_delay(net, k) != t:
+            if heap_push(&ws.heap, t_spike + syn_delay(net, k), <int32_t> pre, EV_DELIVER, pos,
                          t_spike, ref) < 0:
                 return -1
             break
@@ -697,7 +697,7 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
                                           t, li_slot, vmax, tmax) < 0:
                         return STATUS_NO_MEMORY
                 elif ev.kind == EV_POISSON:
-                    k = net.order[ev.pos]
+                    k = syn_at(net, ev.pos)
                     if net.weights[k] != 0.0 or ws.record:
                         if arrive(ws, pops, net.post[k], net.weights[k], t, k, -1, li_slot, vmax,
                                   tmax) < 0:
@@ -909,18 +909,19 @@ cdef int fan_out(Workspace* ws, const NetRec* net, const TrainPop* pops, int64_t
     cdef Bucket* bq
     # Synapses are in delay order: if the last one is due now, all are, and the
     # per-synapse delay test (a load per synapse) can go.
-    cdef bint check = net.has_delays and pos < end and t_spike + net.delays[net.order[end - 1]] != t
+    cdef bint check = (net.has_delays and pos < end
+                       and t_spike + syn_delay(net, syn_at(net, end - 1)) != t)
     while pos < end:
         # The targets are scattered: fetch the bucket header 16 synapses ahead and
         # the slot its next arrival goes to 8 ahead, so neither load stalls here.
         if pos + 16 < end:
-            ES_PREFETCH(&ws.bk[net.post[net.order[pos + 16]]])
+            ES_PREFETCH(&ws.bk[net.post[syn_at(net, pos + 16)]])
         if pos + 8 < end:
-            bq = &ws.bk[net.post[net.order[pos + 8]]]
+            bq = &ws.bk[net.post[syn_at(net, pos + 8)]]
             ES_PREFETCH(bq.a + bq.n)
-        k = net.order[pos]
-        if check and t_spike + net.delays[k] != t:
-            return heap_push(&ws.heap, t_spike + net.delays[k], <int32_t> pre, EV_DELIVER, pos,
+        k = syn_at(net, pos)
+        if check and t_spike + syn_delay(net, k) != t:
+            return heap_push(&ws.heap, t_spike + syn_delay(net, k), <int32_t> pre, EV_DELIVER, pos,
                              t_spike, ref)
         pos += 1
         w = net.weights[k]
@@ -1079,7 +1080,7 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
     nb = b.n
     if sid1 >= 0:
         # One Poisson stream (the usual drive): its synapse and weight, once.
-        k1 = net.order[S.pos[sid1]]
+        k1 = syn_at(net, S.pos[sid1])
         w1 = net.weights[k1]
     tb = gt[a[0].g] if nb else INFINITY
     tp = ws.pnext[j]
@@ -1135,7 +1136,7 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                         events[0] += 1
                         if events[0] > max_events:
                             return STATUS_BUDGET
-                        k = net.order[S.pos[sid]]
+                        k = syn_at(net, S.pos[sid])
                         if poisson_arrival(ws, st, j, t, net.weights[k] * inv_g, k, &dirty) < 0:
                             return STATUS_NO_MEMORY
                         stream_advance(S, net, ws, sid, t_max)

@@ -33,7 +33,7 @@ def network_to_arrays(net: Network):
             entry["dale"] = signs[p.start:p.stop].tolist()
         pops.append(entry)
     arrays = {"pre": net.pre.copy(), "post": net.post.copy(), "weights": net.weights.copy(),
-              "delays": net.delays.copy(), "pulse_times": net.pulse_times.copy()}
+              "delays": net._delay_view().copy(), "pulse_times": net.pulse_times.copy()}
     return {"populations": pops}, arrays
 
 
