@@ -202,6 +202,12 @@ def test_ratio_two_is_continuous_with_newton_path(data):
     assert_times_equal(0.5 * (tp + tm)[fin], t0[fin], tol=1e-9, what="central average")
     with np.errstate(invalid="ignore"):
         slope = np.where(fin, (rp - rm) / (2 * h), 0.0)
+        fwd = np.where(fin, (rp - ref.times) / h, 0.0)
+        bwd = np.where(fin, (ref.times - rm) / h, 0.0)
+    # A step of h moves a spike by h |t'|, which may carry it across an input arrival (a
+    # kink of t(tau)): then the reference's central difference is no derivative.  Smooth
+    # means the one-sided differences agree to O(h t'').
+    assume(np.all(np.abs(fwd - bwd) <= 1e-3 * (1 + np.abs(slope))))
     pred = np.where(fin, t0 + d * slope, np.inf)
     err = np.abs(tp[fin] - pred[fin])
     assert (err <= 1e-9 + 1e-3 * d * np.abs(slope[fin])).all(), (err.max(), slope[fin])
