@@ -111,6 +111,18 @@ def _real(name, value):
     return float(value)
 
 
+def _check_membrane(p):
+    """The checks every escape-noise neuron's membrane parameters share (discrete time
+    here, continuous time in :mod:`eventsim.hazard`)."""
+    for name in ("theta", "v_reset", "v_init"):
+        _real(name, getattr(p, name))
+    if p.v_reset >= p.theta:
+        raise ValueError(f"v_reset ({p.v_reset}) must be below theta ({p.theta})")
+    if isinstance(p.t_ref, bool) or not isinstance(p.t_ref, numbers.Real) \
+            or not math.isfinite(p.t_ref) or p.t_ref < 0:
+        raise ValueError(f"t_ref must be a finite number >= 0, got {p.t_ref!r}")
+
+
 def _link(link):
     if link not in LINKS:
         raise ValueError(f"link must be one of {LINKS}, got {link!r}")
@@ -186,13 +198,7 @@ class DiscreteLIF:
     def __post_init__(self):
         for name in ("dt", "tau_mem", "tau_syn", "g_leak"):
             _positive(name, getattr(self, name))
-        for name in ("theta", "v_reset", "v_init"):
-            _real(name, getattr(self, name))
-        if self.v_reset >= self.theta:
-            raise ValueError(f"v_reset ({self.v_reset}) must be below theta ({self.theta})")
-        if isinstance(self.t_ref, bool) or not isinstance(self.t_ref, numbers.Real) \
-                or not math.isfinite(self.t_ref) or self.t_ref < 0:
-            raise ValueError(f"t_ref must be a finite number >= 0, got {self.t_ref!r}")
+        _check_membrane(self)
         n = self.t_ref / self.dt
         if abs(n - round(n)) > 1e-9 * max(1.0, n):
             raise ValueError(f"t_ref ({self.t_ref}) must be a whole number of bins of dt = {self.dt}")

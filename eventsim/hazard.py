@@ -38,13 +38,12 @@ with delays ``delays`` of the same shape.
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 
 import numpy as np
 
 from . import _hazard
-from .escape_noise import LINKS, _finite_array, _link, _positive, _real, _sigma
+from .escape_noise import LINKS, _check_membrane, _finite_array, _link, _positive, _sigma
 from .simulation import resolve_threads
 from .spiketrains import SpikeTrains
 
@@ -96,13 +95,7 @@ class HazardLIF:
     def __post_init__(self):
         for name in ("tau_mem", "tau_syn", "g_leak", "rho_0"):
             _positive(name, getattr(self, name))
-        for name in ("theta", "v_reset", "v_init"):
-            _real(name, getattr(self, name))
-        if self.v_reset >= self.theta:
-            raise ValueError(f"v_reset ({self.v_reset}) must be below theta ({self.theta})")
-        if isinstance(self.t_ref, bool) or not isinstance(self.t_ref, numbers.Real) \
-                or not math.isfinite(self.t_ref) or self.t_ref < 0:
-            raise ValueError(f"t_ref must be a finite number >= 0, got {self.t_ref!r}")
+        _check_membrane(self)
         _link(self.link)
 
     def _row(self):
