@@ -2,6 +2,8 @@
 reference (tests/tangent_spiketrains.py) and finite perturbations of eventsim itself;
 Benettin's exponent on cases with a known answer; bad input."""
 
+import contextlib
+import copy
 import math
 
 import numpy as np
@@ -10,8 +12,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import eventsim
+import lyapunov_vectorised as lv
 import tangent_spiketrains as ts
-from eventsim import SpikeTrains, lyapunov
+from eventsim import SpikeTrains, lyapunov, simulation
 
 # Random networks with delay-free excitatory loops and no refractory period can burst
 # without end; such draws are skipped at this budget.
@@ -150,6 +153,102 @@ def test_renormalisation_does_not_change_a_linear_growth():
 
 
 # ------------------------------------------------------------------ tangent vs references
+@contextlib.contextmanager
+def train_loop(name):
+    old = simulation._TRAIN_LOOP
+    simulation._TRAIN_LOOP = name
+    try:
+        yield
+    finally:
+        simulation._TRAIN_LOOP = old
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), zero_delays=st.sampled_from([0.0, 0.3]),
+       loop=st.sampled_from(["heap", "window"]), poisson=st.booleans())
+def test_compiled_replay_matches_the_vectorised_numpy_replay(seed, zero_delays, loop, poisson):
+    # The compiled entry-by-entry replay against the numpy replay it replaced
+    # (tests/lyapunov_vectorised.py: per-neuron segments, events in rounds), on tapes of
+    # both event loops (the windowed loop writes neuron by neuron, not in time order):
+    # states, spike shifts and Benettin's log growth.
+    net, desc, inputs, ids = random_network(seed, n=8, poisson=poisson, zero_delays=zero_delays)
+    x = SpikeTrains.from_lists([inputs])
+    t_max = 12.0
+    rng = np.random.default_rng(seed)
+    dv0, dj0 = rng.standard_normal((2, net.n_neurons))
+    shift = rng.standard_normal(x.n_spikes)
+    times = np.sort(rng.choice(np.linspace(0.25, t_max, 48), 12, replace=False))
+    with train_loop(loop):
+        try:
+            res = eventsim.simulate(net, x, t_max=t_max, seed=3, record_tape=True,
+                                    max_events=BUDGET)
+        except (eventsim.EventBudgetExceeded, ValueError):
+            assume(False)      # runaway bursts; delay-free cycles refuse the windowed loop
+        tg = lyapunov.tangent(net, x, t_max=t_max, seed=3, dv0=dv0, dj0=dj0, input_shift=shift,
+                              sample_times=times, result=res)
+        t_ref, dv, dj, dt, tang = lv.tangent_vectorised(net, x, t_max=t_max, seed=3, dv0=dv0,
+                                                        dj0=dj0, input_shift=shift,
+                                                        sample_times=times)
+        k = times.size
+        scale = 1 + max(np.abs(dv).max(), np.abs(dj).max())
+        np.testing.assert_allclose(tg.dv, dv[:k], rtol=1e-10, atol=1e-10 * scale)
+        np.testing.assert_allclose(tg.dj, dj[:k], rtol=1e-10, atol=1e-10 * scale)
+        neuron_sp = ~np.isin(res.spikes.index, np.asarray(net.input_ids))
+        np.testing.assert_allclose(tg.dt[neuron_sp], dt[neuron_sp], rtol=1e-10,
+                                   atol=1e-10 * (1 + np.abs(dt).max(initial=0)))
+        assert tg.tangencies == tang
+        h = t_max / 8
+        r = lyapunov.largest_lyapunov(net, x, t_max=t_max, seed=3, renorm_interval=h, result=res)
+        sn = np.flatnonzero(lyapunov._Params(net).state)
+        x0 = np.random.default_rng(0).standard_normal((2, sn.size))
+        x0 /= np.sqrt((x0 * x0).sum())
+        v0, j0 = np.zeros((2, net.n_neurons))
+        v0[sn], j0[sn] = x0
+        try:
+            want = lv.log_growth_vectorised(net, x, t_max=t_max, seed=3, times=r.times,
+                                            dv0=v0, dj0=j0)
+        except FloatingPointError:
+            assume(False)     # every neuron inert: the tangent dies out
+    np.testing.assert_allclose(r.log_growth, want, rtol=1e-9, atol=1e-9)
+
+
+def test_long_runs_neither_overflow_nor_underflow():
+    # The replay runs unnormalised and divides everything by the norm only when it
+    # leaves [1e-100, 1e100]: over 6,000 ms the silent network's tangent shrinks by
+    # e^-600, and the exponent is still exact.
+    net = eventsim.Network()
+    inp = net.add_inputs(1)
+    pop = net.add_population(3, model="lif", multispike=True, tau_mem=10.0, tau_syn=3.0,
+                             theta=100.0)
+    net.connect(np.repeat(inp.ids, 3), pop.ids, 0.3, 0.5)
+    net.connect(pop.ids, np.roll(pop.ids, 1), 0.2, 1.0)
+    x = SpikeTrains.from_lists([[np.arange(1, 50, 3.0)]])
+    r = lyapunov.largest_lyapunov(net, x, t_max=6000.0, renorm_interval=50.0, transient=200.0)
+    np.testing.assert_allclose(r.log_growth[4:], -5.0, rtol=1e-9)
+    assert r.exponent == pytest.approx(-0.1, rel=1e-9)
+    # and a growing tangent: a neuron's own excitatory loop, at its limit of stability
+    tg = lyapunov.tangent(net, x, t_max=6000.0, dv0=np.r_[0.0, 1.0, 0.0, 0.0],
+                          sample_times=[100.0, 6000.0])
+    assert tg.dv[-1, 1:].max() < 1e-200 and np.isfinite(tg.dv).all()
+
+
+def test_a_damaged_tape_raises():
+    net, desc, inputs, ids = random_network(4, n=6, poisson=True)
+    x = SpikeTrains.from_lists([inputs])
+    res = eventsim.simulate(net, x, t_max=10.0, seed=1, record_tape=True)
+    log = res.tape.log
+    before = log.copy()
+    for field, value in (("neuron", 10**6), ("type", 9), ("ref", 10**9), ("syn", -5)):
+        bad = copy.copy(res)
+        bad.tape = copy.copy(res.tape)
+        bad.tape.log = log.copy()
+        k = int(np.flatnonzero(log["type"] == (1 if field != "type" else 2))[0])
+        bad.tape.log[field][k] = value
+        with pytest.raises(ValueError, match="damaged"):
+            lyapunov.tangent(net, x, t_max=10.0, seed=1, result=bad)
+    assert np.array_equal(res.tape.log, before)
+
+
 @SETTINGS
 @given(seed=st.integers(0, 2**32 - 1), zero_delays=st.sampled_from([0.0, 0.3]))
 def test_tangent_matches_the_independent_forward_mode_reference(seed, zero_delays):

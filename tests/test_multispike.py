@@ -117,6 +117,37 @@ def test_bit_identical_for_any_thread_count():
             assert np.array_equal(getattr(r, name), getattr(base, name)), name
 
 
+def test_tapes_are_the_same_handed_over_or_copied(monkeypatch):
+    # With one thread a large tape's buffer itself becomes the array (no copy); with
+    # several the examples' blocks are copied together.  Both give the same entries,
+    # read-only, and the handed-over block outlives the result and survives pickling.
+    import gc
+    import pickle
+
+    from eventsim import _spiketrain_engine
+    rng = np.random.default_rng(5)
+    net = random_network(rng, li=1)
+    x = random_trains(rng, 12, 4, 20.0)
+    monkeypatch.setattr(_spiketrain_engine, "HAND_OVER_BYTES", 0)
+    one = eventsim.simulate(net, x, t_max=20.0, n_threads=1, record_tape=True)
+    assert isinstance(one.tape.log.base.base, _spiketrain_engine._OwnedBlock)   # handed over
+    two = eventsim.simulate(net, x, t_max=20.0, n_threads=3, record_tape=True)
+    assert one.tape.log.size > 1000
+    assert np.array_equal(one.tape.log, two.tape.log)
+    assert np.array_equal(one.tape.log_offsets, two.tape.log_offsets)
+    assert not one.tape.log.flags.writeable
+    g1 = eventsim.backward(net, one, dL_dspikes=np.ones(one.spikes.n_spikes))
+    g2 = eventsim.backward(net, two, dL_dspikes=np.ones(two.spikes.n_spikes))
+    assert np.array_equal(g1.weights, g2.weights)
+    log = one.tape.log[::7]
+    want = log.copy()
+    back = pickle.loads(pickle.dumps(one))
+    del one
+    gc.collect()
+    assert np.array_equal(log, want)
+    assert np.array_equal(back.tape.log, two.tape.log)
+
+
 def test_examples_are_independent_and_select_matches():
     rng = np.random.default_rng(4)
     net = random_network(rng, li=1)
