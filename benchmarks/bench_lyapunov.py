@@ -11,9 +11,8 @@ single-threaded:
 
 * ``simulate``: ``eventsim.simulate`` (what the ratio is taken against);
 * ``simulate + tape``: the same with ``record_tape=True`` (the replay reads the tape);
-* ``replay``: ``largest_lyapunov(..., result=...)`` on that run: building the replay
-  (segments, rounds, arrival coefficients) and the tangent sweep with Benettin
-  renormalisation every ``--renorm`` ms;
+* ``replay``: ``largest_lyapunov(..., result=...)`` on that run: the compiled replay of
+  the tape (docs/lyapunov.md 2.1), the norm measured every ``--renorm`` ms;
 
 and the ratio of the tangent run (simulate + tape + replay) to the plain simulation.
 It also prints the exponent and checks the tangent against a finite perturbation

@@ -8,8 +8,8 @@ time scales.  This module answers with three tools (docs/lyapunov.md gives the m
    time, propagated exactly between events (the same exponentials as the state) and through
    spikes, resets, refractory releases and delayed arrivals by the saltation rules of
    docs/math.md G.3.  It *replays* the run that :func:`eventsim.simulate` recorded (its
-   spike-train tape), so no second simulator is involved, and it is vectorised over all
-   events that do not depend on each other;
+   spike-train tape), so no second simulator is involved, in one compiled pass over the
+   tape (``cython_src/eventsim/_tangent.pyx``);
 2. :func:`largest_lyapunov` -- the largest Lyapunov exponent by Benettin's method: a random
    unit tangent, renormalised every ``renorm_interval``, its log growth accumulated;
 3. :func:`perturbation_growth` -- finite perturbations of the initial state, rerun with the
@@ -365,8 +365,9 @@ def largest_lyapunov(net: Network, inputs, *, t_max, seed=None, renorm_interval=
         Seed of the Poisson generators (the drive is the same realisation for the
         tangent; None: drawn and reported).
     renorm_interval : float, default 1.0
-        Time between renormalisations (> 0).  Short enough that the tangent neither
-        overflows nor underflows (growth by at most ~e^300 per interval).
+        Time between measurements of the norm (> 0): the tangent is renormalised
+        whenever its norm there leaves [1e-100, 1e100], so growth or decay within one
+        interval must stay below about e^400.
     transient : float, default 0.0
         Time from the start excluded from the exponent (the tangent aligns with the most
         unstable direction first).
