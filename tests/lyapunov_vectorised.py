@@ -427,12 +427,7 @@ def _spike_map(res, rp):
 def _input_arrivals(net, res, rp, input_shift):
     """Arrivals caused by shifted input spikes, as (target, cV, cJ, shift) for the sweep."""
     trains = res.input_times
-    shift = np.asarray(input_shift, np.float64).reshape(-1)
-    if shift.size != trains.n_spikes:
-        raise ValueError(f"input_shift must have one entry per input spike "
-                         f"({trains.n_spikes}), got {shift.size}")
-    if not np.isfinite(shift).all():
-        raise ValueError("input_shift must be finite")
+    shift = np.asarray(input_shift, np.float64).reshape(-1)     # checked by the caller
     nz = np.flatnonzero(shift)
     if not nz.size:
         return None

@@ -2,7 +2,6 @@
 reference (tests/tangent_spiketrains.py) and finite perturbations of eventsim itself;
 Benettin's exponent on cases with a known answer; bad input."""
 
-import contextlib
 import copy
 import math
 
@@ -14,7 +13,8 @@ from hypothesis import strategies as st
 import eventsim
 import lyapunov_vectorised as lv
 import tangent_spiketrains as ts
-from eventsim import SpikeTrains, lyapunov, simulation
+from eventsim import SpikeTrains, lyapunov
+from test_window_loop import loop as train_loop
 
 # Random networks with delay-free excitatory loops and no refractory period can burst
 # without end; such draws are skipped at this budget.
@@ -153,16 +153,6 @@ def test_renormalisation_does_not_change_a_linear_growth():
 
 
 # ------------------------------------------------------------------ tangent vs references
-@contextlib.contextmanager
-def train_loop(name):
-    old = simulation._TRAIN_LOOP
-    simulation._TRAIN_LOOP = name
-    try:
-        yield
-    finally:
-        simulation._TRAIN_LOOP = old
-
-
 @SETTINGS
 @given(seed=st.integers(0, 2**32 - 1), zero_delays=st.sampled_from([0.0, 0.3]),
        loop=st.sampled_from(["heap", "window"]), poisson=st.booleans())

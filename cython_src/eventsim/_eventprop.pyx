@@ -33,7 +33,8 @@ from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport exp, INFINITY
 from eventsim._netrec cimport NetRec, netrec_fill, KIND_PULSE
-from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE, MODE_FREE,
+from eventsim._train_tape cimport (LogEntry, check_tape_layout, LOG_SOURCE, LOG_ARRIVAL,
+                                   LOG_FIRE, LOG_RELEASE, MODE_FREE,
                                    MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_COLS, train_pops_fill, train_kappa,
                                              train_flow)
@@ -313,9 +314,7 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     cdef NetRec net
     netrec_fill(&net, low)
     entries = np.ascontiguousarray(log)
-    if entries.dtype.itemsize != sizeof(LogEntry) or entries.dtype.names != (
-            "t", "V", "J", "ref", "syn", "neuron", "type", "mode"):
-        raise ValueError("the tape's entries have the wrong layout")
+    check_tape_layout(entries)
     cdef const unsigned char[::1] raw = entries.view(np.uint8)
     cdef int64_t n_ex = off.shape[0] - 1, n = net.n_neurons, ns = net.n_synapses
     cdef int64_t n_pops = net.n_pops, n_pulses = net.n_pulses, total = entries.shape[0]

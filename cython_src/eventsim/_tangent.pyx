@@ -35,7 +35,8 @@ from libc.stdint cimport int64_t, int32_t, int8_t, uint8_t
 
 from eventsim._lambertw cimport exp
 from eventsim._netrec cimport NetRec, netrec_fill
-from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE,
+from eventsim._train_tape cimport (LogEntry, check_tape_layout, LOG_SOURCE, LOG_ARRIVAL,
+                                   LOG_FIRE, LOG_RELEASE,
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_COLS, train_pops_fill,
                                              train_kappa)
@@ -134,9 +135,7 @@ def sweep(low, const double[:, ::1] pop_params, log_entries, const double[::1] C
     cdef NetRec net
     netrec_fill(&net, low)
     entries = np.ascontiguousarray(log_entries)
-    if entries.dtype.itemsize != sizeof(LogEntry) or entries.dtype.names != (
-            "t", "V", "J", "ref", "syn", "neuron", "type", "mode"):
-        raise ValueError("the tape's entries have the wrong layout")
+    check_tape_layout(entries)
     cdef int64_t n = net.n_neurons, M = C.shape[0], n_list = shift.shape[0]
     cdef int64_t total = entries.shape[0]
     if pop_params.shape[0] != net.n_pops or pop_params.shape[1] != TRAIN_COLS:
@@ -162,7 +161,8 @@ def sweep(low, const double[:, ::1] pop_params, log_entries, const double[::1] C
     cdef double[:, ::1] dv_v, dj_v
     cdef double[::1] dts = np.array(shift, np.float64)
     cdef int64_t nn = n if n > 0 else 1
-    cdef TrainPop* pops = <TrainPop*> malloc((net.n_pops if net.n_pops > 0 else 1) * sizeof(TrainPop))
+    cdef TrainPop* pops = <TrainPop*> malloc((net.n_pops if net.n_pops > 0 else 1)
+                                             * sizeof(TrainPop))
     cdef int64_t* proc = <int64_t*> malloc((total if total > 0 else 1) * sizeof(int64_t))
     cdef int64_t* done_at = <int64_t*> malloc(M * sizeof(int64_t))
     cdef int64_t* src = <int64_t*> malloc((total if total > 0 else 1) * sizeof(int64_t))
@@ -178,9 +178,9 @@ def sweep(low, const double[:, ::1] pop_params, log_entries, const double[::1] C
     S.pscale = <double*> calloc(nn, sizeof(double))
     S.nm = <int32_t*> calloc(nn, sizeof(int32_t))
     try:
-        if (pops == NULL or proc == NULL or done_at == NULL or src == NULL or S.dV == NULL or S.dJ == NULL
-                or S.tl == NULL or S.mode == NULL or S.pend == NULL or S.pscale == NULL
-                or S.nm == NULL):
+        if (pops == NULL or proc == NULL or done_at == NULL or src == NULL or S.dV == NULL
+                or S.dJ == NULL or S.tl == NULL or S.mode == NULL or S.pend == NULL
+                or S.pscale == NULL or S.nm == NULL):
             raise MemoryError()
         train_pops_fill(pops, pop_params)
         S.net = &net
@@ -278,7 +278,8 @@ def sweep(low, const double[:, ::1] pop_params, log_entries, const double[::1] C
                             record(&S, q, m)
                     ck_log_v[m] = lg
                     nrm = sqrt(ck_sq_v[m])
-                    if rescale and isfinite(nrm) and nrm > 0.0 and (nrm > GUARD_HI or nrm < GUARD_LO):
+                    if rescale and isfinite(nrm) and nrm > 0.0 and (
+                            nrm > GUARD_HI or nrm < GUARD_LO):
                         f = 1.0 / nrm
                         lg += log(nrm)
                         for q in range(n):

@@ -25,3 +25,12 @@ cdef struct LogEntry:
     int32_t neuron
     int8_t type
     int8_t mode            # MODE_* just after the event
+
+
+cdef inline int check_tape_layout(object entries) except -1:
+    """Raise unless the numpy array ``entries`` holds LogEntry records (a tape loaded or
+    built elsewhere must not be read with another layout)."""
+    if entries.dtype.itemsize != sizeof(LogEntry) or entries.dtype.names != (
+            "t", "V", "J", "ref", "syn", "neuron", "type", "mode"):
+        raise ValueError("the tape's entries have the wrong layout")
+    return 0
