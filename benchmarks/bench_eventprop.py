@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import pathlib
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -75,14 +76,19 @@ json.dump({"infer": len(yin.test_batch) / t_inf, "train": n / t_train, "acc0": f
           open(sys.argv[1], "w"))
 """
 
-# The same minibatch and weights through both: first output spikes and gradients.
+# The same minibatches and weights through both: first output spikes and gradients.
 REFERENCE_GRADIENT = REFERENCE_SCRIPT.split("t0 = time.perf_counter()")[0] + r"""
 w = np.load(sys.argv[2])
 yin.hidden_layer.w_in[:] = w["w1"]
 yin.loss.w_in[:] = w["w2"]
-yin.forward_and_backward(yin.train_batch[0:32])
-np.savez(sys.argv[1], g1=yin.hidden_layer.gradient, g2=yin.loss.gradient,
-         t=yin.loss.first_spike_times)
+out = {}
+for b in range(int(sys.argv[3])):
+    yin.optimizer.zero_grad()
+    yin.forward_and_backward(yin.train_batch[32 * b:32 * b + 32])
+    out[f"g1_{b}"] = yin.hidden_layer.gradient.copy()
+    out[f"g2_{b}"] = yin.loss.gradient.copy()
+    out[f"t_{b}"] = yin.loss.first_spike_times.copy()
+np.savez(sys.argv[1], **out)
 """
 
 
@@ -117,31 +123,50 @@ def measure_reference(python, ref_dir, tmp):
     return r["infer"], r["train"]
 
 
-def compare_gradients(python, ref_dir, tmp):
-    """Max relative differences of first output spikes and of the gradient of the
-    first training minibatch between eventsim and the reference (same weights)."""
+def compare_gradients(python, ref_dir, tmp, w1=None, w2=None, n_batches=1):
+    """Max differences of first output spikes and of the gradient (relative to its largest
+    entry) between eventsim and the reference, over the first ``n_batches`` training
+    minibatches of 32 at the same weights (default: seed 0's initial weights), and
+    whether the same outputs were silent."""
     X, y = yy.load("train")
     net, hid, out = yy.build(0)
     n1 = 5 * hid.size
+    if w1 is not None:
+        net.weights = np.concatenate([np.ravel(w1), np.ravel(w2)])
     np.savez(os.path.join(tmp, "w.npz"), w1=net.weights[:n1].reshape(5, -1),
              w2=net.weights[n1:].reshape(hid.size, -1))
     script = os.path.join(tmp, "grad.py")
     with open(script, "w") as f:
         f.write(REFERENCE_GRADIENT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
-    subprocess.run([python, script, os.path.join(tmp, "g.npz"), os.path.join(tmp, "w.npz")],
-                   check=True, cwd=ref_dir, env=env)
+    subprocess.run([python, script, os.path.join(tmp, "g.npz"), os.path.join(tmp, "w.npz"),
+                    str(n_batches)], check=True, cwd=ref_dir, env=env)
     ref = np.load(os.path.join(tmp, "g.npz"))
-    res = eventsim.simulate(net, X[:32], t_max=yy.T_MAX, record_tape=True, n_threads=1)
-    t = res.times[:, out.ids]
-    _, dl = ttfs_cross_entropy(t, y[:32])
-    g = eventsim.backward(net, res, dl / 32, outputs=out.ids, n_threads=1).weights
-    ours = np.concatenate([g[:n1], g[n1:]])
-    theirs = np.concatenate([ref["g1"].ravel(), ref["g2"].ravel()])
-    t_ref = ref["t"] * 1000.0                 # seconds to ms
-    same_silence = np.array_equal(np.isinf(t), np.isnan(t_ref))
-    dt = np.abs(t - np.where(np.isnan(t_ref), np.inf, t_ref))[np.isfinite(t)].max(initial=0.0)
-    return dt, np.abs(ours - theirs).max() / np.abs(theirs).max(), same_silence
+    dt = dg = 0.0
+    same_silence = True
+    for b in range(n_batches):
+        idx = np.arange(32 * b, 32 * b + 32)
+        res = eventsim.simulate(net, X[idx], t_max=yy.T_MAX, record_tape=True, n_threads=1)
+        t = res.times[:, out.ids]
+        _, dl = ttfs_cross_entropy(t, y[idx])
+        ours = eventsim.backward(net, res, dl / 32, outputs=out.ids, n_threads=1).weights
+        theirs = np.concatenate([ref[f"g1_{b}"].ravel(), ref[f"g2_{b}"].ravel()])
+        t_ref = ref[f"t_{b}"] * 1000.0                # seconds to ms
+        same_silence &= np.array_equal(np.isinf(t), np.isnan(t_ref))
+        both = np.isfinite(t) & np.isfinite(t_ref)
+        dt = max(dt, np.abs(t[both] - t_ref[both]).max(initial=0.0))
+        dg = max(dg, np.abs(ours - theirs).max() / np.abs(theirs).max())
+    return dt, dg, same_silence
+
+
+def published_weights(ref_dir, seed=3, snapshot=9):
+    """The reference's trained weights from its published runs (``paper/yinyang_<seed>.pkl``
+    in its checkout, saved every 10 epochs: snapshot 9 is after epoch 91), or None."""
+    path = os.path.join(ref_dir, "paper", f"yinyang_{seed}.pkl")
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as f:
+        return pickle.load(f)[-1][snapshot]
 
 
 def main(argv=None):
@@ -162,8 +187,18 @@ def main(argv=None):
             print(f"repeat {r}: " + ", ".join(f"{k} {v:.0f}/s" for k, v in row.items()), flush=True)
         if use_ref:
             dt, dg, same = compare_gradients(args.reference_python, args.reference_dir, tmp)
-            print(f"same minibatch and weights: first output spikes differ by at most {dt:.2g} ms "
-                  f"(same silent outputs: {same}); gradients by {dg:.2g} relative to the largest")
+            print(f"same minibatch and initial weights: first output spikes differ by at most "
+                  f"{dt:.2g} ms (same silent outputs: {same}); gradients by {dg:.2g} relative "
+                  "to the largest")
+            trained = published_weights(args.reference_dir)
+            if trained is not None:
+                # Trained networks (many hidden spikes, silent neurons): all 156 full
+                # minibatches of the training set at the reference's own weights.
+                dt, dg, same = compare_gradients(args.reference_python, args.reference_dir, tmp,
+                                                 trained[0], trained[1], n_batches=156)
+                print(f"156 minibatches at the reference's trained weights (seed 3, epoch 91): "
+                      f"first output spikes differ by at most {dt:.2g} ms (same silent outputs: "
+                      f"{same}); gradients by {dg:.2g} relative to the largest")
     med = {k: float(np.median([row[k] for row in rows])) for k in rows[0]}
     print()
     print(f"{'examples per second (1 thread)':34s}{'eventsim':>10s}" +

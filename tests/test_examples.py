@@ -80,6 +80,23 @@ def test_yin_yang_eventprop_quick_runs_and_learns():
     assert selected > 50.0, r.stdout          # chance is 33%; the full run is in the closing note
 
 
+def test_yin_yang_eventprop_perturbs_the_initial_weights_by_the_amount_given():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import yin_yang_eventprop as yy
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    base = yy.build(3)[0].weights
+    same = yy.build(3, 0.0)[0].weights
+    moved = yy.build(3, 1e-6)[0].weights
+    assert np.array_equal(base, same)
+    rel = moved / base - 1
+    assert 1e-7 < np.abs(rel).max() < 1e-5 and np.abs(rel).mean() > 1e-7
+    assert np.array_equal(yy.build(3, 1e-6)[0].weights, moved)      # one fixed draw
+    r = run_example("yin_yang_eventprop.py", "--perturb", "nan")
+    assert r.returncode != 0 and "perturb" in r.stderr
+
+
 def _deep_dale():
     sys.path.insert(0, str(EXAMPLES))
     try:
