@@ -41,7 +41,6 @@ _LOG_FIRE, _LOG_RELEASE = 2, 3
 _MODE_FREE, _MODE_DONE = 0, 2
 
 
-
 # ----------------------------------------------------------------------------- checks
 def _positive_time(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
