@@ -192,10 +192,10 @@ def _sweep(net, res, checkpoints, dv0, dj0, shift, measured, *, rescale, keep_st
     """Replay the run's tape in compiled code (cython_src/eventsim/_tangent.pyx)."""
     tape = res.tape
     log = tape.log[tape.log_offsets[0]:tape.log_offsets[1]]
-    ck_sq, ck_log, dv, dj, dt, dt_log, fired, tangencies, n_fired = _tangent.sweep(
+    ck_sq, ck_log, dv, dj, dt, fired, tangencies, n_fired = _tangent.sweep(
         net._lower(), _simulation._train_table(net), log, np.asarray(checkpoints, np.float64),
         dv0, dj0, shift, measured, rescale, keep_states)
-    return dict(ck_sq=ck_sq, ck_log=ck_log, dv=dv, dj=dj, dt=dt, dt_log=dt_log, fired=fired,
+    return dict(ck_sq=ck_sq, ck_log=ck_log, dv=dv, dj=dj, dt=dt, fired=fired,
                 tangencies=int(tangencies), n_fired=int(n_fired))
 
 

@@ -33,7 +33,7 @@ from libc.stdint cimport int64_t, int32_t, int8_t
 
 from eventsim._lambertw cimport exp, INFINITY
 from eventsim._netrec cimport NetRec, netrec_fill, KIND_PULSE
-from eventsim._train_tape cimport (LogEntry, check_tape_layout, LOG_SOURCE, LOG_ARRIVAL,
+from eventsim._train_tape cimport (LogEntry, check_tape_layout, tape_entry_ok, LOG_SOURCE, LOG_ARRIVAL,
                                    LOG_FIRE, LOG_RELEASE, MODE_FREE,
                                    MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_COLS, train_pops_fill, train_kappa,
@@ -268,32 +268,10 @@ cdef int64_t _first_bad_entry(const NetRec* net, const int64_t[::1] off,
                               const int64_t[::1] sp_off, const LogEntry* T,
                               int64_t n_ex) noexcept nogil:
     """The first tape entry whose indices the sweep cannot follow, or -1."""
-    cdef int64_t e, i, m, nsp
-    cdef int32_t j
-    cdef int8_t ty
+    cdef int64_t e, i
     for e in range(n_ex):
-        m = off[e + 1] - off[e]
-        nsp = sp_off[e + 1] - sp_off[e]
         for i in range(off[e], off[e + 1]):
-            j = T[i].neuron
-            ty = T[i].type
-            if j < 0 or j >= net.n_neurons:
-                return i
-            if ty == LOG_SOURCE:
-                if net.pop[j] >= 0 or T[i].syn < 0 or T[i].syn >= nsp:
-                    return i
-            elif net.pop[j] < 0:
-                return i
-            elif ty == LOG_ARRIVAL:
-                if T[i].syn < 0 or T[i].syn >= net.n_synapses or T[i].ref >= m:
-                    return i
-            elif ty == LOG_FIRE:
-                if T[i].syn < 0 or T[i].syn >= nsp:
-                    return i
-            elif ty == LOG_RELEASE:
-                if T[i].ref < 0 or T[i].ref >= m:
-                    return i
-            else:
+            if not tape_entry_ok(net, &T[i], off[e + 1] - off[e], sp_off[e + 1] - sp_off[e]):
                 return i
     return -1
 

@@ -35,7 +35,8 @@ from libc.stdint cimport int64_t, int32_t, int8_t, uint8_t
 
 from eventsim._lambertw cimport exp
 from eventsim._netrec cimport NetRec, netrec_fill
-from eventsim._train_tape cimport (LogEntry, check_tape_layout, LOG_SOURCE, LOG_ARRIVAL,
+from eventsim._train_tape cimport (LogEntry, check_tape_layout, tape_entry_ok, LOG_SOURCE,
+                                   LOG_ARRIVAL,
                                    LOG_FIRE, LOG_RELEASE,
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_COLS, train_pops_fill,
@@ -47,7 +48,6 @@ cdef double GUARD_HI = 1e100, GUARD_LO = 1e-100
 cdef struct Sweep:
     const NetRec* net
     const TrainPop* pops
-    const LogEntry* T
     const double* C            # checkpoints, increasing
     int64_t M
     int64_t n                  # neurons
@@ -126,11 +126,11 @@ def sweep(low, const double[:, ::1] pop_params, log_entries, const double[::1] C
     """Replay one example's tape (see module docstring).
 
     ``shift``: per spike of the engine's spike list, the shift of source spikes (entries of
-    neurons' spikes are ignored).  Returns ``(ck_sq, ck_log, dv, dj, dt, dt_log, fired,
-    tangencies, n_fired)``: per checkpoint the squared norm over the measured neurons and
-    the log of the factor it is scaled by (true = value * e^{ck_log}); the tangents at the
-    checkpoints (None unless ``keep_states``); per spike of the list the shift when it
-    happened, its log factor, and whether it is a neuron's spike.
+    neurons' spikes are ignored).  Returns ``(ck_sq, ck_log, dv, dj, dt, fired, tangencies,
+    n_fired)``: per checkpoint the squared norm over the measured neurons and the log of
+    the factor it is scaled by (true = value * e^{ck_log}); the tangents at the checkpoints
+    (None unless ``keep_states``); per spike of the list the shift when it happened (only
+    used without rescaling) and whether it is a neuron's spike.
     """
     cdef NetRec net
     netrec_fill(&net, low)
@@ -154,10 +154,9 @@ def sweep(low, const double[:, ::1] pop_params, log_entries, const double[::1] C
     ck_sq = np.zeros(M)
     ck_log = np.zeros(M)
     dt = np.zeros(n_list)
-    dt_log = np.zeros(n_list)
     dv = np.zeros((M, n)) if keep_states else None
     dj = np.zeros((M, n)) if keep_states else None
-    cdef double[::1] ck_sq_v = ck_sq, ck_log_v = ck_log, dt_v = dt, dt_log_v = dt_log
+    cdef double[::1] ck_sq_v = ck_sq, ck_log_v = ck_log, dt_v = dt
     cdef double[:, ::1] dv_v, dj_v
     cdef double[::1] dts = np.array(shift, np.float64)
     cdef int64_t nn = n if n > 0 else 1
@@ -185,7 +184,6 @@ def sweep(low, const double[:, ::1] pop_params, log_entries, const double[::1] C
         train_pops_fill(pops, pop_params)
         S.net = &net
         S.pops = pops
-        S.T = T
         S.C = &C[0]
         S.M = M
         S.n = n
@@ -215,40 +213,27 @@ def sweep(low, const double[:, ::1] pop_params, log_entries, const double[::1] C
                 done_at[m] = -1
             g = M / C[M - 1] if C[M - 1] > 0 else 0.0
             for j in range(total):
+                if not tape_entry_ok(&net, &T[j], total, n_list):
+                    bad = j
+                    break
                 ty = T[j].type
-                q = T[j].neuron
-                if q < 0 or q >= n or ty < LOG_SOURCE or ty > LOG_RELEASE:
-                    bad = j
-                    break
                 if ty == LOG_SOURCE:
-                    if T[j].syn < 0 or T[j].syn >= n_list:
-                        bad = j
-                        break
                     continue
-                if net.pop[q] < 0:
-                    bad = j
-                    break
+                # The forward sweep also reads the entry an arrival or a release refers
+                # to: it must come earlier and be a spike.
                 k = -1
+                r = T[j].ref
                 if ty == LOG_ARRIVAL:
-                    r = T[j].ref
-                    if T[j].syn < 0 or T[j].syn >= net.n_synapses or r >= j:
-                        bad = j
-                        break
                     if r < 0:
                         continue                   # a Poisson spike: it does not move
-                    k = T[r].syn
-                    if (T[r].type != LOG_FIRE and T[r].type != LOG_SOURCE) or k < 0 or k >= n_list:
+                    if r >= j or (T[r].type != LOG_FIRE and T[r].type != LOG_SOURCE):
                         bad = j
                         break
+                    k = T[r].syn
                     if T[r].type == LOG_SOURCE and dts[k] == 0.0:
                         continue
-                elif ty == LOG_FIRE:
-                    if T[j].syn < 0 or T[j].syn >= n_list:
-                        bad = j
-                        break
-                else:
-                    r = T[j].ref
-                    if r < 0 or r >= j or T[r].type != LOG_FIRE or T[r].neuron != q:
+                elif ty == LOG_RELEASE:
+                    if r >= j or T[r].type != LOG_FIRE or T[r].neuron != T[j].neuron:
                         bad = j
                         break
                     k = T[r].syn
@@ -324,7 +309,6 @@ def sweep(low, const double[:, ::1] pop_params, log_entries, const double[::1] C
                         tangencies += 1
                     dts[k] = da
                     dt_v[k] = da
-                    dt_log_v[k] = lg
                     f = (T[j].J + P.b - P.v_reset) * P.inv_m
                     S.mode[q] = T[j].mode
                     if T[j].mode == MODE_FREE:
@@ -344,4 +328,4 @@ def sweep(low, const double[:, ::1] pop_params, log_entries, const double[::1] C
         free(pops); free(proc); free(done_at); free(src)
         free(S.dV); free(S.dJ); free(S.tl); free(S.mode); free(S.pend); free(S.pscale)
         free(S.nm)
-    return ck_sq, ck_log, dv, dj, dt, dt_log, fired, tangencies, n_fired
+    return ck_sq, ck_log, dv, dj, dt, fired, tangencies, n_fired

@@ -1,8 +1,10 @@
 # The tape of the spike-train engine (_spiketrain_engine.pyx writes it, _eventprop.pyx
-# reads it back in reverse; docs/engine.md 13): one entry per event that changed a
-# neuron, in the order the events happened, with the neuron's state just after it.
+# reads it back in reverse, _tangent.pyx forward; docs/engine.md 13): one entry per event
+# that changed a neuron, in the order the events happened, with the neuron's state just
+# after it.
 
 from libc.stdint cimport int64_t, int32_t, int8_t
+from eventsim._netrec cimport NetRec
 
 cdef enum:                 # a neuron's mode (TrainState.mode, LogEntry.mode)
     MODE_FREE = 0          # V evolves
@@ -34,3 +36,24 @@ cdef inline int check_tape_layout(object entries) except -1:
             "t", "V", "J", "ref", "syn", "neuron", "type", "mode"):
         raise ValueError("the tape's entries have the wrong layout")
     return 0
+
+
+cdef inline bint tape_entry_ok(const NetRec* net, const LogEntry* e, int64_t n_entries,
+                               int64_t n_spikes) noexcept nogil:
+    """Whether a sweep can follow entry ``e``'s indices: its neuron, its synapse or place
+    in the spike list (``n_spikes`` long), and its reference into the example's
+    ``n_entries`` entries.  A damaged tape must raise, not read out of bounds."""
+    cdef int32_t j = e.neuron
+    if j < 0 or j >= net.n_neurons:
+        return False
+    if e.type == LOG_SOURCE:
+        return net.pop[j] < 0 and 0 <= e.syn < n_spikes
+    if net.pop[j] < 0:
+        return False
+    if e.type == LOG_ARRIVAL:
+        return 0 <= e.syn < net.n_synapses and e.ref < n_entries
+    if e.type == LOG_FIRE:
+        return 0 <= e.syn < n_spikes
+    if e.type == LOG_RELEASE:
+        return 0 <= e.ref < n_entries
+    return False
