@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy.optimize import minimize_scalar
 
 import eventsim
@@ -337,3 +338,57 @@ def test_spike_trains_into_alpha_networks_are_refused():
     # One spike per channel is a first-spike input and works as before.
     res = eventsim.simulate(net, SpikeTrains.from_lists([[[0.1]]]), t_max=5.0)
     assert res.times.shape == (1, 2)
+
+
+# The crossing search of tau_mem = p tau_syn, excitatory and rising (the usual case of
+# both benchmarks), runs Newton on the polynomial U(x) = A x - B x^p, x = e^{-s/tau_mem};
+# everything else is bracketed in s.  Both must find the same crossing.
+def _peak_gap(tm, ts, U0, J0, c):
+    """|max of U over its rising piece - c|, relative: how close to tangent the case is."""
+    coef, ext = ts / (tm - ts), tm * ts / (tm - ts)
+    alpha = U0 + J0 * coef
+    s = ext * math.log1p((J0 - U0) / alpha) if alpha > 0 and (J0 - U0) / alpha > -1 else 0.0
+    U = U0 * math.exp(-s / tm) + J0 * coef * (math.exp(-s / tm) - math.exp(-s / ts))
+    return abs(U - c) / (abs(U0) + abs(J0) + abs(c))
+
+
+@settings(max_examples=400, deadline=None)
+@given(p=st.sampled_from([2, 3, 4, 10, 40, 64]), ts=st.floats(0.05, 20.0),
+       V0=st.floats(-3.0, 0.999), J0=st.floats(1e-6, 50.0), bias=st.floats(-2.0, 2.0),
+       h=st.floats(1e-3, 2e3))
+def test_polynomial_crossing_agrees_with_the_bracketed_one(p, ts, V0, J0, bias, h):
+    from eventsim import _spiketrain_engine as engine
+    tm, theta = p * ts, 1.0
+    row = np.array([[0, tm, ts, 1.0, theta, 0.0, 0.0, bias, 0.0]])
+    fast = engine._next_crossing(row, V0, J0, h)
+    slow = engine._next_crossing(row, V0, J0, h, bracketed=True)
+    if math.isinf(fast) != math.isinf(slow):
+        # Only a near-tangent crossing or one at the horizon may be decided either way.
+        s = min(fast, slow)
+        assert (_peak_gap(tm, ts, V0 - bias, J0, theta - bias) < 1e-12
+                or abs(s - h) <= 1e-9 * h), (fast, slow)
+    elif not math.isinf(fast):
+        # At a (near) double root rounding in U moves the crossing by ~sqrt(1e-16).
+        near_tangent = _peak_gap(tm, ts, V0 - bias, J0, theta - bias) < 1e-12
+        assert fast == pytest.approx(slow, rel=1e-13, abs=(1e-6 if near_tangent else 1e-14) * tm)
+
+
+def test_polynomial_crossing_right_after_the_start_and_near_tangent():
+    from eventsim import _spiketrain_engine as engine
+    for p in (2, 4, 40):
+        ts = 0.5
+        tm = p * ts
+        row = np.array([[0, tm, ts, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]])
+        # Just below threshold and rising fast: the crossing within 1e-12 ms.
+        fast = engine._next_crossing(row, 1.0 - 1e-13, 5.0, 100.0)
+        slow = engine._next_crossing(row, 1.0 - 1e-13, 5.0, 100.0, bracketed=True)
+        assert 0.0 <= fast < 1e-12 and fast == pytest.approx(slow, abs=1e-15 * tm)
+        # From rest, the J0 whose peak just reaches threshold (kappa's peak is kmax):
+        # 1e-9 above it crosses near the peak, 1e-9 below never.
+        s_pk = math.log(p) * tm * ts / (tm - ts)
+        kmax = ts / (tm - ts) * (math.exp(-s_pk / tm) - math.exp(-s_pk / ts))
+        above = engine._next_crossing(row, 0.0, (1 + 1e-9) / kmax, 100.0)
+        assert above == pytest.approx(
+            engine._next_crossing(row, 0.0, (1 + 1e-9) / kmax, 100.0, bracketed=True), rel=1e-6)
+        assert abs(above - s_pk) < 1e-3 * s_pk
+        assert math.isinf(engine._next_crossing(row, 0.0, (1 - 1e-9) / kmax, 100.0))

@@ -13,7 +13,7 @@
 # cancels.  U is a sum of two exponentials: at most one extremum between events,
 # which is what makes the crossing search below exact.
 
-from libc.math cimport expm1, log1p, fabs
+from libc.math cimport expm1, log1p, log, fabs
 from libc.stdint cimport int64_t
 from eventsim._lambertw cimport exp, INFINITY
 from eventsim._netrec cimport CROSS_NONE, CROSS_FIRE, CROSS_FAIL
@@ -168,21 +168,68 @@ cdef inline double _u(const TrainPop* P, double U0, double J0, double s, double*
     return U
 
 
+cdef inline int _cross_power_rising(const TrainPop* P, double U0, double J0, double c, double h,
+                                   double* s_out) noexcept nogil:
+    """train_cross() for the usual case of tau_mem = power tau_syn, with U rising at 0
+    (J0 > U0) from an excitatory J0 > 0, with no exponential per step.
+
+    In x = e^{-s/tau_mem} the membrane is a polynomial, U = A x - B x^p with
+    A = U0 + J0 coef and B = J0 coef > 0: concave in x, so Newton from x = 1 (s = 0,
+    below c) moves monotonically towards the crossing and never past it.  An iterate
+    past the maximum (dU/dx >= 0) or at x <= 0 therefore proves there is no crossing on
+    the rising piece, and no bracket (no extremum, no log1p) is needed.  One log turns
+    x into s at the end.  Returns CROSS_FAIL, for the bracketed search to decide, when
+    rounding breaks the monotone picture (an iterate above c, slow convergence at a
+    near-tangent crossing) or the crossing could lie where x underflows."""
+    cdef double B = J0 * P.coef, A = U0 + B, x = 1.0, xn, xp, xprev, f = U0 - c, dg = U0 - J0
+    cdef double s
+    cdef int it, p = P.power
+    if h * P.inv_m > 600.0:
+        return CROSS_FAIL
+    for it in range(40):
+        if not dg < 0.0:
+            return CROSS_NONE          # past the maximum: the rising piece stays below c
+        xn = x - f / dg
+        if not xn > 0.0:
+            return CROSS_NONE          # a crossing would hold the tangent's root above it
+        if xn >= x:
+            break                      # no progress left: converged to rounding
+        if x - xn <= 2.2e-16 * xn:
+            x = xn
+            break
+        xprev = x
+        x = xn
+        xp = train_power(x, p - 1)
+        f = (A - B * xp) * x - c
+        dg = A - p * B * xp
+        if f > 0.0:
+            # Past the crossing, which concavity rules out but for rounding in U: after
+            # a small step that is where the crossing is; after a large one, bracket.
+            if xprev - x <= 1e-7 * x:
+                break
+            return CROSS_FAIL
+        if f == 0.0:
+            break
+    else:
+        return CROSS_FAIL
+    s = -P.tau_mem * log(x)
+    if s > h:
+        return CROSS_NONE
+    s_out[0] = s
+    return CROSS_FIRE
+
+
 cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, int max_iter,
                             double* s_out) noexcept nogil:
     """First time s in [0, h] at which V reaches theta, from a free state (V0, J0).
 
     Returns CROSS_FIRE with s in s_out, CROSS_NONE, or CROSS_FAIL if the
-    safeguarded Newton iteration ran out of steps.
-
-    U has at most one extremum, so the first rising piece of it is [0, s*] (rising
-    at 0: s* is a maximum) or [s*, inf) (falling at 0: s* is a minimum, after which U
-    rises towards 0, i.e. V towards b).  A crossing exists iff U reaches c = theta - b
-    at the end of that piece (clipped to h); it is then unique and bracketed, so one
-    that rises above theta and falls back between two events is never missed.
+    safeguarded Newton iteration ran out of steps.  Power ratios rising from an
+    excitatory state go the polynomial way first (_cross_power_rising); everything
+    else, and whatever that leaves undecided, is bracketed (train_cross_bracketed).
     """
-    cdef double c = P.theta - P.b, U0 = V0 - P.b, lo, hi, ss, f, df, sn, ej, tol, fh, dfh
-    cdef int it, hi_known
+    cdef double c = P.theta - P.b, U0 = V0 - P.b
+    cdef int rc
     if U0 >= c:
         # At threshold already (rounding at an arrival right before a crossing).
         s_out[0] = 0.0
@@ -190,6 +237,28 @@ cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, i
     # Cheap exclusion: e^{-s/tau_mem} is in (0, 1] and kappa in [0, kmax].
     if (U0 if U0 > 0.0 else 0.0) + (J0 * P.kmax if J0 > 0.0 else 0.0) < c:
         return CROSS_NONE
+    if J0 <= U0 and c > 0.0:
+        # Falling at 0: U can only sink to a minimum and then rise towards 0 < c.
+        return CROSS_NONE
+    if P.power and J0 > U0 and J0 > 0.0:
+        rc = _cross_power_rising(P, U0, J0, c, h, s_out)
+        if rc != CROSS_FAIL:
+            return rc
+    return train_cross_bracketed(P, U0, J0, c, h, max_iter, s_out)
+
+
+cdef inline int train_cross_bracketed(const TrainPop* P, double U0, double J0, double c,
+                                      double h, int max_iter, double* s_out) noexcept nogil:
+    """train_cross() for U = V - b from U0 < c, for any ratio of the time constants.
+
+    U has at most one extremum, so the first rising piece of it is [0, s*] (rising
+    at 0: s* is a maximum) or [s*, inf) (falling at 0: s* is a minimum, after which U
+    rises towards 0, i.e. V towards b).  A crossing exists iff U reaches c = theta - b
+    at the end of that piece (clipped to h); it is then unique and bracketed, so one
+    that rises above theta and falls back between two events is never missed.
+    """
+    cdef double lo, hi, ss, f, df, sn, tol, fh, dfh
+    cdef int it, hi_known
     ss = train_extremum(P, U0, J0)
     if J0 - U0 > 0.0:
         lo = 0.0

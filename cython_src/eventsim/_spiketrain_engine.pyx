@@ -45,16 +45,17 @@ from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
 
 from eventsim._lambertw cimport exp, INFINITY
 from eventsim._netrec cimport (NetRec, netrec_fill, syn_at, syn_delay, KIND_INPUT, KIND_PULSE,
-                               CROSS_NONE, CROSS_FAIL, STATUS_OK, STATUS_BUDGET, STATUS_NEWTON,
-                               STATUS_NO_MEMORY)
+                               CROSS_NONE, CROSS_FIRE, CROSS_FAIL, STATUS_OK, STATUS_BUDGET,
+                               STATUS_NEWTON, STATUS_NO_MEMORY)
 from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, ActionTree, tree_clear,
                               tree_set, tree_argmin, LEAF, queues_alloc, queues_free)
 from eventsim._random cimport stream_key, exponential
 from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE,
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS, train_power,
-                                             train_pops_fill, train_flow, train_flow_by, train_cross, train_kappa,
-                                             train_bound, train_li_max)
+                                             train_pops_fill, train_flow, train_flow_by, train_cross,
+                                             train_cross_bracketed, train_kappa, train_bound,
+                                             train_li_max)
 
 cdef enum:
     EV_SOURCE = 0      # a pulse spikes
@@ -1385,6 +1386,28 @@ def _set_newton_iterations(int n):
     old = newton_max_iterations
     newton_max_iterations = n
     return old
+
+
+def _next_crossing(const double[:, ::1] pop_params, double V0, double J0, double h,
+                   bint bracketed=False):
+    """Test hook: the next crossing (s, or inf for none) of population 0 of the table
+    from the free state (V0, J0) within h, the way the engine finds it, or always by
+    the bracketed search (``bracketed``) that the polynomial way must agree with."""
+    cdef TrainPop P
+    cdef double s = INFINITY, c
+    cdef int rc
+    train_pops_fill(&P, pop_params[:1])
+    c = P.theta - P.b
+    if bracketed:
+        rc = CROSS_FIRE if V0 - P.b >= c else train_cross_bracketed(
+            &P, V0 - P.b, J0, c, h, newton_max_iterations, &s)
+        if V0 - P.b >= c:
+            s = 0.0
+    else:
+        rc = train_cross(&P, V0, J0, h, newton_max_iterations, &s)
+    if rc == CROSS_FAIL:
+        raise ArithmeticError("the crossing's iteration did not converge")
+    return s if rc == CROSS_FIRE else INFINITY
 
 
 cdef struct Batch:
