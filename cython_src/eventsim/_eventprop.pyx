@@ -101,8 +101,8 @@ cdef inline void kappa_grads(const TrainPop* P, double s, double em, double ej, 
         dku = s * em * (ph * (1.0 - u * s) + u * s * dp)
         dkv = -u * s * s * em * dp
     else:
-        dku = k * v / (u * (v - u)) - P.coef * s * em
-        dkv = P.coef * s * ej - k / (v - u)
+        dku = k * P.gk_m - P.coef * s * em
+        dkv = P.coef * s * ej - k * P.gk_s
     dk_dtm[0] = -u * u * dku
     dk_dts[0] = -v * v * dkv
 
@@ -112,16 +112,17 @@ cdef inline void flow_back(const TrainPop* P, double* gp, double V0, double J0, 
     """Carry a neuron's adjoint back over d >= 0 from the state (V0, J0, mode) at the
     start of that stretch; accumulate the bias and time-constant gradients."""
     cdef double em, ej, k, dkm, dks, lv = lV[0], lj = lJ[0]
-    if d <= 0.0:
+    # A zero adjoint stays zero and adds nothing: most of a first-spike loss's tape
+    # (everything after the first spikes the loss reads) needs no exponential.
+    if d <= 0.0 or (lv == 0.0 and lj == 0.0):
         return
     if mode == MODE_FREE:
         em = exp(-d * P.inv_m)
         k = train_kappa(P, d, em, &ej)
-        if lv != 0.0 or lj != 0.0:
-            kappa_grads(P, d, em, ej, k, &dkm, &dks)
-            gp[GP_BIAS] += (1.0 - em) * P.inv_g * lv
-            gp[GP_TAU_MEM] += lv * ((V0 - P.b) * em * d * P.inv_m * P.inv_m + J0 * dkm)
-            gp[GP_TAU_SYN] += lv * J0 * dks + lj * J0 * ej * d * P.inv_s * P.inv_s
+        kappa_grads(P, d, em, ej, k, &dkm, &dks)
+        gp[GP_BIAS] += (1.0 - em) * P.inv_g * lv
+        gp[GP_TAU_MEM] += lv * ((V0 - P.b) * em * d * P.inv_m * P.inv_m + J0 * dkm)
+        gp[GP_TAU_SYN] += lv * J0 * dks + lj * J0 * ej * d * P.inv_s * P.inv_s
         lV[0] = em * lv
         lJ[0] = k * lv + ej * lj
     else:

@@ -50,6 +50,8 @@ cdef struct TrainPop:
     double b               # bias / g_leak
     double v_init
     double kmax            # max over s of kappa(s) (> 0)
+    double gk_m            # EventProp's d kappa / d(1/tau) constants: 1/tau_syn / (1/tau_mem
+    double gk_s            #   (1/tau_syn - 1/tau_mem)) and 1 / (1/tau_syn - 1/tau_mem) (not near)
     int code               # TRAIN_*
     int near               # the phi form of kappa (time constants within 5%)
     int equal              # tau_mem == tau_syn exactly
@@ -359,6 +361,8 @@ cdef inline int train_pops_fill(TrainPop* pops, const double[:, ::1] par) except
                 P.power = <int> k
         P.coef = ts / (tm - ts) if not P.equal else INFINITY
         P.ext = tm * ts / (tm - ts) if not P.equal else INFINITY
+        P.gk_m = P.inv_s / (P.inv_m * (P.inv_s - P.inv_m)) if not P.equal else INFINITY
+        P.gk_s = 1.0 / (P.inv_s - P.inv_m) if not P.equal else INFINITY
         P.inv_g = 1.0 / par[p, COL_G_LEAK]
         P.theta = par[p, COL_THETA]
         P.v_reset = par[p, COL_V_RESET]
