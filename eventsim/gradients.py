@@ -265,10 +265,15 @@ def _backward_trains(net, result, dL_dt, outputs, dL_dspikes, dL_dvoltages, dL_d
             raise ValueError("dL_dt contains NaN")
         full = np.zeros((n_ex, net.n_neurons))
         np.add.at(full, (slice(None), ids), g)
-        # The first spike of each (example, neuron) in canonical order.
+        # The first spike of each (example, output neuron) in canonical order; only
+        # the outputs' spikes are sorted.
         example = np.repeat(np.arange(n_ex), np.diff(offsets))
-        key = example * net.n_neurons + spikes.index
+        is_out = np.zeros(net.n_neurons, bool)
+        is_out[ids] = True
+        cand = np.flatnonzero(is_out[spikes.index])
+        key = example[cand] * net.n_neurons + spikes.index[cand]
         _, first = np.unique(key, return_index=True)
+        first = cand[first]
         vals = full[example[first], spikes.index[first]]
         if not np.isfinite(vals).all():
             raise ValueError("dL_dt contains inf for a neuron that spiked")

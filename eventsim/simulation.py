@@ -659,7 +659,7 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
     order = canonical_order(sp_t, sp_n, sp_off)
     if order is not None:
         sp_t, sp_n = sp_t[order], sp_n[order]
-    spikes = SpikeTrains(sp_t, sp_n, sp_off, net.n_neurons)
+    spikes = SpikeTrains._trusted(sp_t, sp_n, sp_off, net.n_neurons)
     tape = None
     if record_tape:
         entries, log_offsets = log

@@ -116,3 +116,26 @@ def test_bad_nested_and_event_input_is_named():
 
 def test_exported_from_the_package():
     assert eventsim.SpikeTrains is SpikeTrains
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 6).flatmap(lambda n_ex: st.integers(0, 7).flatmap(
+    lambda n_ch: st.lists(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.5, np.inf, 1e-300, 7.0]),
+                                   min_size=n_ch, max_size=n_ch),
+                          min_size=n_ex, max_size=n_ex).map(
+        lambda rows: np.array(rows, dtype=np.float64).reshape(n_ex, n_ch)))))
+def test_from_first_spikes_equals_the_checked_constructor(x):
+    # from_first_spikes builds the canonical order itself and skips the checks; the
+    # checked constructor, fed the same events in channel order, must agree.
+    fast = SpikeTrains.from_first_spikes(x)
+    e, c = np.nonzero(np.isfinite(x))
+    offsets = np.concatenate([[0], np.cumsum(np.isfinite(x).sum(axis=1))])
+    slow = SpikeTrains(x[e, c], c, offsets, x.shape[1])
+    assert fast.n_examples == slow.n_examples == x.shape[0]
+    assert fast.n_channels == slow.n_channels
+    np.testing.assert_array_equal(fast.times, slow.times)
+    np.testing.assert_array_equal(fast.index, slow.index)
+    np.testing.assert_array_equal(fast.offsets, slow.offsets)
+    assert fast.times.dtype == np.float64 and fast.index.dtype == np.int64
+    assert not fast.times.flags.writeable and not fast.index.flags.writeable
+    np.testing.assert_array_equal(fast.first_spikes(), x)
