@@ -430,9 +430,7 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
     budget = _max_events(max_events, net)
     times, q, n_events, deliveries, offsets, status, where = _engine.run_batch(
         low, x, t_max, budget, bool(record_tape), resolve_threads(n_threads))
-    bad = np.flatnonzero(status != 0)
-    if bad.size:
-        e = int(bad[0])
+    if (status != 0).any():
         _raise_status(net, status, where, budget)
     tape = None
     if record_tape:
