@@ -53,9 +53,9 @@ from eventsim._random cimport stream_key, exponential
 from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE,
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS, train_power,
-                                             train_pops_fill, train_flow, train_flow_by, train_cross,
-                                             train_cross_bracketed, train_kappa, train_bound,
-                                             train_li_max)
+                                             train_pops_fill, train_flow, train_flow_by,
+                                             train_cross, train_cross_bracketed, train_kappa,
+                                             train_bound, train_li_max)
 
 cdef enum:
     EV_SOURCE = 0      # a pulse spikes
