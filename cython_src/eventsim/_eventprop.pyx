@@ -206,6 +206,12 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
         P = &pops[p]
         gp = S.gp + p * N_GP
         slot = L.li_slot[nrn]
+        if slot < 0 and T[j].type == LOG_ARRIVAL and S.lV[nrn] == 0.0 and S.lJ[nrn] == 0.0:
+            # Nothing to carry and nothing to pass on: an arrival at a neuron whose
+            # adjoint is zero adds 0 to every gradient (readouts excepted: their
+            # maximum may sit at the arrival).
+            S.tl[nrn] = T[j].t
+            continue
         carry(P, gp, L, e, slot, T[j].V, T[j].J, T[j].mode, T[j].t, S.tl[nrn], &S.lV[nrn],
               &S.lJ[nrn])
         S.tl[nrn] = T[j].t
