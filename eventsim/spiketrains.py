@@ -218,7 +218,7 @@ class SpikeTrains:
         # Each row by time, ties by channel (a stable sort of the channels): the
         # canonical order directly; inf (no spike) sorts last and is dropped.
         order = np.argsort(x, axis=1, kind="stable")
-        t = np.sort(x, axis=1)                  # = x[order] row by row, and cheaper
+        t = np.sort(x, axis=1, kind="stable")   # = x[order] row by row, and cheaper
         keep = np.isfinite(t)
         offsets = np.zeros(x.shape[0] + 1, np.int64)
         np.cumsum(keep.sum(axis=1), out=offsets[1:])
