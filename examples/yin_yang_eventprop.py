@@ -28,12 +28,24 @@ the last epoch (as Wunderlich & Pehle report it: 98.10 +- 0.18% over 10 seeds), 
 weights of the epoch with the best accuracy on the validation split (model selection
 without looking at the test split).
 
-Results (2 cores shared with other jobs, 90-200 s per seed), test accuracy, last epoch / best
-validation epoch:
+Results, test accuracy after the last epoch (/ at the best validation epoch):
 
-* seeds 0-4: 96.5, 97.5, 98.2, 96.5, 98.0 (97.34 +- 0.72%) / 97.96 +- 0.62%;
-* seeds 5-9: 98.0, 97.1, 97.2, 97.7, 98.5 (97.70 +- 0.52%) / 98.10 +- 0.51%;
-* seeds 0-4 with ``--perturb 1e-14``: 98.3, 98.7, 97.6, 97.7, 98.7 (98.20 +- 0.46%) / 98.36%.
+* this version (2026-12-03, one thread each, 80-110 s per seed), seeds 0-9: 97.8, 98.1,
+  97.8, 97.5, 97.8 | 97.9, 97.7, 98.4, 98.7, 98.6: 98.03 +- 0.41% over the 10 (seeds 0-4:
+  97.80%, seeds 5-9: 98.26%) / 97.97 +- 0.31%;
+* the version before it (the same gradients but for rounding: spike times moved by ~1e-13):
+  seeds 0-4: 96.5, 97.5, 98.2, 96.5, 98.0 (97.34 +- 0.72%) / 97.96 +- 0.62%; seeds 5-9:
+  98.0, 97.1, 97.2, 97.7, 98.5 (97.70 +- 0.52%) / 98.10 +- 0.51%; seeds 0-4 with
+  ``--perturb 1e-14``: 98.3, 98.7, 97.6, 97.7, 98.7 (98.20 +- 0.46%) / 98.36%;
+* Wunderlich & Pehle's C++ code, run here the same day (single thread, its
+  ``paper/figure2.py`` settings), seeds 0-9: 98.4, 98.2, 98.6, 98.3, 97.9 | 98.5, 98.1,
+  97.8, 97.7, 98.1: 98.16 +- 0.30% (seeds 0-4: 98.28%, seeds 5-9: 98.04%); its published
+  runs: 98.10 +- 0.19%.
+
+This version against the reference's ten runs: Welch's t-test p = 0.43; against the
+published ones p = 0.63.  A mean over five seeds has a standard error of about 0.2%, so
+"at least 98.1% over five seeds" is passed or failed by the draw.  The reference itself
+passes it on seeds 0-4 and fails it on seeds 5-9.
 
 Why the same seed gives 96.5% once and 98.7% after a perturbation of 1e-14: the training is
 chaotic.  The gradients agree with the reference's to 1e-10 even at its trained weights, on
@@ -41,8 +53,8 @@ every minibatch of the training set (benchmarks/bench_eventprop.py), and eventsi
 the reference's published test accuracies from its published weights.  But a 1e-15 change
 of one initial weight grows to 1e-9 within one epoch, which is also how far the weights
 after epoch 1 are from the reference's own.  After that each run is one draw from a
-distribution, in either implementation (the reference, run here on seeds 0-4, gave 98.0 +-
-0.7%).  The low draws lose examples to silence: about 150 of the 200 hidden neurons never
+distribution, in either implementation: an earlier run of the reference here, on seeds 0-4,
+gave 98.0 +- 0.7%, against 98.28% today.  The low draws lose examples to silence: about 150 of the 200 hidden neurons never
 fire after the first epochs (in the reference's published runs too), and an example whose
 label neuron stays silent gets no gradient, so such examples pile up (seed 3: 0.2% of the
 training set at epoch 40, 1.6% at epoch 100, training accuracy 98.3% -> 97.4%).
