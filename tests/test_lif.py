@@ -305,7 +305,9 @@ def test_lif_near_tangent_spike_or_silence(data):
     n = data.draw(st.integers(1, 4))
     a = np.array(data.draw(st.lists(st.sampled_from(np.arange(0, 3.01, 0.25).tolist()),
                                     min_size=n, max_size=n)))
-    u = np.array(data.draw(st.lists(st.floats(-0.5, 1.0), min_size=n, max_size=n)))
+    # No subnormal weights: theta (1 + delta) / peak cannot be scaled to 1e-6 from there.
+    normal = st.floats(-0.5, 1.0).filter(lambda x: x == 0 or abs(x) > 1e-300)
+    u = np.array(data.draw(st.lists(normal, min_size=n, max_size=n)))
     ts = data.draw(st.sampled_from([0.5, 1.0, 2.0]))
     ratio = data.draw(st.sampled_from(sorted(PATHS)))
     tm = ts if ratio == 1.0 else ratio * ts
