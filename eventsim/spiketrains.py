@@ -117,9 +117,12 @@ class SpikeTrains:
         order = canonical_order(t, idx, off)
         if order is not None:
             t, idx = t[order], idx[order]
-        self._times = _readonly(t)
-        self._index = _readonly(idx)
-        self._offsets = _readonly(off)
+        self._store(t, idx, off, n_channels)
+
+    def _store(self, times, index, offsets, n_channels):
+        self._times = _readonly(np.ascontiguousarray(times, np.float64))
+        self._index = _readonly(np.ascontiguousarray(index, np.int64))
+        self._offsets = _readonly(np.ascontiguousarray(offsets, np.int64))
         self._n_channels = int(n_channels)
 
     @classmethod
@@ -128,10 +131,7 @@ class SpikeTrains:
         from_first_spikes): stored without the checks, which cost more than a small
         batch's simulation's Python side otherwise."""
         self = cls.__new__(cls)
-        self._times = _readonly(np.ascontiguousarray(times, np.float64))
-        self._index = _readonly(np.ascontiguousarray(index, np.int64))
-        self._offsets = _readonly(np.ascontiguousarray(offsets, np.int64))
-        self._n_channels = int(n_channels)
+        self._store(times, index, offsets, n_channels)
         return self
 
     @staticmethod

@@ -1398,12 +1398,10 @@ def _next_crossing(const double[:, ::1] pop_params, double V0, double J0, double
     cdef int rc
     train_pops_fill(&P, pop_params[:1])
     c = P.theta - P.b
-    if bracketed:
-        rc = CROSS_FIRE if V0 - P.b >= c else train_cross_bracketed(
-            &P, V0 - P.b, J0, c, h, newton_max_iterations, &s)
-        if V0 - P.b >= c:
-            s = 0.0
+    if bracketed and V0 - P.b < c:
+        rc = train_cross_bracketed(&P, V0 - P.b, J0, c, h, newton_max_iterations, &s)
     else:
+        # At threshold already, both searches answer s = 0 the same way.
         rc = train_cross(&P, V0, J0, h, newton_max_iterations, &s)
     if rc == CROSS_FAIL:
         raise ArithmeticError("the crossing's iteration did not converge")
