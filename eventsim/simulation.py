@@ -513,9 +513,84 @@ def _poisson_streams(net: Network, low):
             np.ascontiguousarray(owner), ptr, np.ascontiguousarray(ids))
 
 
-#: Which loop the spike-train engine runs: "auto" (the windowed loop where it applies
-#: and pays), "heap" or "window" (tests compare the two).
+#: Which loop the spike-train engine runs: "auto" (the layered or the windowed loop
+#: where they apply and pay), "heap", "window" or "layered" (tests compare them).
 _TRAIN_LOOP = "auto"
+
+#: The layered loop's per-block row table has n_blocks * n_neurons entries: above
+#: this, the plan is not made.
+_LAYER_ROWS_MAX = 50_000_000
+
+
+def _layer_plan(net: Network, low, li):
+    """The layered loop's plan, or None where it does not apply (docs/engine.md 13,
+    "The layered loop").
+
+    It applies to a network without delays, pulses, Poisson generators or LI
+    readouts whose populations receive dense projections (each presynaptic neuron of
+    a population reaches each of its neurons through exactly one synapse) and form no
+    cycle.  Returns ``(nrn, ptr, pop, row, npre, soff, syn)``: one block per
+    population in topological order, its neurons ``nrn[ptr[b]:ptr[b + 1]]``, its
+    population index, the row of every neuron in its dense synapse matrix
+    (``row[b * n + j]``, -1: none), the matrix's width and, from ``soff[b]``, the
+    matrix itself (synapse ids, neuron-major).  Cached on the network per structure."""
+    if _TRAIN_LOOP not in ("auto", "layered"):
+        return None
+    if low.has_delays or li.any() or net.n_poisson or net.n_pulses:
+        return None
+    cached = getattr(net, "_layer_cache", None)
+    if cached is not None and cached[0] is low.structure:
+        return cached[1]
+    plan = _make_layer_plan(net, low)
+    net._layer_cache = (low.structure, plan)
+    return plan
+
+
+def _make_layer_plan(net: Network, low):
+    n = net.n_neurons
+    pops = [p for p in net.populations if p.kind not in SOURCE_KINDS and p.size]
+    if not pops or len(pops) * n > _LAYER_ROWS_MAX:
+        return None
+    pop_of = np.asarray(low.pop)
+    pre, post = np.asarray(net.pre), np.asarray(low.post)
+    pre_pop, post_pop = pop_of[pre], pop_of[post]
+    # Population-level edges; a population feeding itself (or a cycle) rules it out.
+    edges = {(int(a), int(b)) for a, b in zip(*np.unique(np.stack([pre_pop, post_pop]), axis=1))
+             if a >= 0}
+    if any(a == b for a, b in edges):
+        return None
+    order, left = [], {p.index for p in pops}
+    while left:
+        ready = sorted(p for p in left if not any(a in left and b == p for a, b in edges))
+        if not ready:
+            return None
+        order += ready
+        left -= set(ready)
+    by_index = {p.index: p for p in pops}
+    by_post = np.argsort(post_pop, kind="stable")
+    bounds = np.searchsorted(post_pop[by_post], np.arange(len(net.models) + 1))
+    nrn, ptr, pop, npre, soff, syn = [], [0], [], [], [0], []
+    row = np.full((len(order), n), -1, np.int32)
+    for b, i in enumerate(order):
+        p = by_index[i]
+        ks = by_post[bounds[i]:bounds[i + 1]]
+        pres = np.unique(pre[ks])
+        if ks.size != pres.size * p.size:
+            return None
+        mat = np.full((p.size, pres.size), -1, np.int64)
+        mat[post[ks] - p.start, np.searchsorted(pres, pre[ks])] = ks
+        if (mat < 0).any():
+            return None                 # duplicates where others are missing
+        row[b, pres] = np.arange(pres.size, dtype=np.int32)
+        nrn.append(p.ids.astype(np.int32))
+        ptr.append(ptr[-1] + p.size)
+        pop.append(i)
+        npre.append(pres.size)
+        syn.append(mat.ravel())
+        soff.append(soff[-1] + mat.size)
+    return (np.concatenate(nrn), np.array(ptr, np.int64), np.array(pop, np.int32),
+            np.ascontiguousarray(row.ravel()), np.array(npre, np.int64),
+            np.array(soff, np.int64), np.concatenate(syn).astype(np.int64))
 
 
 def _window_plan(net: Network, low, li, t_max):
@@ -640,7 +715,12 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
     stream_pos, stream_count, stream_gen, stream_ptr, stream_ids = _poisson_streams(net, low)
     # Only Poisson generators draw random numbers; without them no seed is drawn.
     seed = _seed(seed) if net.n_poisson or seed is not None else None
-    plan = _window_plan(net, low, li, t_max)
+    layers = _layer_plan(net, low, li)
+    if _TRAIN_LOOP == "layered" and layers is None:
+        raise ValueError("the layered loop needs a network without delays, pulses, Poisson "
+                         "generators or LI readouts, of dense projections between "
+                         "populations that form no cycle")
+    plan = _window_plan(net, low, li, t_max) if layers is None else None
     window, topo, levels = plan if plan is not None else (0.0, None, None)
     (first, sp_t, sp_n, sp_off, ro_v, vmax, tvmax, n_events, status, where,
      log) = _spiketrain_engine.run_batch(
@@ -648,7 +728,7 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
         int(li_ids.size), t_max, budget, resolve_threads(n_threads), stream_pos, stream_count,
         stream_gen,
         net._poisson_offsets, net._poisson_t, net._poisson_rate, seed or 0, bool(record_tape),
-        window, topo, levels, stream_ptr, stream_ids)
+        window, topo, levels, stream_ptr, stream_ids, layers)
     if (status != 0).any():
         _raise_status(net, status, where, budget)
     # Canonical order (time, then neuron) of the engine's spikes, which are in the

@@ -184,10 +184,21 @@ cdef inline int _cross_power_rising(const TrainPop* P, double U0, double J0, dou
     rounding breaks the monotone picture (an iterate above c, slow convergence at a
     near-tangent crossing) or the crossing could lie where x underflows."""
     cdef double B = J0 * P.coef, A = U0 + B, x = 1.0, xn, xp, xprev, f = U0 - c, dg = U0 - J0
-    cdef double s
+    cdef double s, q, lhs, rhs
     cdef int it, p = P.power
     if h * P.inv_m > 600.0:
         return CROSS_FAIL
+    if A > 0.0 and c > 0.0:
+        # The peak first, with no exponential: at the maximum U* = J(s*) = J0 r^{-p/(p-1)}
+        # with r = e^{s* (1/tau_syn - 1/tau_mem)} = J0 p / ((p - 1) A), so U* < c iff
+        # (J0 / c)^{p-1} < r^p.  Most rising pieces peak below threshold (an input
+        # that does not make the neuron fire); only a clear margin decides here,
+        # rounding-close cases (and overflowing powers) go on to Newton.
+        q = J0 * p / ((p - 1) * A)
+        lhs = train_power(J0 / c, p - 1) if p > 2 else J0 / c
+        rhs = train_power(q, p)
+        if lhs < rhs * (1.0 - 1e-9) and rhs < INFINITY:
+            return CROSS_NONE
     for it in range(40):
         if not dg < 0.0:
             return CROSS_NONE          # past the maximum: the rising piece stays below c

@@ -122,6 +122,51 @@ cdef struct TrainClock:
     double fs
 
 
+cdef inline int grow(void** p, size_t nbytes) noexcept nogil:
+    """realloc *p to nbytes; -1 (and *p untouched) if out of memory."""
+    cdef void* g = realloc(p[0], nbytes)
+    if g == NULL:
+        return -1
+    p[0] = g
+    return 0
+
+
+cdef struct Spk:
+    # A spike of the layered loop: time, neuron (or a block's input row), tape entry.
+    double t
+    int64_t ref
+    int32_t n
+
+
+cdef struct SpikeList:
+    Spk* s
+    int64_t m
+    int64_t cap
+
+
+cdef int sl_reserve(SpikeList* L, int64_t m) noexcept nogil:
+    """Room for m spikes; -1 if out of memory."""
+    cdef int64_t cap = L.cap if L.cap else 64
+    if m <= L.cap:
+        return 0
+    while cap < m:
+        cap *= 2
+    if grow(<void**> &L.s, cap * sizeof(Spk)) < 0:
+        return -1
+    L.cap = cap
+    return 0
+
+
+cdef inline int sl_push(SpikeList* L, double t, int32_t j, int64_t ref) noexcept nogil:
+    if L.m == L.cap and sl_reserve(L, L.m + 1) < 0:
+        return -1
+    L.s[L.m].t = t
+    L.s[L.m].n = j
+    L.s[L.m].ref = ref
+    L.m += 1
+    return 0
+
+
 cdef struct Workspace:
     Heap heap
     TrainClock* clock   # per population
@@ -180,6 +225,15 @@ cdef struct Workspace:
     double* st_next
     double* pnext       # per neuron: the earliest st_next of its streams
     int64_t n_bk
+    # The layered loop (run_layered): the example's spikes so far in canonical order
+    # (its inputs, then every finished block's), the running block's inputs, and its
+    # own new spikes; per interval between the block's input times, its decays.
+    SpikeList lg
+    SpikeList lf
+    SpikeList lb
+    double* iv
+    int64_t iv_n
+    int64_t iv_cap
 
 
 cdef void ws_free(Workspace* ws) noexcept nogil:
@@ -199,6 +253,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.st_emit); free(ws.st_next); free(ws.pnext)
     free(ws.gt_t); free(ws.gt_f); free(ws.shift)
     free(ws.pend_t); free(ws.pend_j); free(ws.pend_ref); free(ws.pend_ix)
+    free(ws.lg.s); free(ws.lf.s); free(ws.lb.s); free(ws.iv)
     free(ws)
 
 
@@ -251,15 +306,6 @@ cdef int ws_window_alloc(Workspace* ws, int64_t n, int64_t n_li, int64_t n_strea
     if (ws.gt_t == NULL or ws.gt_f == NULL or ws.shift == NULL or ws.bk == NULL or ws.act_t == NULL or ws.ro_next == NULL or ws.st_emit == NULL
             or ws.st_next == NULL or ws.pnext == NULL):
         return -1
-    return 0
-
-
-cdef inline int grow(void** p, size_t nbytes) noexcept nogil:
-    """realloc *p to nbytes; -1 (and *p untouched) if out of memory."""
-    cdef void* g = realloc(p[0], nbytes)
-    if g == NULL:
-        return -1
-    p[0] = g
     return 0
 
 
@@ -1378,6 +1424,360 @@ cdef int sort_spikes(Workspace* ws) noexcept nogil:
 
 
 # ==============================================================================
+# The layered loop
+# ==============================================================================
+# A network without delays whose populations form a feedforward stack of dense
+# projections (every presynaptic neuron of a population reaches each of its neurons
+# through exactly one synapse), fed by input spike trains only, is run block by
+# block (one population each, in topological order), and each neuron of a block
+# from 0 to t_max in one go (docs/engine.md 13, "The layered loop"):
+#   * the block's inputs are the spikes of its presynaptic neurons, all known when
+#     it runs (inputs and earlier blocks), merged in canonical order (time, then
+#     neuron); the decays over each interval between consecutive input times are
+#     shared by the block's neurons and computed once;
+#   * per interval, a neuron's state at its end costs two multiplications; a
+#     crossing is only searched for when that state is above threshold (a crossing
+#     certainly exists) or when V rises at the start and falls at the end (a
+#     maximum inside, which might reach threshold): with at most one extremum per
+#     interval, V stays below threshold otherwise;
+#   * no heap, no action tree, no buckets: the arrivals are read from one array
+#     with the weights of a dense matrix.
+# Ties are resolved as in run_one: a crossing at an input time fires after that
+# time's arrivals, a refractory period that ends at one is released after them.
+# The tape is written block by block and neuron by neuron, in each neuron's time
+# order, which is all the reverse sweep needs (a spike's entry comes before every
+# arrival that refers to it).
+
+cdef struct Layers:
+    # The layered loop's plan (simulation._layer_plan): per block, its neurons
+    # nrn[ptr[b]:ptr[b + 1]], its population, the row of each neuron in its dense
+    # synapse matrix (row[b * n + j], -1: not presynaptic to it), the matrix's width,
+    # and the matrix from soff[b], neuron-major: synapse ids, and weights / g_leak.
+    int64_t n_blocks
+    const int32_t* nrn
+    const int64_t* ptr
+    const int32_t* pop
+    const int32_t* row
+    const int64_t* npre
+    const int64_t* soff
+    const int64_t* syn
+    const double* wg
+
+
+cdef inline bint spk_less(const Spk* a, const Spk* b) noexcept nogil:
+    return a.t < b.t or (a.t == b.t and a.n < b.n)
+
+
+cdef void spk_sort(Spk* a, Spk* tmp, int64_t m) noexcept nogil:
+    """Sort m spikes in canonical order (time, then neuron): insertion sort of runs of
+    8, then bottom-up merges (the spikes themselves move: no indirection)."""
+    cdef int64_t i, k, lo, mid, hi, p, q, o, width = 8
+    cdef Spk x
+    cdef Spk* src = a
+    cdef Spk* dst = tmp
+    cdef Spk* sw
+    for lo in range(0, m, 8):
+        hi = min(lo + 8, m)
+        for i in range(lo + 1, hi):
+            x = a[i]
+            k = i
+            while k > lo and spk_less(&x, &a[k - 1]):
+                a[k] = a[k - 1]
+                k -= 1
+            a[k] = x
+    while width < m:
+        lo = 0
+        while lo < m:
+            mid = min(lo + width, m)
+            hi = min(lo + 2 * width, m)
+            p = lo
+            q = mid
+            o = lo
+            while p < mid and q < hi:
+                if spk_less(&src[q], &src[p]):
+                    dst[o] = src[q]
+                    q += 1
+                else:
+                    dst[o] = src[p]
+                    p += 1
+                o += 1
+            while p < mid:
+                dst[o] = src[p]
+                p += 1
+                o += 1
+            while q < hi:
+                dst[o] = src[q]
+                q += 1
+                o += 1
+            lo = hi
+        sw = src
+        src = dst
+        dst = sw
+        width *= 2
+    if src != a:
+        memcpy(a, src, m * sizeof(Spk))
+
+
+cdef int merge_block(Workspace* ws) noexcept nogil:
+    """Merge the block's new spikes ws.lb into the example's spikes ws.lg, keeping
+    those in canonical order (time, then neuron).  Returns -1 if out of memory."""
+    cdef SpikeList* G = &ws.lg
+    cdef SpikeList* B = &ws.lb
+    cdef int64_t m = B.m, a, b, o
+    if m == 0:
+        return 0
+    if sl_reserve(G, G.m + m) < 0 or sl_reserve(&ws.lf, m) < 0:
+        return -1
+    # ws.lf is free between blocks: the sort's scratch.
+    spk_sort(B.s, ws.lf.s, m)
+    # From the back, in place: G's tail moves up by m.
+    a = G.m - 1
+    b = m - 1
+    o = G.m + m - 1
+    while b >= 0:
+        if a >= 0 and spk_less(&B.s[b], &G.s[a]):
+            G.s[o] = G.s[a]
+            a -= 1
+        else:
+            G.s[o] = B.s[b]
+            b -= 1
+        o -= 1
+    G.m += m
+    B.m = 0
+    return 0
+
+
+cdef inline int lay_spike(Workspace* ws, const TrainPop* P, int32_t j, double t, double J,
+                          int* mode, int64_t* last_fire, double* first, int64_t* events,
+                          int64_t max_events) noexcept nogil:
+    """Neuron j of the running block spikes at t (J: its current then): keep the
+    spike (its place in the spike list, the tape entry's syn, is set at the end),
+    set its mode after the reset.  Returns a STATUS_*."""
+    cdef int64_t ref = 0
+    if first[j] == INFINITY:
+        first[j] = t
+    if isinf(P.t_ref):
+        mode[0] = MODE_DONE
+    elif P.t_ref > 0.0:
+        mode[0] = MODE_CLAMPED
+    else:
+        mode[0] = MODE_FREE
+    events[0] += 1
+    if events[0] > max_events:
+        return STATUS_BUDGET
+    if ws.record:
+        ref = log_add(ws, LOG_FIRE, j, t, P.v_reset, J, -1, -1, mode[0])
+        if ref < 0:
+            return STATUS_NO_MEMORY
+    last_fire[0] = ref
+    if sl_push(&ws.lb, t, j, ref) < 0:
+        return STATUS_NO_MEMORY
+    return STATUS_OK
+
+
+cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* wg,
+                    const int64_t* syn, double t_max, double* first, int64_t* events,
+                    int64_t max_events) noexcept nogil:
+    """Run neuron j of the current block from rest at 0 up to t_max through the
+    block's inputs ws.lf (their rows index its weights wg and synapses syn) and the
+    intervals between them (end time and decays in ws.iv).  Returns a STATUS_*."""
+    cdef const SpikeList* F = &ws.lf
+    cdef const double* iv
+    cdef int64_t a = 0, m = F.m, q = ws.iv_n, i, last_fire = -1
+    cdef double V = P.v_init, J = 0.0, t0 = 0.0, ts = 0.0, T, s = 0.0, em, ej, k, U0, Ue
+    cdef double tf = 0.0, w, c = P.theta - P.b, b = P.b
+    cdef int mode = MODE_FREE, rc
+    cdef bint pending
+    cdef int32_t r
+    for i in range(q):
+        iv = ws.iv + 4 * i
+        T = iv[0]
+        pending = False
+        # From t0 to T: releases and spikes, then the state at T.
+        while True:
+            if mode == MODE_DONE:
+                return STATUS_OK
+            if mode == MODE_CLAMPED:
+                if tf + P.t_ref < T or (i == q - 1 and tf + P.t_ref <= T):
+                    J *= exp(-(tf + P.t_ref - t0) * P.inv_s)
+                    t0 = tf + P.t_ref
+                    V = P.v_reset
+                    mode = MODE_FREE
+                    events[0] += 1
+                    if events[0] > max_events:
+                        return STATUS_BUDGET
+                    if ws.record and log_add(ws, LOG_RELEASE, j, t0, V, J, last_fire, -1,
+                                             MODE_FREE) < 0:
+                        return STATUS_NO_MEMORY
+                    continue
+                J *= iv[2] if t0 == ts else exp(-(T - t0) * P.inv_s)
+                t0 = T
+                break
+            U0 = V - b
+            if t0 == ts:
+                em = iv[1]
+                ej = iv[2]
+                k = iv[3]
+            else:
+                em = exp(-(T - t0) * P.inv_m)
+                k = train_kappa(P, T - t0, em, &ej)
+            if U0 >= c:
+                rc = CROSS_FIRE
+                s = 0.0
+            else:
+                Ue = U0 * em + J * k
+                # Above threshold at T, or a maximum inside (rising at t0, falling
+                # at T): search.  Otherwise V stays below threshold up to T.
+                if Ue >= c or (J > U0 and J * ej < Ue):
+                    rc = train_cross(P, V, J, T - t0, newton_max_iterations, &s)
+                    if rc == CROSS_FAIL:
+                        return STATUS_NEWTON
+                else:
+                    rc = CROSS_NONE
+            if rc == CROSS_NONE or (i == q - 1 and t0 + s > t_max):
+                V = b + U0 * em + J * k
+                J = J * ej
+                t0 = T
+                break
+            tf = t0 + s
+            if tf >= T and i < q - 1:
+                # At an input time: the spike comes after its arrivals.
+                V = b + U0 * em + J * k
+                J = J * ej
+                t0 = T
+                pending = True
+                break
+            if s > 0.0:
+                em = exp(-s * P.inv_m)
+                train_kappa(P, s, em, &ej)
+                J = J * ej
+            t0 = tf
+            V = P.v_reset
+            rc = lay_spike(ws, P, j, tf, J, &mode, &last_fire, first, events, max_events)
+            if rc != STATUS_OK:
+                return rc
+        if i == q - 1:
+            break
+        # T's arrivals (a neuron that is done drops them, as in arrive()).
+        while a < m and F.s[a].t == T:
+            if mode != MODE_DONE:
+                r = F.s[a].n
+                w = wg[r]
+                if w != 0.0 or ws.record:
+                    J += w
+                    if ws.record and log_add(ws, LOG_ARRIVAL, j, T, V, J, F.s[a].ref, syn[r],
+                                             mode) < 0:
+                        return STATUS_NO_MEMORY
+            a += 1
+        if pending:
+            tf = T
+            V = P.v_reset
+            rc = lay_spike(ws, P, j, T, J, &mode, &last_fire, first, events, max_events)
+            if rc != STATUS_OK:
+                return rc
+        elif mode == MODE_CLAMPED and tf + P.t_ref == T:
+            V = P.v_reset
+            mode = MODE_FREE
+            events[0] += 1
+            if events[0] > max_events:
+                return STATUS_BUDGET
+            if ws.record and log_add(ws, LOG_RELEASE, j, T, V, J, last_fire, -1, MODE_FREE) < 0:
+                return STATUS_NO_MEMORY
+        ts = T
+    return STATUS_OK
+
+
+cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, const Layers* Ly,
+                     const double* in_t, const int64_t* in_c, int64_t n_in_spikes,
+                     const int32_t* input_neuron, double t_max, int64_t max_events,
+                     double* first, int64_t* n_events, int64_t* where) noexcept nogil:
+    """Simulate one example block by block (see above); run_one's results to rounding."""
+    cdef int64_t n = net.n_neurons, i, b, x, events = 0, m, q, ref = 0, w0
+    cdef int32_t jj, row
+    cdef int rc
+    cdef const TrainPop* P
+    cdef const int32_t* rows
+    cdef SpikeList* G = &ws.lg
+    cdef SpikeList* F = &ws.lf
+    cdef double prev, h, em, ej
+    cdef double* iv
+    G.m = 0
+    ws.lb.m = 0
+    for i in range(n):
+        first[i] = INFINITY
+    for i in range(n_in_spikes):
+        if not in_t[i] <= t_max:
+            break
+        jj = input_neuron[in_c[i]]
+        events += 1
+        if events > max_events:
+            n_events[0] = events
+            return STATUS_BUDGET
+        if first[jj] == INFINITY:
+            first[jj] = in_t[i]
+        if ws.record:
+            ref = log_add(ws, LOG_SOURCE, jj, in_t[i], 0.0, 0.0, -1, -1, MODE_FREE)
+        if ref < 0 or sl_push(&ws.lb, in_t[i], jj, ref) < 0:
+            return STATUS_NO_MEMORY
+    if merge_block(ws) < 0:
+        return STATUS_NO_MEMORY
+    for b in range(Ly.n_blocks):
+        P = &pops[Ly.pop[b]]
+        rows = Ly.row + b * n
+        # The block's inputs, and the intervals they cut [0, t_max] into.
+        if sl_reserve(F, G.m) < 0:
+            return STATUS_NO_MEMORY
+        m = 0
+        for i in range(G.m):
+            row = rows[G.s[i].n]
+            if row >= 0:
+                F.s[m] = G.s[i]
+                F.s[m].n = row
+                m += 1
+        F.m = m
+        if ws.iv_cap < m + 1:
+            if grow(<void**> &ws.iv, 4 * (m + 1) * sizeof(double)) < 0:
+                return STATUS_NO_MEMORY
+            ws.iv_cap = m + 1
+        q = 0
+        prev = 0.0
+        for i in range(m + 1):
+            if i < m and q > 0 and F.s[i].t == prev:
+                continue
+            iv = ws.iv + 4 * q
+            iv[0] = F.s[i].t if i < m else t_max
+            h = iv[0] - prev
+            em = exp(-h * P.inv_m)
+            iv[1] = em
+            iv[3] = train_kappa(P, h, em, &ej)
+            iv[2] = ej
+            prev = iv[0]
+            q += 1
+        ws.iv_n = q
+        w0 = Ly.soff[b]
+        for x in range(Ly.ptr[b], Ly.ptr[b + 1]):
+            jj = Ly.nrn[x]
+            rc = lay_neuron(ws, P, jj, Ly.wg + w0, Ly.syn + w0, t_max, first, &events,
+                            max_events)
+            if rc != STATUS_OK:
+                n_events[0] = events
+                where[0] = jj
+                return rc
+            w0 += Ly.npre[b]
+        if merge_block(ws) < 0:
+            return STATUS_NO_MEMORY
+    # The spike list, in canonical order already; the tape's spike entries learn
+    # their places in it.
+    for i in range(G.m):
+        if record_spike(ws, G.s[i].n, G.s[i].t) < 0:
+            return STATUS_NO_MEMORY
+        if ws.record:
+            ws.log[ws.log_base + G.s[i].ref].syn = i
+    n_events[0] = events
+    return STATUS_OK
+
+
+# ==============================================================================
 # Batch entry point
 # ==============================================================================
 def _set_newton_iterations(int n):
@@ -1438,6 +1838,7 @@ cdef struct Batch:
     double window          # the windowed loop's window (topo != NULL)
     const int32_t* topo    # its neuron order, or NULL: run_one
     const int64_t* levels  # where each level of topo starts (and n at the end)
+    const Layers* lay      # the layered loop's plan, or NULL
 
 
 cdef void run_example(Batch* B, Workspace* ws, Streams* S, int64_t e, int64_t tid) noexcept nogil:
@@ -1446,7 +1847,12 @@ cdef void run_example(Batch* B, Workspace* ws, Streams* S, int64_t e, int64_t ti
     ws.sp_base = ws.sp_n_used
     ws.log_base = ws.log_n
     S.example = <uint64_t> e
-    if B.topo != NULL:
+    if B.lay != NULL:
+        B.status[e] = run_layered(
+            ws, B.net, B.pops, B.lay, B.in_t + B.in_off[e], B.in_c + B.in_off[e],
+            B.in_off[e + 1] - B.in_off[e], B.input_neuron, B.t_max, B.max_events,
+            B.first + e * B.n if B.n else &dummy, &B.n_events[e], &B.where[e])
+    elif B.topo != NULL:
         B.status[e] = run_windowed(
             ws, B.net, B.pops, S, B.in_t + B.in_off[e], B.in_c + B.in_off[e],
             B.in_off[e + 1] - B.in_off[e], B.input_neuron, B.ro_t, B.n_ro, B.li_slot, B.n_li,
@@ -1477,7 +1883,8 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
               const int32_t[::1] stream_gen,
               const int64_t[::1] seg_off, const double[::1] seg_t, const double[::1] seg_rate,
               uint64_t seed, bint record, double window=0.0, topo=None, levels=None,
-              const int64_t[::1] stream_ptr=None, const int64_t[::1] stream_ids=None):
+              const int64_t[::1] stream_ptr=None, const int64_t[::1] stream_ids=None,
+              layers=None):
     """Run every example of the input spike trains through the lowered network.
 
     Returns ``(first, sp_time, sp_neuron, sp_offsets, readout_v, v_max, t_vmax,
@@ -1563,6 +1970,45 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
         if n:
             B.topo = &topo_v[0]
             B.levels = &levels_v[0]
+    cdef Layers Ly
+    cdef const int32_t[::1] ly_nrn, ly_pop, ly_row
+    cdef const int64_t[::1] ly_ptr, ly_npre, ly_soff, ly_syn
+    cdef double[::1] ly_wg
+    B.lay = NULL
+    if layers is not None:
+        if topo is not None:
+            raise ValueError("spike-train engine: the layered and the windowed loop are exclusive")
+        ly_nrn, ly_ptr, ly_pop, ly_row, ly_npre, ly_soff, ly_syn = layers
+        Ly.n_blocks = ly_pop.shape[0]
+        if (ly_ptr.shape[0] != Ly.n_blocks + 1 or ly_npre.shape[0] != Ly.n_blocks
+                or ly_soff.shape[0] != Ly.n_blocks + 1 or ly_row.shape[0] != Ly.n_blocks * n
+                or ly_ptr[0] != 0 or ly_ptr[Ly.n_blocks] != ly_nrn.shape[0]
+                or ly_soff[0] != 0 or ly_soff[Ly.n_blocks] != ly_syn.shape[0]):
+            raise ValueError("spike-train engine: the layered plan's arrays are inconsistent")
+        for i in range(Ly.n_blocks):
+            if (ly_pop[i] < 0 or ly_pop[i] >= net.n_pops or ly_ptr[i + 1] < ly_ptr[i]
+                    or ly_soff[i + 1] - ly_soff[i] != (ly_ptr[i + 1] - ly_ptr[i]) * ly_npre[i]):
+                raise ValueError("spike-train engine: the layered plan's arrays are inconsistent")
+        for i in range(ly_nrn.shape[0]):
+            if ly_nrn[i] < 0 or ly_nrn[i] >= n:
+                raise ValueError("spike-train engine: the layered plan names an unknown neuron")
+        for i in range(ly_row.shape[0]):
+            if ly_row[i] >= ly_npre[i // n]:
+                raise ValueError("spike-train engine: the layered plan's rows are out of range")
+        for i in range(ly_syn.shape[0]):
+            if ly_syn[i] < 0 or ly_syn[i] >= net.n_synapses:
+                raise ValueError("spike-train engine: the layered plan names an unknown synapse")
+        wg = np.empty(ly_syn.shape[0], dtype=np.float64)
+        ly_wg = wg
+        Ly.nrn = &ly_nrn[0] if ly_nrn.shape[0] else &i32dummy
+        Ly.ptr = &ly_ptr[0]
+        Ly.pop = &ly_pop[0] if Ly.n_blocks else &i32dummy
+        Ly.row = &ly_row[0] if ly_row.shape[0] else &i32dummy
+        Ly.npre = &ly_npre[0] if Ly.n_blocks else &idummy
+        Ly.soff = &ly_soff[0]
+        Ly.syn = &ly_syn[0] if ly_syn.shape[0] else &idummy
+        Ly.wg = &ly_wg[0] if ly_syn.shape[0] else &dummy
+        B.lay = &Ly
     cdef Streams S0
     S0.n = stream_pos.shape[0]
     S0.pos = &stream_pos[0] if S0.n else NULL
@@ -1598,6 +2044,11 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
             raise MemoryError()
         train_pops_fill(pops, pop_params)
         B.pops = pops
+        if B.lay != NULL:
+            # Weights / g_leak in the layout of the dense matrices (as arrive() adds them).
+            for i in range(Ly.n_blocks):
+                for k in range(ly_soff[i], ly_soff[i + 1]):
+                    ly_wg[k] = net.weights[ly_syn[k]] * pops[ly_pop[i]].inv_g
         # Shared decays in the windowed loop need windows short enough that a
         # group's factors e^{+-(t - R)/tau} stay far from overflow (R: the window's
         # start; one window: 0 up to t_max), and few populations (each group holds
