@@ -291,7 +291,7 @@ def _backward_trains(net, result, dL_dt, outputs, dL_dspikes, dL_dvoltages, dL_d
     li_slot = np.full(net.n_neurons, -1, np.int32)
     li_slot[result.readout_ids] = np.arange(n_li, dtype=np.int32)
     gw, gd, gpop, gpulse, gspike = _eventprop.backward_batch(
-        low, _train_table(net), tape.log, tape.log_offsets, offsets, seed, result.readout_times,
+        low, _train_table(net, low), tape.log, tape.log_offsets, offsets, seed, result.readout_times,
         li_slot, n_li,
         dv, dvm, np.ascontiguousarray(result.t_v_max), result.t_max, resolve_threads(n_threads))
     gsp = gspike[engine_pos]                    # canonical order

@@ -464,8 +464,15 @@ def _spike_train_engine_needed(net: Network, input_times) -> bool:
     return False
 
 
-def _train_table(net: Network) -> np.ndarray:
-    """Per population, its row of the spike-train engine (``NeuronModel.spike_train``)."""
+def _train_table(net: Network, low=None) -> np.ndarray:
+    """Per population, its row of the spike-train engine (``NeuronModel.spike_train``);
+    cached on the network per parameter values when ``low`` (its lowered form) is given."""
+    if low is not None:
+        cached = getattr(net, "_train_table_cache", None)
+        if cached is None or cached[0] is not low.structure or cached[1] != low.params_key:
+            cached = (low.structure, low.params_key, _train_table(net))
+            net._train_table_cache = cached
+        return cached[2]
     rows = []
     for i, m in enumerate(net.models):
         spec = _models.REGISTRY[m]
@@ -494,11 +501,39 @@ def _input_trains(net: Network, input_times) -> tuple[SpikeTrains, bool]:
     return trains, single
 
 
+def _train_structure(net: Network, low):
+    """What the spike-train engine needs of the network's structure, cached per
+    structure: which neurons are LI readouts, their ids and slots, and the neuron of
+    each input channel.  Raises if an LI readout is presynaptic to a synapse."""
+    cached = getattr(net, "_train_structure_cache", None)
+    if cached is not None and cached[0] is low.structure:
+        return cached[1]
+    li = np.zeros(net.n_neurons, bool)
+    for pop in net.populations:
+        if pop.kind == "li":
+            li[pop.ids] = True
+    li_ids = _readonly(np.flatnonzero(li))
+    li_slot = np.full(net.n_neurons, -1, np.int32)
+    li_slot[li_ids] = np.arange(li_ids.size, dtype=np.int32)
+    sends = li & (np.diff(low.indptr) > 0)
+    if sends.any():
+        i = int(np.flatnonzero(sends)[0])
+        raise ValueError(f"neuron {i} is an LI readout (model='li'), which never "
+                         f"spikes, but it is the presynaptic neuron of synapse {int(low.indptr[i])}")
+    out = (_readonly(li), li_ids, _readonly(li_slot),
+           _readonly(np.ascontiguousarray(net.input_ids, dtype=np.int32)))
+    net._train_structure_cache = (low.structure, out)
+    return out
+
+
 def _poisson_streams(net: Network, low):
     """The Poisson streams of the engine: one per synapse of a generator, numbered by
     generator and then delivery order (engine.md 13).  Returns each stream's position
     in the delivery order, its number of synapses (1), its generator, and, for the
     windowed loop, the streams of each target neuron (``ptr``, ``ids``: CSR)."""
+    if not net.n_poisson:
+        e64 = np.zeros(0, np.int64)
+        return e64, e64, np.zeros(0, np.int32), np.zeros(net.n_neurons + 1, np.int64), e64
     gens = np.flatnonzero(low.kind == POISSON)
     sizes = low.indptr[gens + 1] - low.indptr[gens]
     total = int(sizes.sum())
@@ -534,16 +569,16 @@ def _layer_plan(net: Network, low, li):
     population index, the row of every neuron in its dense synapse matrix
     (``row[b * n + j]``, -1: none), the matrix's width and, from ``soff[b]``, the
     matrix itself (synapse ids, neuron-major).  Cached on the network per structure."""
-    if _TRAIN_LOOP not in ("auto", "layered"):
-        return None
-    if low.has_delays or li.any() or net.n_poisson or net.n_pulses:
+    if _TRAIN_LOOP not in ("auto", "layered") or low.has_delays:
         return None
     cached = getattr(net, "_layer_cache", None)
-    if cached is not None and cached[0] is low.structure:
-        return cached[1]
-    plan = _make_layer_plan(net, low)
-    net._layer_cache = (low.structure, plan)
-    return plan
+    if cached is None or cached[0] is not low.structure:
+        plan = None
+        if not (li.any() or net.n_poisson or net.n_pulses):
+            plan = _make_layer_plan(net, low)
+        cached = (low.structure, plan)
+        net._layer_cache = cached
+    return cached[1]
 
 
 def _make_layer_plan(net: Network, low):
@@ -686,20 +721,9 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
                          "needs a finite t_max: its neurons may fire for ever")
     trains, single = _input_trains(net, input_times)
     low = net._lower()
-    table = _train_table(net)
+    table = _train_table(net, low)
     budget = _max_events(max_events, net, spike_trains=True)
-    li = np.zeros(net.n_neurons, bool)
-    for pop in net.populations:
-        if pop.kind == "li":
-            li[pop.ids] = True
-    li_ids = np.flatnonzero(li)
-    li_slot = np.full(net.n_neurons, -1, np.int32)
-    li_slot[li_ids] = np.arange(li_ids.size, dtype=np.int32)
-    sends = li & (np.diff(low.indptr) > 0)
-    if sends.any():
-        i = int(np.flatnonzero(sends)[0])
-        raise ValueError(f"neuron {i} is an LI readout (model='li'), which never "
-                         f"spikes, but it is the presynaptic neuron of synapse {int(low.indptr[i])}")
+    li, li_ids, li_slot, input_neuron = _train_structure(net, low)
     if readout_times is None:
         ro = np.zeros(0)
     else:
@@ -711,7 +735,6 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
             raise ValueError(f"readout_times must lie in [0, t_max = {t_max}]")
         if (np.diff(ro) < 0).any():
             raise ValueError("readout_times must be sorted")
-    input_neuron = np.ascontiguousarray(net.input_ids, dtype=np.int32)
     stream_pos, stream_count, stream_gen, stream_ptr, stream_ids = _poisson_streams(net, low)
     # Only Poisson generators draw random numbers; without them no seed is drawn.
     seed = _seed(seed) if net.n_poisson or seed is not None else None

@@ -74,6 +74,7 @@ cdef struct Slot:
     double* G              # per tape entry of the current example
     int64_t G_cap
     int failed             # out of memory
+    int64_t bad            # the first tape entry the sweep could not follow, or -1
 
 
 cdef inline double dphi(double y) noexcept nogil:
@@ -171,10 +172,11 @@ cdef void carry(const TrainPop* P, double* gp, const Losses* L, int64_t e, int32
 
 
 cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T, int64_t a, int64_t b,
-                     const double* seed, double* gspike, const Losses* L, int64_t e,
-                     Slot* S) noexcept nogil:
+                     const double* seed, double* gspike, int64_t n_spikes, const Losses* L,
+                     int64_t e, Slot* S) noexcept nogil:
     """The reverse sweep of one example: tape entries a:b, spike seeds and outputs
-    ``seed``/``gspike`` (its spike list).  Returns -1 if out of memory."""
+    ``seed``/``gspike`` (its spike list, n_spikes long).  Returns -1 if out of memory,
+    -2 (the entry in S.bad) at an entry whose indices cannot be followed."""
     cdef int64_t n = net.n_neurons, i, j, k, m = b - a, sidx
     cdef int32_t nrn, p, slot
     cdef const TrainPop* P
@@ -195,6 +197,12 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
         S.tl[j] = L.t_max
     for i in range(m - 1, -1, -1):
         j = a + i
+        # Every index an entry holds is checked before it is followed (a damaged
+        # tape must raise, not read out of bounds), here where the entry is read
+        # anyway rather than in a pass of its own over the whole tape.
+        if not tape_entry_ok(net, &T[j], m, n_spikes):
+            S.bad = j
+            return -2
         nrn = T[j].neuron
         if T[j].type == LOG_SOURCE:
             total = S.G[i] + seed[T[j].syn]
@@ -271,18 +279,6 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
     return 0
 
 
-cdef int64_t _first_bad_entry(const NetRec* net, const int64_t[::1] off,
-                              const int64_t[::1] sp_off, const LogEntry* T,
-                              int64_t n_ex) noexcept nogil:
-    """The first tape entry whose indices the sweep cannot follow, or -1."""
-    cdef int64_t e, i
-    for e in range(n_ex):
-        for i in range(off[e], off[e + 1]):
-            if not tape_entry_ok(net, &T[i], off[e + 1] - off[e], sp_off[e + 1] - sp_off[e]):
-                return i
-    return -1
-
-
 def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1] off,
                    const int64_t[::1] sp_offsets,
                    const double[::1] seed, const double[::1] readout_times,
@@ -305,6 +301,7 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     cdef int64_t n_pops = net.n_pops, n_pulses = net.n_pulses, total = entries.shape[0]
     cdef const LogEntry* T = <const LogEntry*> &raw[0] if total else NULL
     cdef int64_t i, e, c, n_slots, lo, hi, q
+    cdef int rc
     if pop_params.shape[0] != n_pops or pop_params.shape[1] != TRAIN_COLS:
         raise ValueError("spike-train population table has the wrong shape")
     if sp_offsets.shape[0] != n_ex + 1 or seed.shape[0] != sp_offsets[n_ex]:
@@ -322,9 +319,6 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     for e in range(n_ex):
         if off[e + 1] < off[e] or sp_offsets[e + 1] < sp_offsets[e]:
             raise ValueError("the tape is damaged (its offsets decrease)")
-    bad = _first_bad_entry(&net, off, sp_offsets, T, n_ex)
-    if bad >= 0:
-        raise ValueError(f"the tape is damaged (entry {bad} has an index out of range)")
     gw = np.zeros(ns)
     gd = np.zeros(ns)
     gpop = np.zeros((n_pops, N_GP))
@@ -355,6 +349,7 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
             raise MemoryError()
         train_pops_fill(pops, pop_params)
         for c in range(n_slots):
+            slots[c].bad = -1
             slots[c].gw = <double*> calloc(ns + 1, sizeof(double))
             slots[c].gd = <double*> calloc(ns + 1, sizeof(double))
             slots[c].gp = <double*> calloc(n_pops * N_GP + 1, sizeof(double))
@@ -372,12 +367,19 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
                 lo = c * n_ex // n_slots
                 hi = (c + 1) * n_ex // n_slots
                 for e in range(lo, hi):
-                    if run_example(&net, pops, T, off[e], off[e + 1], pseed + sp_offsets[e],
-                                   pgs + sp_offsets[e], &L, e, &slots[c]) < 0:
+                    rc = run_example(&net, pops, T, off[e], off[e + 1], pseed + sp_offsets[e],
+                                     pgs + sp_offsets[e], sp_offsets[e + 1] - sp_offsets[e], &L,
+                                     e, &slots[c])
+                    if rc == -1:
                         slots[c].failed = 1
+                    elif rc == -2:
+                        break
         for c in range(n_slots):
             if slots[c].failed:
                 raise MemoryError("out of memory in the backward pass")
+            if slots[c].bad >= 0:
+                raise ValueError(f"the tape is damaged (entry {slots[c].bad} has an index out "
+                                 "of range)")
         for c in range(n_slots):
             for q in range(ns):
                 gwv[q] += slots[c].gw[q]

@@ -288,6 +288,71 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_streams) noe
     return ws
 
 
+# Workspaces kept between run_batch() calls (with the GIL held: taking and giving
+# back are Python-level steps of run_batch), so that a training loop's many small
+# batches reuse their buffers: no allocation, no regrowth of the tape, no fresh pages.
+# Only workspaces whose buffers total at most POOL_BYTES are kept.
+cdef enum:
+    POOL_SIZE = 8
+cdef Workspace* _pool[POOL_SIZE]
+cdef int64_t _pool_key[POOL_SIZE][5]
+cdef int _pool_n = 0
+cdef int64_t POOL_BYTES = 64 << 20
+
+
+cdef Workspace* ws_take(int64_t n, int64_t n_pops, int64_t n_streams, int64_t n_li,
+                        bint windowed):
+    """A workspace for this network and loop, from the pool or new; NULL if out of memory."""
+    global _pool_n
+    cdef int i
+    cdef Workspace* ws
+    for i in range(_pool_n):
+        if (_pool_key[i][0] == n and _pool_key[i][1] == n_pops and _pool_key[i][2] == n_streams
+                and _pool_key[i][3] == n_li and _pool_key[i][4] == windowed):
+            ws = _pool[i]
+            _pool_n -= 1
+            _pool[i] = _pool[_pool_n]
+            _pool_key[i] = _pool_key[_pool_n]
+            ws.sp_n_used = 0
+            ws.sp_base = 0
+            ws.log_n = 0
+            ws.log_base = 0
+            ws.heap.n = 0
+            ws.n_dirty = 0
+            ws.pend_n = 0
+            ws.gt_n = 0
+            ws.lg.m = 0
+            ws.lf.m = 0
+            ws.lb.m = 0
+            return ws
+    ws = ws_new(n, n_pops, n_streams)
+    if ws != NULL and windowed and ws_window_alloc(ws, n, n_li, n_streams) < 0:
+        ws_free(ws)
+        return NULL
+    return ws
+
+
+cdef void ws_give(Workspace* ws, int64_t n, int64_t n_pops, int64_t n_streams, int64_t n_li,
+                  bint windowed):
+    """Keep a workspace for the next call (small ones, while there is room), or free it."""
+    global _pool_n
+    cdef int64_t nbytes
+    if ws == NULL:
+        return
+    nbytes = (ws.log_cap * sizeof(LogEntry) + ws.sp_cap * (sizeof(double) + sizeof(int32_t))
+              + (ws.lg.cap + ws.lf.cap + ws.lb.cap) * sizeof(Spk))
+    if ws.log == NULL or _pool_n == POOL_SIZE or nbytes > POOL_BYTES:
+        ws_free(ws)
+        return
+    _pool[_pool_n] = ws
+    _pool_key[_pool_n][0] = n
+    _pool_key[_pool_n][1] = n_pops
+    _pool_key[_pool_n][2] = n_streams
+    _pool_key[_pool_n][3] = n_li
+    _pool_key[_pool_n][4] = windowed
+    _pool_n += 1
+
+
 cdef int ws_window_alloc(Workspace* ws, int64_t n, int64_t n_li, int64_t n_streams) noexcept nogil:
     """The windowed loop's per-neuron buckets and action times; -1 if out of memory."""
     cdef int64_t nn = n if n > 0 else 1
@@ -2059,14 +2124,11 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
         clocked = net.n_pops <= 8 and min(window, t_max) * rate_max <= 300.0
         for i in range(n_threads_):
             Sx[i] = S0
-            wss[i] = ws_new(n, net.n_pops, S0.n)
+            wss[i] = ws_take(n, net.n_pops, S0.n, n_li, topo is not None)
             if wss[i] == NULL:
                 raise MemoryError()
             wss[i].record = record
-            if topo is not None:
-                if ws_window_alloc(wss[i], n, n_li, S0.n) < 0:
-                    raise MemoryError()
-                wss[i].clocked = clocked
+            wss[i].clocked = clocked and topo is not None
         if n_ex > 0 and n_threads_ == 1:
             with nogil:
                 for e in range(n_ex):
@@ -2094,7 +2156,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     finally:
         if wss != NULL:
             for i in range(n_threads_):
-                ws_free(wss[i])
+                ws_give(wss[i], n, net.n_pops, S0.n, n_li, topo is not None)
         free(wss)
         free(pops)
         free(Sx)
