@@ -280,3 +280,31 @@ def test_yin_yang_runs_the_layered_loop_by_default():
     import yin_yang_eventprop as yy
     net, hid, out = yy.build(0)
     assert plan(net) is not None
+
+
+@pytest.mark.parametrize("name", ["heap", "window", "layered"])
+def test_runs_with_and_without_tape_in_turn_agree(name):
+    # Workspaces are kept between calls (per network size, loop and recording): a run
+    # with a tape after one without, and the other way round, must not see each
+    # other's buffers.
+    if name == "window":
+        from test_window_loop import recurrent_with_poisson
+        net = recurrent_with_poisson(n=30, seed=1)
+        x = SpikeTrains.from_lists([[np.array([1.0]), np.array([2.5])]] * 4, n_channels=2)
+        kw = dict(seed=5)
+    else:
+        net, out, x = yin_yang_like(seed=2)
+        kw = {}
+    runs = []
+    for record in (False, True, False, True, True):
+        res = run(net, x, 30.0, name, record_tape=record, **kw)
+        runs.append(res)
+        if record:
+            g = eventsim.backward(net, res, dL_dspikes=np.ones(res.spikes.n_spikes))
+            assert np.isfinite(g.weights).all()
+    assert runs[0].spikes.n_spikes > 50
+    for res in runs[1:]:
+        np.testing.assert_array_equal(res.spikes.times, runs[0].spikes.times)
+        np.testing.assert_array_equal(res.spikes.index, runs[0].spikes.index)
+    np.testing.assert_array_equal(runs[3].tape.log, runs[1].tape.log)
+    np.testing.assert_array_equal(runs[4].tape.log, runs[1].tape.log)

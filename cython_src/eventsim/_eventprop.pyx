@@ -27,9 +27,9 @@ number of threads.
 import numpy as np
 from cython.parallel cimport prange
 from libc.stdlib cimport malloc, calloc, realloc, free
-from libc.string cimport memset
+from libc.string cimport memset, memcpy
 from libc.math cimport expm1, fabs
-from libc.stdint cimport int64_t, int32_t, int8_t
+from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
 
 from eventsim._lambertw cimport exp, INFINITY
 from eventsim._netrec cimport NetRec, netrec_fill, KIND_PULSE
@@ -62,6 +62,22 @@ cdef struct Losses:
     double t_max
 
 
+cdef enum:
+    DECAYS = 64            # entries of a sweep's decay cache (a power of two)
+
+
+cdef struct Decay:
+    # The flow over a span d of population P: its decays, kappa, and kappa's
+    # derivatives with respect to the time constants.
+    double d               # -1: empty
+    const TrainPop* P
+    double em
+    double ej
+    double k
+    double dkm
+    double dks
+
+
 cdef struct Slot:
     # One chunk of examples: its gradient sums and the per-neuron adjoints.
     double* gw
@@ -75,6 +91,7 @@ cdef struct Slot:
     int64_t G_cap
     int failed             # out of memory
     int64_t bad            # the first tape entry the sweep could not follow, or -1
+    Decay decays[DECAYS]
 
 
 cdef inline double dphi(double y) noexcept nogil:
@@ -108,24 +125,40 @@ cdef inline void kappa_grads(const TrainPop* P, double s, double em, double ej, 
     dk_dts[0] = -v * v * dkv
 
 
+cdef inline const Decay* decay_of(Decay* cache, const TrainPop* P, double d) noexcept nogil:
+    """The flow over d, from a small direct-mapped cache: in a layered run all neurons of
+    a block see the same spans between the block's input times, so most are hits (a
+    pure function of (P, d): results do not depend on what the cache holds)."""
+    cdef uint64_t bits
+    memcpy(&bits, &d, sizeof(double))
+    bits ^= (bits >> 21) ^ (bits >> 37) ^ (<uint64_t> <size_t> P >> 4)
+    cdef Decay* c = &cache[bits & (DECAYS - 1)]
+    if c.d != d or c.P != P:
+        c.d = d
+        c.P = P
+        c.em = exp(-d * P.inv_m)
+        c.k = train_kappa(P, d, c.em, &c.ej)
+        kappa_grads(P, d, c.em, c.ej, c.k, &c.dkm, &c.dks)
+    return c
+
+
 cdef inline void flow_back(const TrainPop* P, double* gp, double V0, double J0, int mode, double d,
-                           double* lV, double* lJ) noexcept nogil:
+                           double* lV, double* lJ, Decay* cache) noexcept nogil:
     """Carry a neuron's adjoint back over d >= 0 from the state (V0, J0, mode) at the
     start of that stretch; accumulate the bias and time-constant gradients."""
-    cdef double em, ej, k, dkm, dks, lv = lV[0], lj = lJ[0]
+    cdef double ej, lv = lV[0], lj = lJ[0]
+    cdef const Decay* c
     # A zero adjoint stays zero and adds nothing: most of a first-spike loss's tape
     # (everything after the first spikes the loss reads) needs no exponential.
     if d <= 0.0 or (lv == 0.0 and lj == 0.0):
         return
     if mode == MODE_FREE:
-        em = exp(-d * P.inv_m)
-        k = train_kappa(P, d, em, &ej)
-        kappa_grads(P, d, em, ej, k, &dkm, &dks)
-        gp[GP_BIAS] += (1.0 - em) * P.inv_g * lv
-        gp[GP_TAU_MEM] += lv * ((V0 - P.b) * em * d * P.inv_m * P.inv_m + J0 * dkm)
-        gp[GP_TAU_SYN] += lv * J0 * dks + lj * J0 * ej * d * P.inv_s * P.inv_s
-        lV[0] = em * lv
-        lJ[0] = k * lv + ej * lj
+        c = decay_of(cache, P, d)
+        gp[GP_BIAS] += (1.0 - c.em) * P.inv_g * lv
+        gp[GP_TAU_MEM] += lv * ((V0 - P.b) * c.em * d * P.inv_m * P.inv_m + J0 * c.dkm)
+        gp[GP_TAU_SYN] += lv * J0 * c.dks + lj * J0 * c.ej * d * P.inv_s * P.inv_s
+        lV[0] = c.em * lv
+        lJ[0] = c.k * lv + c.ej * lj
     else:
         ej = exp(-d * P.inv_s)
         gp[GP_TAU_SYN] += lj * J0 * ej * d * P.inv_s * P.inv_s
@@ -134,7 +167,7 @@ cdef inline void flow_back(const TrainPop* P, double* gp, double V0, double J0, 
 
 cdef void carry(const TrainPop* P, double* gp, const Losses* L, int64_t e, int32_t slot,
                 double V0, double J0, int mode, double t0, double t1, double* lV,
-                double* lJ) noexcept nogil:
+                double* lJ, Decay* cache) noexcept nogil:
     """flow_back() from t1 down to t0 (state (V0, J0, mode) at t0), adding the readout
     losses of LI neuron ``slot`` (-1: none) at the readout times and at its maximum in
     (t0, t1]."""
@@ -142,7 +175,7 @@ cdef void carry(const TrainPop* P, double* gp, const Losses* L, int64_t e, int32
     cdef double tp, V, J
     cdef double tv = L.tvmax[e * L.n_li + slot] if slot >= 0 else -INFINITY
     if slot < 0:
-        flow_back(P, gp, V0, J0, mode, t1 - t0, lV, lJ)
+        flow_back(P, gp, V0, J0, mode, t1 - t0, lV, lJ, cache)
         return
     r = L.n_ro - 1
     while True:
@@ -155,13 +188,13 @@ cdef void carry(const TrainPop* P, double* gp, const Losses* L, int64_t e, int32
         if tv > t0 and tv <= t1 and tv >= tp:
             tp = tv
         if tp == -INFINITY:
-            flow_back(P, gp, V0, J0, mode, t1 - t0, lV, lJ)
+            flow_back(P, gp, V0, J0, mode, t1 - t0, lV, lJ, cache)
             return
         # State at tp, from t0 (the forward's own flow).
         V = V0
         J = J0
         train_flow(P, tp - t0, &V, &J)
-        flow_back(P, gp, V, J, mode, t1 - tp, lV, lJ)
+        flow_back(P, gp, V, J, mode, t1 - tp, lV, lJ, cache)
         while r >= 0 and L.ro_t[r] == tp:
             lV[0] += L.dv[(e * L.n_ro + r) * L.n_li + slot]
             r -= 1
@@ -221,7 +254,7 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
             S.tl[nrn] = T[j].t
             continue
         carry(P, gp, L, e, slot, T[j].V, T[j].J, T[j].mode, T[j].t, S.tl[nrn], &S.lV[nrn],
-              &S.lJ[nrn])
+              &S.lJ[nrn], S.decays)
         S.tl[nrn] = T[j].t
         if T[j].type == LOG_ARRIVAL:
             k = T[j].syn
@@ -267,7 +300,8 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
         P = &pops[p]
         gp = S.gp + p * N_GP
         slot = L.li_slot[j]
-        carry(P, gp, L, e, slot, P.v_init, 0.0, MODE_FREE, 0.0, S.tl[j], &S.lV[j], &S.lJ[j])
+        carry(P, gp, L, e, slot, P.v_init, 0.0, MODE_FREE, 0.0, S.tl[j], &S.lV[j], &S.lJ[j],
+              S.decays)
         if slot >= 0:
             # Readouts at t = 0 itself see v_init only.
             for k in range(L.n_ro):
@@ -350,6 +384,8 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
         train_pops_fill(pops, pop_params)
         for c in range(n_slots):
             slots[c].bad = -1
+            for q in range(DECAYS):
+                slots[c].decays[q].d = -1.0
             slots[c].gw = <double*> calloc(ns + 1, sizeof(double))
             slots[c].gd = <double*> calloc(ns + 1, sizeof(double))
             slots[c].gp = <double*> calloc(n_pops * N_GP + 1, sizeof(double))

@@ -295,20 +295,22 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_streams) noe
 cdef enum:
     POOL_SIZE = 8
 cdef Workspace* _pool[POOL_SIZE]
-cdef int64_t _pool_key[POOL_SIZE][5]
+cdef int64_t _pool_key[POOL_SIZE][6]
 cdef int _pool_n = 0
 cdef int64_t POOL_BYTES = 64 << 20
 
 
 cdef Workspace* ws_take(int64_t n, int64_t n_pops, int64_t n_streams, int64_t n_li,
-                        bint windowed):
-    """A workspace for this network and loop, from the pool or new; NULL if out of memory."""
+                        bint windowed, bint record):
+    """A workspace for this network, loop and recording (the windowed loop's buckets
+    hold tape fields only when recording), from the pool or new; NULL if out of memory."""
     global _pool_n
     cdef int i
     cdef Workspace* ws
     for i in range(_pool_n):
         if (_pool_key[i][0] == n and _pool_key[i][1] == n_pops and _pool_key[i][2] == n_streams
-                and _pool_key[i][3] == n_li and _pool_key[i][4] == windowed):
+                and _pool_key[i][3] == n_li and _pool_key[i][4] == windowed
+                and _pool_key[i][5] == record):
             ws = _pool[i]
             _pool_n -= 1
             _pool[i] = _pool[_pool_n]
@@ -329,12 +331,15 @@ cdef Workspace* ws_take(int64_t n, int64_t n_pops, int64_t n_streams, int64_t n_
     if ws != NULL and windowed and ws_window_alloc(ws, n, n_li, n_streams) < 0:
         ws_free(ws)
         return NULL
+    if ws != NULL:
+        ws.record = record
     return ws
 
 
 cdef void ws_give(Workspace* ws, int64_t n, int64_t n_pops, int64_t n_streams, int64_t n_li,
                   bint windowed):
-    """Keep a workspace for the next call (small ones, while there is room), or free it."""
+    """Keep a workspace for the next call (small ones, while there is room), or free it;
+    its key is that of ws_take(), recording as it was taken."""
     global _pool_n
     cdef int64_t nbytes
     if ws == NULL:
@@ -350,6 +355,7 @@ cdef void ws_give(Workspace* ws, int64_t n, int64_t n_pops, int64_t n_streams, i
     _pool_key[_pool_n][2] = n_streams
     _pool_key[_pool_n][3] = n_li
     _pool_key[_pool_n][4] = windowed
+    _pool_key[_pool_n][5] = ws.record
     _pool_n += 1
 
 
@@ -2124,10 +2130,9 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
         clocked = net.n_pops <= 8 and min(window, t_max) * rate_max <= 300.0
         for i in range(n_threads_):
             Sx[i] = S0
-            wss[i] = ws_take(n, net.n_pops, S0.n, n_li, topo is not None)
+            wss[i] = ws_take(n, net.n_pops, S0.n, n_li, topo is not None, record)
             if wss[i] == NULL:
                 raise MemoryError()
-            wss[i].record = record
             wss[i].clocked = clocked and topo is not None
         if n_ex > 0 and n_threads_ == 1:
             with nogil:
