@@ -2222,8 +2222,9 @@ cdef object _gather_log(Workspace** wss, object book, int64_t n_ex):
         block = _OwnedBlock.__new__(_OwnedBlock)
         block.ptr = shrunk if shrunk != NULL else <void*> ws.log
         block.nbytes = total * sizeof(LogEntry)
-        ws.log = NULL                      # the block owns it now
-        ws.log_cap = 0
+        # The block owns it now; the workspace (kept for the next call) gets a buffer
+        # of the same size, whose pages are only touched as it fills.
+        ws.log = <LogEntry*> malloc(ws.log_cap * sizeof(LogEntry))
         ws.log_n = 0
         return np.asarray(block).view(LOG_DTYPE), offsets
     entries = np.empty(total, dtype=LOG_DTYPE)
