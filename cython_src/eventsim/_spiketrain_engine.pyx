@@ -2177,17 +2177,53 @@ if LOG_DTYPE.itemsize != sizeof(LogEntry):
 
 
 #: Tapes from this size up are handed to numpy without a copy (see _gather_log).
-HAND_OVER_BYTES = 32 << 20
+HAND_OVER_BYTES = 0
+
+# Tape buffers given back by the arrays they were lent to (_OwnedBlock), kept for the
+# next runs' workspaces up to POOL_BYTES in all: a training loop's tapes then cycle
+# through a few buffers whose pages are already mapped, with neither a copy nor a
+# page fault.  Only touched with the GIL held.
+cdef enum:
+    SPARE_SIZE = 4
+cdef void* _spare[SPARE_SIZE]
+cdef size_t _spare_bytes[SPARE_SIZE]
+cdef int _spare_n = 0
+
+
+cdef void* spare_take(size_t nbytes):
+    """A spare tape buffer of at least nbytes, or a new one (NULL if out of memory)."""
+    global _spare_n
+    cdef int i
+    cdef void* p
+    for i in range(_spare_n):
+        if _spare_bytes[i] >= nbytes:
+            p = _spare[i]
+            _spare_n -= 1
+            _spare[i] = _spare[_spare_n]
+            _spare_bytes[i] = _spare_bytes[_spare_n]
+            return p
+    return malloc(nbytes)
 
 
 cdef class _OwnedBlock:
-    """A malloc'd block lent to numpy through the array interface; freed with the
-    last array that uses it."""
+    """A malloc'd block lent to numpy through the array interface; with the last array
+    that uses it, kept as a spare tape buffer (small ones, while there is room) or freed."""
     cdef void* ptr
     cdef Py_ssize_t nbytes
+    cdef size_t cap
 
     def __dealloc__(self):
-        free(self.ptr)
+        global _spare_n
+        cdef size_t held = 0
+        cdef int i
+        for i in range(_spare_n):
+            held += _spare_bytes[i]
+        if _spare_n < SPARE_SIZE and held + self.cap <= <size_t> POOL_BYTES:
+            _spare[_spare_n] = self.ptr
+            _spare_bytes[_spare_n] = self.cap
+            _spare_n += 1
+        else:
+            free(self.ptr)
 
     @property
     def __array_interface__(self):
@@ -2196,14 +2232,15 @@ cdef class _OwnedBlock:
 
 
 cdef object _gather_log(Workspace** wss, object book, int64_t n_ex):
-    """The examples' tape entries, in example order: one structured array (the
-    entries' own bytes, copied block by block) and the offsets of the examples.
+    """The examples' tape entries, in example order: one structured array and the
+    offsets of the examples.
 
-    When one workspace holds every example's entries in order (one thread) and they
-    are many, its buffer itself becomes the array: a tape runs to hundreds of MB, and
-    the copy and the fresh pages it needs cost a fifth of recording it.  Below 32 MB
-    (glibc's largest mmap threshold) the copy is kept: there, handing the buffer over
-    measured slower, the allocator then reusing no memory between runs."""
+    When one workspace holds every example's entries in order (one thread), its
+    buffer itself becomes the array, and the workspace takes a spare buffer (one a
+    tape no longer in use gave back) or a new one: no copy, and in a training loop
+    no fresh pages either (copying measured 10% of a small run with a tape).  A
+    large buffer is first shrunk to its tape and is not kept as a spare.  Otherwise
+    the examples' blocks are copied together."""
     cdef int64_t[:, ::1] bk = book
     cdef int64_t e, m, o = 0
     cdef Workspace* ws
@@ -2218,13 +2255,17 @@ cdef object _gather_log(Workspace** wss, object book, int64_t n_ex):
             whole = False
     if whole and wss[bk[0, 0]].log_n == total and total * sizeof(LogEntry) >= HAND_OVER_BYTES:
         ws = wss[bk[0, 0]]
-        shrunk = realloc(ws.log, total * sizeof(LogEntry))
         block = _OwnedBlock.__new__(_OwnedBlock)
-        block.ptr = shrunk if shrunk != NULL else <void*> ws.log
         block.nbytes = total * sizeof(LogEntry)
-        # The block owns it now; the workspace (kept for the next call) gets a buffer
-        # of the same size, whose pages are only touched as it fills.
-        ws.log = <LogEntry*> malloc(ws.log_cap * sizeof(LogEntry))
+        block.cap = ws.log_cap * sizeof(LogEntry)
+        if block.cap > <size_t> POOL_BYTES:
+            shrunk = realloc(ws.log, total * sizeof(LogEntry))
+            block.ptr = shrunk if shrunk != NULL else <void*> ws.log
+            block.cap = total * sizeof(LogEntry) if shrunk != NULL else block.cap
+        else:
+            block.ptr = <void*> ws.log
+        # The block owns it now; the workspace (kept for the next call) gets another.
+        ws.log = <LogEntry*> spare_take(ws.log_cap * sizeof(LogEntry))
         ws.log_n = 0
         return np.asarray(block).view(LOG_DTYPE), offsets
     entries = np.empty(total, dtype=LOG_DTYPE)
