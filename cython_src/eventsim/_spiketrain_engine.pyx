@@ -199,8 +199,7 @@ cdef struct Workspace:
     Bucket* bk
     double* act_t
     int64_t* ro_next
-    int64_t* scr_ix     # scratch for sorting (sort_index)
-    double* scr_key
+    Spk* scr_spk        # scratch for sorting (spk_sort): 2 entries per item
     Arr* scr_arr
     ArrTape* scr_tape
     int64_t scratch_cap
@@ -215,12 +214,7 @@ cdef struct Workspace:
     double* shift       # per population: scratch for rebasing
     # Spikes of the current level, delivered when the level is done (in time order,
     # so that the next levels' buckets fill sorted).
-    double* pend_t
-    int32_t* pend_j
-    int64_t* pend_ref
-    int64_t* pend_ix
-    int64_t pend_n
-    int64_t pend_cap
+    SpikeList pend
     double* st_emit     # per Poisson stream: its latest spike, and when it arrives
     double* st_next
     double* pnext       # per neuron: the earliest st_next of its streams
@@ -249,10 +243,10 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
             free(ws.bk[j].a)
             free(ws.bk[j].x)
     free(ws.bk); free(ws.act_t); free(ws.ro_next)
-    free(ws.scr_ix); free(ws.scr_key); free(ws.scr_arr); free(ws.scr_tape)
+    free(ws.scr_spk); free(ws.scr_arr); free(ws.scr_tape)
     free(ws.st_emit); free(ws.st_next); free(ws.pnext)
     free(ws.gt_t); free(ws.gt_f); free(ws.shift)
-    free(ws.pend_t); free(ws.pend_j); free(ws.pend_ref); free(ws.pend_ix)
+    free(ws.pend.s)
     free(ws.lg.s); free(ws.lf.s); free(ws.lb.s); free(ws.iv)
     free(ws)
 
@@ -321,7 +315,7 @@ cdef Workspace* ws_take(int64_t n, int64_t n_pops, int64_t n_streams, int64_t n_
             ws.log_base = 0
             ws.heap.n = 0
             ws.n_dirty = 0
-            ws.pend_n = 0
+            ws.pend.m = 0
             ws.gt_n = 0
             ws.lg.m = 0
             ws.lf.m = 0
@@ -884,14 +878,29 @@ cdef int run_one(Workspace* ws, const NetRec* net, const TrainPop* pops, Streams
 # to rounding.  No global queue is touched per arrival, and each neuron's events run
 # in one place: what makes this loop fast.
 
-cdef int64_t* sort_index(int64_t* a, int64_t* b, int64_t m, const double* t,
-                         const int32_t* tie) noexcept nogil:
-    """Stable bottom-up merge sort of the positions 0..m-1 by t (then by tie, when
-    given).  a and b hold m entries each; returns the one holding the result."""
-    cdef int64_t i, width = 1, lo, mid, hi, p, q, o
-    cdef int64_t* tmp
-    for i in range(m):
-        a[i] = i
+cdef inline bint spk_less(const Spk* a, const Spk* b) noexcept nogil:
+    return a.t < b.t or (a.t == b.t and a.n < b.n)
+
+
+cdef void spk_sort(Spk* a, Spk* tmp, int64_t m) noexcept nogil:
+    """Stable sort of m spikes by time, then n (a neuron, or 0 to keep ties in their
+    order): insertion sort of runs of 8, then bottom-up merges, the 24-byte entries
+    themselves moving (no indirection).  tmp holds m entries.  Every sort of the loops
+    goes through here, ref carrying what an entry stands for."""
+    cdef int64_t i, k, lo, mid, hi, p, q, o, width = 8
+    cdef Spk x
+    cdef Spk* src = a
+    cdef Spk* dst = tmp
+    cdef Spk* sw
+    for lo in range(0, m, 8):
+        hi = min(lo + 8, m)
+        for i in range(lo + 1, hi):
+            x = a[i]
+            k = i
+            while k > lo and spk_less(&x, &a[k - 1]):
+                a[k] = a[k - 1]
+                k -= 1
+            a[k] = x
     while width < m:
         lo = 0
         while lo < m:
@@ -901,37 +910,36 @@ cdef int64_t* sort_index(int64_t* a, int64_t* b, int64_t m, const double* t,
             q = mid
             o = lo
             while p < mid and q < hi:
-                if t[a[q]] < t[a[p]] or (tie != NULL and t[a[q]] == t[a[p]]
-                                         and tie[a[q]] < tie[a[p]]):
-                    b[o] = a[q]
+                if spk_less(&src[q], &src[p]):
+                    dst[o] = src[q]
                     q += 1
                 else:
-                    b[o] = a[p]
+                    dst[o] = src[p]
                     p += 1
                 o += 1
             while p < mid:
-                b[o] = a[p]
+                dst[o] = src[p]
                 p += 1
                 o += 1
             while q < hi:
-                b[o] = a[q]
+                dst[o] = src[q]
                 q += 1
                 o += 1
             lo = hi
-        tmp = a
-        a = b
-        b = tmp
+        sw = src
+        src = dst
+        dst = sw
         width *= 2
-    return a
+    if src != a:
+        memcpy(a, src, m * sizeof(Spk))
 
 
 cdef int scratch_reserve(Workspace* ws, int64_t m) noexcept nogil:
-    """Room for sorting m items: 2m positions, m keys, m arrivals (and their tape
-    fields).  Returns -1 if out of memory."""
+    """Room for sorting m items: 2m sort entries, m arrivals (and their tape fields).
+    Returns -1 if out of memory."""
     if ws.scratch_cap >= m:
         return 0
-    if (grow(<void**> &ws.scr_ix, 2 * m * sizeof(int64_t)) < 0
-            or grow(<void**> &ws.scr_key, m * sizeof(double)) < 0
+    if (grow(<void**> &ws.scr_spk, 2 * m * sizeof(Spk)) < 0
             or grow(<void**> &ws.scr_arr, m * sizeof(Arr)) < 0
             or grow(<void**> &ws.scr_tape, m * sizeof(ArrTape)) < 0):
         return -1
@@ -993,20 +1001,23 @@ cdef int bucket_sort(Workspace* ws, Bucket* b) noexcept nogil:
     Only buckets fed by delay-free synapses as well as by delayed ones (or by several
     delay-free sources) need it."""
     cdef int64_t n = b.n, i
-    cdef int64_t* perm
+    cdef Spk* S
     b.unsorted = 0
     if scratch_reserve(ws, n) < 0:
         return -1
+    S = ws.scr_spk
     for i in range(n):
-        ws.scr_key[i] = ws.gt_t[b.a[i].g]
-    perm = sort_index(ws.scr_ix, ws.scr_ix + n, n, ws.scr_key, NULL)
+        S[i].t = ws.gt_t[b.a[i].g]
+        S[i].n = 0
+        S[i].ref = i
+    spk_sort(S, S + n, n)
     memcpy(ws.scr_arr, b.a, n * sizeof(Arr))
     for i in range(n):
-        b.a[i] = ws.scr_arr[perm[i]]
+        b.a[i] = ws.scr_arr[S[i].ref]
     if b.x != NULL:
         memcpy(ws.scr_tape, b.x, n * sizeof(ArrTape))
         for i in range(n):
-            b.x[i] = ws.scr_tape[perm[i]]
+            b.x[i] = ws.scr_tape[S[i].ref]
     return 0
 
 
@@ -1120,32 +1131,21 @@ cdef inline void readouts_until(Workspace* ws, TrainState* st, const TrainPop* P
 
 cdef int pend_push(Workspace* ws, double t, int32_t j, int64_t ref) noexcept nogil:
     """Hold a spike of the running level until the level is done; -1 if out of memory."""
-    cdef int64_t cap
-    if ws.pend_n == ws.pend_cap:
-        cap = 2 * ws.pend_cap if ws.pend_cap else 64
-        if (grow(<void**> &ws.pend_t, cap * sizeof(double)) < 0
-                or grow(<void**> &ws.pend_j, cap * sizeof(int32_t)) < 0
-                or grow(<void**> &ws.pend_ref, cap * sizeof(int64_t)) < 0
-                or grow(<void**> &ws.pend_ix, 2 * cap * sizeof(int64_t)) < 0):
-            return -1
-        ws.pend_cap = cap
-    ws.pend_t[ws.pend_n] = t
-    ws.pend_j[ws.pend_n] = j
-    ws.pend_ref[ws.pend_n] = ref
-    ws.pend_n += 1
-    return 0
+    return sl_push(&ws.pend, t, j, ref)
 
 
 cdef int pend_flush(Workspace* ws, const NetRec* net, const TrainPop* pops) noexcept nogil:
-    """Deliver the level's spikes in time order (ties: as they came).  Returns -1 if
-    out of memory."""
-    cdef int64_t m = ws.pend_n, i, o
-    cdef int64_t* perm = sort_index(ws.pend_ix, ws.pend_ix + m, m, ws.pend_t, NULL)
-    ws.pend_n = 0
+    """Deliver the level's spikes in time order (ties: as they came, which within a
+    level is neuron order).  Returns -1 if out of memory."""
+    cdef int64_t m = ws.pend.m, i
+    cdef const Spk* p
+    if scratch_reserve(ws, m) < 0:
+        return -1
+    spk_sort(ws.pend.s, ws.scr_spk, m)
+    ws.pend.m = 0
     for i in range(m):
-        o = perm[i]
-        if fan_out(ws, net, pops, ws.pend_j[o], net.indptr[ws.pend_j[o]], ws.pend_t[o],
-                   ws.pend_ref[o], ws.pend_t[o]) < 0:
+        p = &ws.pend.s[i]
+        if fan_out(ws, net, pops, p.n, net.indptr[p.n], p.t, p.ref, p.t) < 0:
             return -1
     return 0
 
@@ -1423,7 +1423,7 @@ cdef int run_windowed(Workspace* ws, const NetRec* net, const TrainPop* pops, St
                     nxt = ws.pnext[jj]
             if i + 1 == levels[lv + 1]:
                 lv += 1
-                if ws.pend_n and pend_flush(ws, net, pops) < 0:
+                if ws.pend.m and pend_flush(ws, net, pops) < 0:
                     return STATUS_NO_MEMORY
         if last:
             break
@@ -1461,36 +1461,33 @@ cdef int sort_spikes(Workspace* ws) noexcept nogil:
     cdef int64_t m = ws.sp_n_used - ws.sp_base, i
     cdef double* t = ws.sp_t + ws.sp_base
     cdef int32_t* nrn = ws.sp_n + ws.sp_base
-    cdef int64_t* perm
-    cdef int64_t* buf
-    cdef double* tt
-    cdef int32_t* nn
+    cdef Spk* S
+    cdef int64_t* where
     cdef LogEntry* e
     for i in range(1, m):
         if spike_less(t, nrn, i, i - 1):
             break
     else:
         return 0
-    buf = <int64_t*> malloc(3 * m * sizeof(int64_t))
-    tt = <double*> malloc(m * sizeof(double))
-    nn = <int32_t*> malloc(m * sizeof(int32_t))
-    if buf == NULL or tt == NULL or nn == NULL:
-        free(buf); free(tt); free(nn)
+    if scratch_reserve(ws, m) < 0:
         return -1
-    perm = sort_index(buf, buf + m, m, t, nrn)
+    S = ws.scr_spk
     for i in range(m):
-        tt[i] = t[perm[i]]
-        nn[i] = nrn[perm[i]]
-    memcpy(t, tt, m * sizeof(double))
-    memcpy(nrn, nn, m * sizeof(int32_t))
+        S[i].t = t[i]
+        S[i].n = nrn[i]
+        S[i].ref = i
+    spk_sort(S, S + m, m)
+    for i in range(m):
+        t[i] = S[i].t
+        nrn[i] = S[i].n
     if ws.record:
-        for i in range(m):                 # old position -> new
-            buf[2 * m + perm[i]] = i
+        where = <int64_t*> (S + m)          # old position -> new, in the sort's scratch
+        for i in range(m):
+            where[S[i].ref] = i
         for i in range(ws.log_base, ws.log_n):
             e = &ws.log[i]
             if e.type == LOG_SOURCE or e.type == LOG_FIRE:
-                e.syn = buf[2 * m + e.syn]
-    free(buf); free(tt); free(nn)
+                e.syn = where[e.syn]
     return 0
 
 
@@ -1533,60 +1530,6 @@ cdef struct Layers:
     const int64_t* soff
     const int64_t* syn
     const double* wg
-
-
-cdef inline bint spk_less(const Spk* a, const Spk* b) noexcept nogil:
-    return a.t < b.t or (a.t == b.t and a.n < b.n)
-
-
-cdef void spk_sort(Spk* a, Spk* tmp, int64_t m) noexcept nogil:
-    """Sort m spikes in canonical order (time, then neuron): insertion sort of runs of
-    8, then bottom-up merges (the spikes themselves move: no indirection)."""
-    cdef int64_t i, k, lo, mid, hi, p, q, o, width = 8
-    cdef Spk x
-    cdef Spk* src = a
-    cdef Spk* dst = tmp
-    cdef Spk* sw
-    for lo in range(0, m, 8):
-        hi = min(lo + 8, m)
-        for i in range(lo + 1, hi):
-            x = a[i]
-            k = i
-            while k > lo and spk_less(&x, &a[k - 1]):
-                a[k] = a[k - 1]
-                k -= 1
-            a[k] = x
-    while width < m:
-        lo = 0
-        while lo < m:
-            mid = min(lo + width, m)
-            hi = min(lo + 2 * width, m)
-            p = lo
-            q = mid
-            o = lo
-            while p < mid and q < hi:
-                if spk_less(&src[q], &src[p]):
-                    dst[o] = src[q]
-                    q += 1
-                else:
-                    dst[o] = src[p]
-                    p += 1
-                o += 1
-            while p < mid:
-                dst[o] = src[p]
-                p += 1
-                o += 1
-            while q < hi:
-                dst[o] = src[q]
-                q += 1
-                o += 1
-            lo = hi
-        sw = src
-        src = dst
-        dst = sw
-        width *= 2
-    if src != a:
-        memcpy(a, src, m * sizeof(Spk))
 
 
 cdef int merge_block(Workspace* ws) noexcept nogil:
