@@ -301,3 +301,38 @@ def test_runs_with_and_without_tape_in_turn_agree(name):
         np.testing.assert_array_equal(res.spikes.index, runs[0].spikes.index)
     np.testing.assert_array_equal(runs[3].tape.log, runs[1].tape.log)
     np.testing.assert_array_equal(runs[4].tape.log, runs[1].tape.log)
+
+
+def test_edge_cases_agree_with_the_heap_loop():
+    # A population with no inputs (bias alone), input spikes at equal times, at t_max
+    # itself and after it, a zero weight, and a first-spike population downstream.
+    net = eventsim.Network()
+    inp = net.add_inputs(3)
+    tonic = net.add_population(2, model="lif", multispike=True, tau_mem=4.0, tau_syn=1.0,
+                               theta=1.0, v_reset=0.2, t_ref=0.3, bias=1.6, name="tonic")
+    hid = net.add_population(4, model="lif", multispike=True, tau_mem=4.0, tau_syn=2.0,
+                             theta=1.0, v_reset=-0.1, t_ref=0.0, name="hid")
+    out = net.add_population(2, model="lif", tau_mem=3.0, tau_syn=1.0, theta=0.8, name="out")
+    w = np.array([[2.0, 0.0, 1.5, 3.0], [1.0, 2.5, 0.0, 1.2], [0.7, 0.9, 2.2, -1.0]])
+    net.connect_dense(inp, hid, w)
+    net.connect_dense(tonic, hid, np.full((2, 4), 0.6))
+    net.connect_dense(hid, out, np.array([[1.0, 0.5], [0.8, 1.1], [-0.4, 0.9], [1.2, 0.3]]))
+    t_max = 12.0
+    x = SpikeTrains.from_lists([[np.array([1.0, 4.0, 12.0, 13.0]), np.array([1.0, 6.5]),
+                                 np.array([2.0, 2.0 + 1e-9, 12.0])],
+                                [np.array([0.0]), np.array([0.0]), np.array([])]],
+                               n_channels=3)
+    heap = run(net, x, t_max, "heap", record_tape=True)
+    lay = run(net, x, t_max, "layered", record_tape=True)
+    assert (np.diff(heap.spikes.offsets) > 5).all()
+    np.testing.assert_array_equal(lay.spikes.index, heap.spikes.index)
+    np.testing.assert_allclose(lay.spikes.times, heap.spikes.times, rtol=0, atol=1e-12)
+    assert lay.spikes.times.max() <= t_max
+    np.testing.assert_allclose(lay.times, heap.times, rtol=0, atol=1e-12)
+    n = lay.spikes.n_spikes
+    g = {k: eventsim.backward(net, r, dL_dspikes=np.ones(n)) for k, r in (("heap", heap), ("lay", lay))}
+    np.testing.assert_allclose(g["lay"].weights, g["heap"].weights, rtol=0,
+                               atol=1e-9 * np.abs(g["heap"].weights).max())
+    np.testing.assert_allclose(g["lay"].input_times, g["heap"].input_times, rtol=0,
+                               atol=1e-9 * np.abs(g["heap"].input_times).max())
+    np.testing.assert_allclose(g["lay"].bias, g["heap"].bias, rtol=1e-9, equal_nan=True)
