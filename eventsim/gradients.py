@@ -300,13 +300,24 @@ def _backward_trains(net, result, dL_dt, outputs, dL_dspikes, dL_dvoltages, dL_d
     trains = result.input_times
     is_input = net.kind[spikes.index] == INPUT
     ginput = np.zeros(trains.n_spikes)
-    in_ex = np.repeat(np.arange(n_ex), np.diff(trains.offsets))
     ran = trains.times <= result.t_max
     ginput[ran] = gsp[is_input]
-    assert np.array_equal(in_ex[ran], np.repeat(np.arange(n_ex), np.diff(offsets))[is_input])
-    names = ("theta", "v_reset", "t_ref", "bias", "v_init", "tau_mem", "tau_syn")
-    per_pop = {}
-    for c, name in enumerate(names):
-        has = np.isfinite(getattr(net, name))
-        per_pop[name] = np.where(has, gpop[:, c], np.nan)
+    # Per population, NaN where its model has no such parameter.
+    gpop = np.where(_has_params(net, low), gpop, np.nan)
+    per_pop = {name: gpop[:, c] for c, name in enumerate(_POP_GRADS)}
     return Gradients(gw, gd, per_pop.pop("theta"), gpulse, ginput, spikes=gsp, **per_pop)
+
+
+#: The columns of the per-population gradients of _eventprop.backward_batch.
+_POP_GRADS = ("theta", "v_reset", "t_ref", "bias", "v_init", "tau_mem", "tau_syn")
+
+
+def _has_params(net, low):
+    """(n_populations, 7): which of _POP_GRADS each population's model has (a finite
+    value), cached per structure and parameter values."""
+    cached = getattr(net, "_has_params_cache", None)
+    if cached is None or cached[0] is not low.structure or cached[1] != low.params_key:
+        has = np.stack([np.isfinite(getattr(net, name)) for name in _POP_GRADS], axis=1)
+        cached = (low.structure, low.params_key, has.reshape(-1, len(_POP_GRADS)))
+        net._has_params_cache = cached
+    return cached[2]
