@@ -4,10 +4,13 @@
 The first-spike loop (``_engine.pyx``) assumes every neuron fires at most once; this
 one runs networks with multi-spike LIF populations (reset, refractory period, bias),
 first-spike LIF populations (a multi-spike LIF that is never released) and LI
-readouts, on whole input spike trains (docs/engine.md 13).
+readouts, on whole input spike trains (docs/engine.md 13).  It has three loops, which
+agree to rounding: the heap loop (run_one, described here) for any network; the windowed
+loop (run_windowed) where delays cut time into windows; the layered loop (run_layered) for
+delay-free stacks of dense projections.  simulation.py chooses (_window_plan, _layer_plan).
 
-How one example runs
-====================
+How one example runs (the heap loop)
+====================================
 * Each neuron keeps its state ``(V, J)`` at the time ``t0`` it was last touched, and
   is advanced analytically (``_model_lif_multispike.pxd``) only when an event
   reaches it: an arrival costs two exponentials, whatever happened elsewhere.
