@@ -288,11 +288,11 @@ cdef Workspace* ws_new(int64_t n_neurons, int64_t n_pops, int64_t n_streams) noe
 # Workspaces kept between run_batch() calls (with the GIL held: taking and giving
 # back are Python-level steps of run_batch), so that a training loop's many small
 # batches reuse their buffers: no allocation, no regrowth of the tape, no fresh pages.
-# Only workspaces whose buffers total at most POOL_BYTES are kept.
+# At most POOL_SIZE of them, holding at most POOL_BYTES in all.
 cdef enum:
     POOL_SIZE = 8
 cdef Workspace* _pool[POOL_SIZE]
-cdef int64_t _pool_key[POOL_SIZE][6]
+cdef int64_t _pool_key[POOL_SIZE][7]     # the key of ws_take(), and the bytes held
 cdef int _pool_n = 0
 cdef int64_t POOL_BYTES = 64 << 20
 
@@ -338,12 +338,19 @@ cdef void ws_give(Workspace* ws, int64_t n, int64_t n_pops, int64_t n_streams, i
     """Keep a workspace for the next call (small ones, while there is room), or free it;
     its key is that of ws_take(), recording as it was taken."""
     global _pool_n
-    cdef int64_t nbytes
+    cdef int64_t nbytes, held = 0, j
+    cdef int i
     if ws == NULL:
         return
+    # What it holds, roughly: its buffers, and per neuron its state and queue entries.
     nbytes = (ws.log_cap * sizeof(LogEntry) + ws.sp_cap * (sizeof(double) + sizeof(int32_t))
-              + (ws.lg.cap + ws.lf.cap + ws.lb.cap) * sizeof(Spk))
-    if ws.log == NULL or _pool_n == POOL_SIZE or nbytes > POOL_BYTES:
+              + (ws.lg.cap + ws.lf.cap + ws.lb.cap + ws.pend.cap + 2 * ws.scratch_cap) * sizeof(Spk)
+              + ws.scratch_cap * (sizeof(Arr) + sizeof(ArrTape)) + n * 96)
+    for j in range(ws.n_bk):
+        nbytes += ws.bk[j].cap * (sizeof(Arr) + (sizeof(ArrTape) if ws.bk[j].x != NULL else 0))
+    for i in range(_pool_n):
+        held += _pool_key[i][6]
+    if ws.log == NULL or _pool_n == POOL_SIZE or held + nbytes > POOL_BYTES:
         ws_free(ws)
         return
     _pool[_pool_n] = ws
@@ -353,6 +360,7 @@ cdef void ws_give(Workspace* ws, int64_t n, int64_t n_pops, int64_t n_streams, i
     _pool_key[_pool_n][3] = n_li
     _pool_key[_pool_n][4] = windowed
     _pool_key[_pool_n][5] = ws.record
+    _pool_key[_pool_n][6] = nbytes
     _pool_n += 1
 
 
