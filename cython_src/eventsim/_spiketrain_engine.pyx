@@ -2216,10 +2216,12 @@ cdef object _gather_log(Workspace** wss, object book, int64_t n_ex):
             shrunk = realloc(ws.log, total * sizeof(LogEntry))
             block.ptr = shrunk if shrunk != NULL else <void*> ws.log
             block.cap = total * sizeof(LogEntry) if shrunk != NULL else block.cap
+            # Too large to keep: the workspace goes (ws_give frees one without a tape).
+            ws.log = NULL
         else:
             block.ptr = <void*> ws.log
-        # The block owns it now; the workspace (kept for the next call) gets another.
-        ws.log = <LogEntry*> spare_take(ws.log_cap * sizeof(LogEntry))
+            # The block owns it now; the workspace (kept for the next call) gets another.
+            ws.log = <LogEntry*> spare_take(ws.log_cap * sizeof(LogEntry))
         ws.log_n = 0
         return np.asarray(block).view(LOG_DTYPE), offsets
     entries = np.empty(total, dtype=LOG_DTYPE)
