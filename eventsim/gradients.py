@@ -25,7 +25,8 @@ import dataclasses
 import numpy as np
 
 from .network import INPUT, Network, _real
-from .simulation import (SimulationResult, TrainTape, _train_table, resolve_threads, simulate)
+from .simulation import (SimulationResult, TrainTape, _net_cached, _train_table, resolve_threads,
+                         simulate)
 
 try:
     from . import _backward, _eventprop
@@ -315,9 +316,5 @@ _POP_GRADS = ("theta", "v_reset", "t_ref", "bias", "v_init", "tau_mem", "tau_syn
 def _has_params(net, low):
     """(n_populations, 7): which of _POP_GRADS each population's model has (a finite
     value), cached per structure and parameter values."""
-    cached = getattr(net, "_has_params_cache", None)
-    if cached is None or cached[0] is not low.structure or cached[1] != low.params_key:
-        has = np.stack([np.isfinite(getattr(net, name)) for name in _POP_GRADS], axis=1)
-        cached = (low.structure, low.params_key, has.reshape(-1, len(_POP_GRADS)))
-        net._has_params_cache = cached
-    return cached[2]
+    return _net_cached(net, "has_params", (low.structure, low.params_key), lambda: np.stack(
+        [np.isfinite(getattr(net, name)) for name in _POP_GRADS], axis=1).reshape(-1, len(_POP_GRADS)))

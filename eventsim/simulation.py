@@ -464,15 +464,23 @@ def _spike_train_engine_needed(net: Network, input_times) -> bool:
     return False
 
 
+def _net_cached(net: Network, name: str, key: tuple, make):
+    """``make()``, kept on the network under ``name`` while ``key`` (its lowered
+    structure token, and its parameter values where they matter) stays equal."""
+    attr = "_cache_" + name
+    cached = getattr(net, attr, None)
+    if cached is None or cached[0] != key:
+        cached = (key, make())
+        setattr(net, attr, cached)
+    return cached[1]
+
+
 def _train_table(net: Network, low=None) -> np.ndarray:
     """Per population, its row of the spike-train engine (``NeuronModel.spike_train``);
     cached on the network per parameter values when ``low`` (its lowered form) is given."""
     if low is not None:
-        cached = getattr(net, "_train_table_cache", None)
-        if cached is None or cached[0] is not low.structure or cached[1] != low.params_key:
-            cached = (low.structure, low.params_key, _train_table(net))
-            net._train_table_cache = cached
-        return cached[2]
+        return _net_cached(net, "train_table", (low.structure, low.params_key),
+                           lambda: _train_table(net))
     rows = []
     for i, m in enumerate(net.models):
         spec = _models.REGISTRY[m]
@@ -505,9 +513,11 @@ def _train_structure(net: Network, low):
     """What the spike-train engine needs of the network's structure, cached per
     structure: which neurons are LI readouts, their ids and slots, and the neuron of
     each input channel.  Raises if an LI readout is presynaptic to a synapse."""
-    cached = getattr(net, "_train_structure_cache", None)
-    if cached is not None and cached[0] is low.structure:
-        return cached[1]
+    return _net_cached(net, "train_structure", (low.structure,),
+                       lambda: _make_train_structure(net, low))
+
+
+def _make_train_structure(net: Network, low):
     li = np.zeros(net.n_neurons, bool)
     for pop in net.populations:
         if pop.kind == "li":
@@ -520,10 +530,8 @@ def _train_structure(net: Network, low):
         i = int(np.flatnonzero(sends)[0])
         raise ValueError(f"neuron {i} is an LI readout (model='li'), which never "
                          f"spikes, but it is the presynaptic neuron of synapse {int(low.indptr[i])}")
-    out = (_readonly(li), li_ids, _readonly(li_slot),
-           _readonly(np.ascontiguousarray(net.input_ids, dtype=np.int32)))
-    net._train_structure_cache = (low.structure, out)
-    return out
+    return (_readonly(li), li_ids, _readonly(li_slot),
+            _readonly(np.ascontiguousarray(net.input_ids, dtype=np.int32)))
 
 
 def _poisson_streams(net: Network, low):
@@ -571,14 +579,9 @@ def _layer_plan(net: Network, low, li):
     matrix itself (synapse ids, neuron-major).  Cached on the network per structure."""
     if _TRAIN_LOOP not in ("auto", "layered") or low.has_delays:
         return None
-    cached = getattr(net, "_layer_cache", None)
-    if cached is None or cached[0] is not low.structure:
-        plan = None
-        if not (li.any() or net.n_poisson or net.n_pulses):
-            plan = _make_layer_plan(net, low)
-        cached = (low.structure, plan)
-        net._layer_cache = cached
-    return cached[1]
+    return _net_cached(net, "layer_plan", (low.structure,),
+                       lambda: None if (li.any() or net.n_poisson or net.n_pulses)
+                       else _make_layer_plan(net, low))
 
 
 def _make_layer_plan(net: Network, low):
