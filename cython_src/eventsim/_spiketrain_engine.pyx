@@ -135,7 +135,8 @@ cdef inline int grow(void** p, size_t nbytes) noexcept nogil:
 
 
 cdef struct Spk:
-    # A spike of the layered loop: time, neuron (or a block's input row), tape entry.
+    # A spike, or anything sorted by time (spk_sort): time, neuron (a block's input
+    # row in the layered loop; 0 to keep ties in order), tape entry (or a position).
     double t
     int64_t ref
     int32_t n
