@@ -251,12 +251,13 @@ def _backward_trains(net, result, dL_dt, outputs, dL_dspikes, dL_dvoltages, dL_d
         tape._snapshot.check(net, low)
     spikes = result.spikes
     n_ex = spikes.n_examples
-    offsets = spikes.offsets
-    seed_c = np.zeros(spikes.n_spikes)          # dL/dt per spike, canonical order
+    seed_c = _EMPTY                             # dL/dt per spike, canonical order
     if dL_dspikes is not None:
-        seed_c += _float_array("dL_dspikes", dL_dspikes, (spikes.n_spikes,))
+        seed_c = _float_array("dL_dspikes", dL_dspikes, (spikes.n_spikes,))
+    ids, g = _EMPTY_IDS, _EMPTY.reshape(0, 0)
     if dL_dt is not None:
-        ids = np.arange(net.n_neurons) if outputs is None else net._ids(outputs, "output")
+        ids = (np.arange(net.n_neurons, dtype=np.int32) if outputs is None
+               else net._ids(outputs, "output").astype(np.int32))
         g = np.asarray(_real("dL_dt", dL_dt), np.float64)
         if result.single and g.ndim == 1:
             g = g[None, :]
@@ -264,25 +265,7 @@ def _backward_trains(net, result, dL_dt, outputs, dL_dspikes, dL_dvoltages, dL_d
             raise ValueError(f"dL_dt must have shape {(n_ex, ids.size)}, got {g.shape}")
         if np.isnan(g).any():
             raise ValueError("dL_dt contains NaN")
-        full = np.zeros((n_ex, net.n_neurons))
-        np.add.at(full, (slice(None), ids), g)
-        # The first spike of each (example, output neuron) in canonical order; only
-        # the outputs' spikes are sorted.
-        example = np.repeat(np.arange(n_ex), np.diff(offsets))
-        is_out = np.zeros(net.n_neurons, bool)
-        is_out[ids] = True
-        cand = np.flatnonzero(is_out[spikes.index])
-        key = example[cand] * net.n_neurons + spikes.index[cand]
-        _, first = np.unique(key, return_index=True)
-        first = cand[first]
-        vals = full[example[first], spikes.index[first]]
-        if not np.isfinite(vals).all():
-            raise ValueError("dL_dt contains inf for a neuron that spiked")
-        seed_c[first] += vals
-    # To the engine's order.
-    engine_pos = offsets[:-1].repeat(np.diff(offsets)) + tape.spike_order
-    seed = np.zeros_like(seed_c)
-    seed[engine_pos] = seed_c
+        g = np.ascontiguousarray(g)
     n_ro = result.readout_times.size
     n_li = result.readout_ids.size
     dv = (np.zeros((n_ex, n_ro, n_li)) if dL_dvoltages is None
@@ -291,23 +274,22 @@ def _backward_trains(net, result, dL_dt, outputs, dL_dspikes, dL_dvoltages, dL_d
            else _float_array("dL_dvmax", dL_dvmax, (n_ex, n_li)))
     li_slot = np.full(net.n_neurons, -1, np.int32)
     li_slot[result.readout_ids] = np.arange(n_li, dtype=np.int32)
-    gw, gd, gpop, gpulse, gspike = _eventprop.backward_batch(
-        low, _train_table(net, low), tape.log, tape.log_offsets, offsets, seed, result.readout_times,
-        li_slot, n_li,
-        dv, dvm, np.ascontiguousarray(result.t_v_max), result.t_max, resolve_threads(n_threads))
-    gsp = gspike[engine_pos]                    # canonical order
-    # Input spikes: those up to t_max are in the run's spike list, in the same
-    # (time, channel) order as in the input trains.
     trains = result.input_times
-    is_input = net.kind[spikes.index] == INPUT
-    ginput = np.zeros(trains.n_spikes)
-    ran = trains.times <= result.t_max
-    ginput[ran] = gsp[is_input]
+    # The compiled pass puts the first-spike seeds on each neuron's first spike, and
+    # maps spikes between the engine's order (the tape's) and the canonical one.
+    gw, gd, gpop, gpulse, gsp, ginput = _eventprop.backward_batch(
+        low, _train_table(net, low), tape.log, tape.log_offsets, spikes.offsets,
+        tape.spike_order, spikes.index, seed_c, g, ids, trains.offsets, trains.times,
+        result.readout_times, li_slot, n_li, dv, dvm, np.ascontiguousarray(result.t_v_max),
+        result.t_max, resolve_threads(n_threads))
     # Per population, NaN where its model has no such parameter.
     gpop = np.where(_has_params(net, low), gpop, np.nan)
     per_pop = {name: gpop[:, c] for c, name in enumerate(_POP_GRADS)}
     return Gradients(gw, gd, per_pop.pop("theta"), gpulse, ginput, spikes=gsp, **per_pop)
 
+
+_EMPTY = np.zeros(0)
+_EMPTY_IDS = np.zeros(0, np.int32)
 
 #: The columns of the per-population gradients of _eventprop.backward_batch.
 _POP_GRADS = ("theta", "v_reset", "t_ref", "bias", "v_init", "tau_mem", "tau_syn")

@@ -87,7 +87,7 @@ def _one_example(net, inputs):
 
 
 def _run(net, inputs, t_max, seed, max_events=None):
-    res = _simulation.simulate(net, inputs, t_max=t_max, seed=seed, record_tape=True,
+    res = _simulation.simulate(net, inputs, t_max=t_max, seed=seed, record_tape="full",
                                max_events=max_events, n_threads=1)
     if not isinstance(res.tape, _simulation.TrainTape):
         raise ValueError("the Lyapunov analysis needs a network that runs in the spike-train "
@@ -98,8 +98,12 @@ def _run(net, inputs, t_max, seed, max_events=None):
 def _check_result(net, res, t_max):
     """A run handed in for replay must be of this network, with a tape, to this t_max."""
     if not isinstance(getattr(res, "tape", None), _simulation.TrainTape):
-        raise ValueError("result must come from simulate(..., record_tape=True) of a "
+        raise ValueError("result must come from simulate(..., record_tape='full') of a "
                          "spike-train network")
+    if not res.tape.complete:
+        raise ValueError("the result's tape leaves out the neurons that never fire "
+                         "(record_tape=True keeps what backward needs): simulate with "
+                         "record_tape='full' for a replay")
     if res.tape._snapshot is not None:
         res.tape._snapshot.check(net, net._lower())
     if res.t_max != t_max:
@@ -270,7 +274,7 @@ def tangent(net: Network, inputs, *, t_max, seed=None, dv0=None, dj0=None, input
         Increasing times in ``(0, t_max]`` at which the tangent is reported (default 100
         equally spaced, ending at ``t_max``).
     result : SimulationResult, optional
-        A run of ``net`` on ``inputs`` with ``record_tape=True`` to replay instead of
+        A run of ``net`` on ``inputs`` with ``record_tape="full"`` to replay instead of
         simulating again.
 
     Returns
@@ -376,7 +380,7 @@ def largest_lyapunov(net: Network, inputs, *, t_max, seed=None, renorm_interval=
     tangent_seed : int, default 0
         Seed of the random initial tangent.
     result : SimulationResult, optional
-        A recorded run (``record_tape=True``) to analyse instead of simulating.
+        A recorded run (``record_tape="full"``) to analyse instead of simulating.
 
     Returns
     -------

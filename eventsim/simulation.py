@@ -130,12 +130,19 @@ class TrainTape:
         ``syn`` of source and spike entries refers to).
     delay_order : ndarray
         Synapse ids in delivery order, as in :class:`Tape` (empty: the identity).
+    complete : bool
+        Whether every neuron's every event is in ``log``.  ``record_tape=True`` keeps
+        what the backward pass needs, and in the layered loop (delay-free stacks of
+        dense projections) that leaves out the neurons that never fire: their
+        adjoints are zero throughout.  ``record_tape="full"`` keeps them, for
+        replays of the whole state (:mod:`eventsim.lyapunov`).
     """
 
     log: np.ndarray
     log_offsets: np.ndarray
     spike_order: np.ndarray
     delay_order: np.ndarray
+    complete: bool = True
 
     _snapshot = None
 
@@ -218,7 +225,7 @@ class SimulationResult:
             idx, offsets = take_rows(tape.log_offsets, rows)
             sidx, _ = take_rows(self.spikes.offsets, rows)
             sub = TrainTape(_readonly(tape.log[idx]), _readonly(offsets),
-                            _readonly(tape.spike_order[sidx]), tape.delay_order)
+                            _readonly(tape.spike_order[sidx]), tape.delay_order, tape.complete)
         elif contiguous:
             a, b = int(rows[0]), int(rows[0]) + rows.size
             o = tape.offsets
@@ -366,8 +373,12 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
     input_times : array_like, shape (n_inputs,) or (n_examples, n_inputs), or SpikeTrains
         Spike time of each input neuron per example (``inf`` = no spike), or whole
         spike trains (:class:`eventsim.SpikeTrains` with one channel per input).
-    record_tape : bool, default False
-        Keep what :func:`eventsim.backward` needs (first-spike engine only, so far).
+    record_tape : bool or "full", default False
+        Keep what :func:`eventsim.backward` needs (``SimulationResult.tape``).  In the
+        spike-train engine, ``True`` may leave out neurons that never fire (they add
+        nothing to any gradient; see :class:`TrainTape`), ``"full"`` keeps every
+        event of every neuron, as replays of the whole state need
+        (:mod:`eventsim.lyapunov`).
     t_max : float, default inf
         Horizon: spikes later than ``t_max`` are not produced (reported as ``inf``).
         Required (finite) for the spike-train engine.
@@ -412,6 +423,8 @@ def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: flo
     t_max = float(t_max)
     if np.isnan(t_max):
         raise ValueError("t_max is NaN")
+    if isinstance(record_tape, str) and record_tape != "full":
+        raise ValueError(f"record_tape must be True, False or 'full', got {record_tape!r}")
     if _spike_train_engine_needed(net, input_times):
         return _simulate_trains(net, input_times, record_tape=record_tape, t_max=t_max,
                                 max_events=max_events, n_threads=n_threads,
@@ -754,7 +767,7 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
         int(li_ids.size), t_max, budget, resolve_threads(n_threads), stream_pos, stream_count,
         stream_gen,
         net._poisson_offsets, net._poisson_t, net._poisson_rate, seed or 0, bool(record_tape),
-        window, topo, levels, stream_ptr, stream_ids, layers)
+        window, topo, levels, stream_ptr, stream_ids, layers, full_tape=record_tape == "full")
     if (status != 0).any():
         _raise_status(net, status, where, budget)
     # Canonical order (time, then neuron) of the engine's spikes, which are in the
@@ -771,7 +784,8 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
         example = np.repeat(np.arange(trains.n_examples), np.diff(sp_off))
         tape = TrainTape(log=_readonly(entries), log_offsets=_readonly(log_offsets),
                          spike_order=_readonly(local - sp_off[example]),
-                         delay_order=low.order.view())
+                         delay_order=low.order.view(),
+                         complete=layers is None or record_tape == "full")
         tape._snapshot = _Snapshot.take(low)
     res = SimulationResult(first[0] if single else first, n_events, tape, trains, t_max, single,
                            _spikes=spikes, readout_ids=_readonly(li_ids),

@@ -180,6 +180,37 @@ def test_gradients_equal_the_heap_loops(t_ref):
                                rtol=0, atol=1e-9 * np.abs(g_in["heap"].input_times).max())
 
 
+@pytest.mark.parametrize("t_ref", [0.0, 0.7])
+def test_the_lean_tape_leaves_out_silent_neurons_and_gives_the_same_gradients(t_ref):
+    # record_tape=True drops the entries of neurons that never fire (zero adjoints);
+    # "full" keeps them.  Gradients of every kind must not change, bit for bit.
+    net, out, x = yin_yang_like(t_ref=t_ref)
+    lean = run(net, x, 100.0, "layered", record_tape=True)
+    full = run(net, x, 100.0, "layered", record_tape="full")
+    assert not lean.tape.complete and full.tape.complete
+    np.testing.assert_array_equal(lean.spikes.times, full.spikes.times)
+    n_lean, n_full = len(lean.tape.log), len(full.tape.log)
+    for e in range(x.shape[0]):
+        a, b = lean.tape.log_offsets[e:e + 2]
+        o = lean.spikes.offsets
+        fired = set(lean.spikes.index[o[e]:o[e + 1]].tolist())
+        logged = set(lean.tape.log["neuron"][a:b].tolist())
+        assert logged == fired, e          # sources, and the neurons that fired
+        c, d = full.tape.log_offsets[e:e + 2]
+        assert set(full.tape.log["neuron"][c:d].tolist()) >= set(range(net.n_inputs, net.n_neurons))
+    assert n_lean < 0.8 * n_full
+    t = lean.times[:, out.ids]
+    dl = np.where(np.isfinite(t), 1.0 + np.arange(t.shape[1]), 0.0)
+    spikes = np.linspace(-1.0, 1.0, lean.spikes.n_spikes)
+    g = {k: eventsim.backward(net, r, dl, outputs=out.ids, dL_dspikes=spikes)
+         for k, r in (("lean", lean), ("full", full))}
+    assert np.abs(g["full"].weights).max() > 0
+    for what in ("weights", "delays", "theta", "v_reset", "t_ref", "bias", "v_init", "tau_mem",
+                 "tau_syn", "input_times", "spikes"):
+        np.testing.assert_array_equal(np.asarray(getattr(g["lean"], what)),
+                                      np.asarray(getattr(g["full"], what)), err_msg=what)
+
+
 def test_the_layered_loop_is_bit_identical_for_any_thread_count():
     net, out, x = yin_yang_like(seed=3, n_hidden=60)
     x = np.tile(x, (3, 1))

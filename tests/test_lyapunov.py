@@ -377,9 +377,16 @@ def test_bad_input_raises():
         lyapunov.largest_lyapunov(net, np.zeros((2, 0)), t_max=10.0)
     with pytest.raises(ValueError, match="dv0"):
         lyapunov.tangent(net, x, t_max=10.0, dv0=np.zeros(3))
-    res = eventsim.simulate(net, x, t_max=10.0, record_tape=True)
+    res = eventsim.simulate(net, x, t_max=10.0, record_tape="full")
     with pytest.raises(ValueError, match="t_max"):
         lyapunov.largest_lyapunov(net, x, t_max=12.0, result=res)
+    # A delay-free feed-forward run keeps only what backward needs with record_tape=True.
+    lean = eventsim.simulate(net, x, t_max=10.0, record_tape=True)
+    assert not lean.tape.complete and res.tape.complete
+    with pytest.raises(ValueError, match="record_tape='full'"):
+        lyapunov.tangent(net, x, t_max=10.0, result=lean)
+    with pytest.raises(ValueError, match="record_tape"):
+        eventsim.simulate(net, x, t_max=10.0, record_tape="lean")
     with pytest.raises(ValueError, match="record_tape"):
         lyapunov.tangent(net, x, t_max=10.0, result=eventsim.simulate(net, x, t_max=10.0))
     net.bias = net.bias + 0.1

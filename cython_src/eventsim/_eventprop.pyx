@@ -28,11 +28,11 @@ import numpy as np
 from cython.parallel cimport prange
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memset, memcpy
-from libc.math cimport expm1, fabs
+from libc.math cimport expm1, fabs, isfinite
 from libc.stdint cimport int64_t, int32_t, int8_t, uint64_t
 
 from eventsim._lambertw cimport exp, INFINITY
-from eventsim._netrec cimport NetRec, netrec_fill, KIND_PULSE
+from eventsim._netrec cimport NetRec, netrec_fill, KIND_PULSE, KIND_INPUT
 from eventsim._train_tape cimport (LogEntry, check_tape_layout, tape_entry_ok, LOG_SOURCE, LOG_ARRIVAL,
                                    LOG_FIRE, LOG_RELEASE, MODE_FREE,
                                    MODE_CLAMPED, MODE_DONE)
@@ -62,6 +62,13 @@ cdef struct Losses:
     double t_max
 
 
+cdef struct First:
+    # dL/dt of the first spike of neurons ids, per example: dl (n_ex, n_out).
+    const double* dl
+    const int32_t* ids
+    int64_t n_out
+
+
 cdef enum:
     DECAYS = 64            # entries of a sweep's decay cache (a power of two)
 
@@ -88,8 +95,10 @@ cdef struct Slot:
     double* lJ
     double* tl
     double* G              # per tape entry of the current example
+    double* dlf            # per neuron: its first spike's seed, before it is placed
     int64_t G_cap
     int failed             # out of memory
+    int inf_seed           # a first spike's seed is not finite
     int64_t bad            # the first tape entry the sweep could not follow, or -1
     Decay decays[DECAYS]
 
@@ -206,10 +215,11 @@ cdef void carry(const TrainPop* P, double* gp, const Losses* L, int64_t e, int32
 
 cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T, int64_t a, int64_t b,
                      const double* seed, double* gspike, int64_t n_spikes, const Losses* L,
-                     int64_t e, Slot* S) noexcept nogil:
+                     const First* F, int64_t e, Slot* S) noexcept nogil:
     """The reverse sweep of one example: tape entries a:b, spike seeds and outputs
-    ``seed``/``gspike`` (its spike list, n_spikes long).  Returns -1 if out of memory,
-    -2 (the entry in S.bad) at an entry whose indices cannot be followed."""
+    ``seed``/``gspike`` (its spike list, n_spikes long), first-spike seeds from F.
+    Returns -1 if out of memory, -2 (the entry in S.bad) at an entry whose indices
+    cannot be followed, -3 at a first spike whose seed is not finite."""
     cdef int64_t n = net.n_neurons, i, j, k, m = b - a, sidx
     cdef int32_t nrn, p, slot
     cdef const TrainPop* P
@@ -222,8 +232,25 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
             return -1
         S.G = grown
         S.G_cap = m
-    for i in range(m):
-        S.G[i] = 0.0
+    if F.n_out:
+        # dL/dt of first spikes: per neuron, onto its first spike's entry (per
+        # neuron the tape is in time order), where the sweep adds G to the seed.
+        for k in range(F.n_out):
+            S.dlf[F.ids[k]] += F.dl[e * F.n_out + k]
+        for i in range(m):
+            S.G[i] = 0.0
+            nrn = T[a + i].neuron
+            if ((T[a + i].type == LOG_FIRE or T[a + i].type == LOG_SOURCE)
+                    and 0 <= nrn < n and S.dlf[nrn] != 0.0):
+                if not isfinite(S.dlf[nrn]):
+                    return -3
+                S.G[i] = S.dlf[nrn]
+                S.dlf[nrn] = 0.0
+        for k in range(F.n_out):
+            S.dlf[F.ids[k]] = 0.0          # silent neurons: their seeds are ignored
+    else:
+        for i in range(m):
+            S.G[i] = 0.0
     for j in range(n):
         S.lV[j] = 0.0
         S.lJ[j] = 0.0
@@ -314,17 +341,26 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
 
 
 def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1] off,
-                   const int64_t[::1] sp_offsets,
-                   const double[::1] seed, const double[::1] readout_times,
+                   const int64_t[::1] sp_offsets, const int64_t[::1] spike_order,
+                   const int64_t[::1] sp_index, const double[::1] seed_c,
+                   const double[:, ::1] dl_first, const int32_t[::1] out_ids,
+                   const int64_t[::1] in_offsets, const double[::1] in_times,
+                   const double[::1] readout_times,
                    const int32_t[::1] li_slot, int64_t n_li, const double[:, :, ::1] dv,
                    const double[:, ::1] dvmax, const double[:, ::1] tvmax, double t_max,
                    int n_threads):
     """Gradients of a loss over a recorded spike-train run (see module docstring).
 
-    ``seed``: dL/dt of every spike of the engine's spike lists (flat, per example
-    ``sp_offsets``).  Returns ``(gw, gd, gpop, gpulse, gspike)``: per synapse, per
+    Spikes come in the run's canonical order (per example ``sp_offsets``, neurons
+    ``sp_index``; ``spike_order``: each one's place in the engine's list, which the
+    tape's entries name).  The loss enters as ``seed_c``, dL/dt of every spike (or
+    empty: none), ``dl_first`` (n_ex, len(out_ids)), dL/dt of the first spike of
+    neurons ``out_ids`` (ignored for a neuron that stays silent), and the readout
+    terms.  Returns ``(gw, gd, gpop, gpulse, gspike, ginput)``: per synapse, per
     population (columns theta, v_reset, t_ref, bias, v_init, tau_mem, tau_syn), per
-    pulse, and dL/dt of every spike (aligned with ``seed``).
+    pulse, dL/dt of every spike (canonical order) and of every input spike (the
+    input trains ``in_offsets``/``in_times``; 0 after t_max).  Raises ValueError for a
+    first-spike seed that is not finite.
     """
     cdef NetRec net
     netrec_fill(&net, low)
@@ -334,12 +370,24 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     cdef int64_t n_ex = off.shape[0] - 1, n = net.n_neurons, ns = net.n_synapses
     cdef int64_t n_pops = net.n_pops, n_pulses = net.n_pulses, total = entries.shape[0]
     cdef const LogEntry* T = <const LogEntry*> &raw[0] if total else NULL
-    cdef int64_t i, e, c, n_slots, lo, hi, q
+    cdef int64_t i, e, c, n_slots, lo, hi, q, k
     cdef int rc
+    cdef double dummy0 = 0.0
+    cdef int32_t idummy0 = 0
     if pop_params.shape[0] != n_pops or pop_params.shape[1] != TRAIN_COLS:
         raise ValueError("spike-train population table has the wrong shape")
-    if sp_offsets.shape[0] != n_ex + 1 or seed.shape[0] != sp_offsets[n_ex]:
+    cdef int64_t n_sp = sp_offsets[sp_offsets.shape[0] - 1] if sp_offsets.shape[0] else 0
+    cdef int64_t n_out = out_ids.shape[0], n_in = in_times.shape[0]
+    if (sp_offsets.shape[0] != n_ex + 1 or sp_offsets[0] != 0 or spike_order.shape[0] != n_sp
+            or sp_index.shape[0] != n_sp or (seed_c.shape[0] != n_sp and seed_c.shape[0] != 0)):
         raise ValueError("spike seeds do not match the tape's examples")
+    if (dl_first.shape[0] != n_ex and n_out) or dl_first.shape[1] != n_out:
+        raise ValueError("first-spike seeds have the wrong shape")
+    for i in range(n_out):
+        if out_ids[i] < 0 or out_ids[i] >= n:
+            raise ValueError("first-spike seeds name an unknown neuron")
+    if in_offsets.shape[0] != n_ex + 1 or in_offsets[0] != 0 or in_offsets[n_ex] != n_in:
+        raise ValueError("the input trains do not match the tape's examples")
     if off.shape[0] < 1 or off[n_ex] != total or li_slot.shape[0] != n:
         raise ValueError("the tape's arrays have inconsistent lengths")
     if dv.shape[0] != n_ex or dv.shape[1] != readout_times.shape[0] or dv.shape[2] != n_li \
@@ -351,13 +399,32 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     if off[0] != 0:
         raise ValueError("the tape is damaged (its offsets do not start at 0)")
     for e in range(n_ex):
-        if off[e + 1] < off[e] or sp_offsets[e + 1] < sp_offsets[e]:
+        if (off[e + 1] < off[e] or sp_offsets[e + 1] < sp_offsets[e]
+                or in_offsets[e + 1] < in_offsets[e]):
             raise ValueError("the tape is damaged (its offsets decrease)")
+        for i in range(sp_offsets[e], sp_offsets[e + 1]):
+            if not 0 <= spike_order[i] < sp_offsets[e + 1] - sp_offsets[e]:
+                raise ValueError("the tape is damaged (its spike order is out of range)")
+            if not 0 <= sp_index[i] < n:
+                raise ValueError("the spikes name an unknown neuron")
     gw = np.zeros(ns)
     gd = np.zeros(ns)
     gpop = np.zeros((n_pops, N_GP))
     gpulse = np.zeros(n_pulses)
-    gspike = np.zeros(seed.shape[0])
+    # Seeds and outputs in the engine's order (the tape's), then in canonical order.
+    seed_np = np.zeros(n_sp)
+    gspike = np.zeros(n_sp)
+    gsp_c = np.empty(n_sp)
+    ginput = np.zeros(n_in)
+    cdef double[::1] seed = seed_np, gsc = gsp_c, ginv = ginput
+    if seed_c.shape[0]:
+        for e in range(n_ex):
+            for i in range(sp_offsets[e], sp_offsets[e + 1]):
+                seed[sp_offsets[e] + spike_order[i]] = seed_c[i]
+    cdef First F
+    F.n_out = n_out
+    F.ids = &out_ids[0] if n_out else &idummy0
+    F.dl = &dl_first[0, 0] if (n_out and n_ex) else &dummy0
     cdef double[::1] gwv = gw, gdv = gd, gpulv = gpulse, gsv = gspike
     cdef double[:, ::1] gpv = gpop
     cdef double dummy = 0.0
@@ -376,8 +443,8 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     cdef TrainPop* pops = <TrainPop*> malloc((n_pops if n_pops > 0 else 1) * sizeof(TrainPop))
     cdef Slot* slots = <Slot*> calloc(n_slots if n_slots > 0 else 1, sizeof(Slot))
     cdef int64_t nn = n if n > 0 else 1
-    cdef const double* pseed = &seed[0] if seed.shape[0] else &dummy
-    cdef double* pgs = &gsv[0] if seed.shape[0] else &dummy
+    cdef const double* pseed = &seed[0] if n_sp else &dummy
+    cdef double* pgs = &gsv[0] if n_sp else &dummy
     try:
         if pops == NULL or slots == NULL:
             raise MemoryError()
@@ -393,9 +460,10 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
             slots[c].lV = <double*> malloc(nn * sizeof(double))
             slots[c].lJ = <double*> malloc(nn * sizeof(double))
             slots[c].tl = <double*> malloc(nn * sizeof(double))
+            slots[c].dlf = <double*> calloc(nn, sizeof(double))
             if (slots[c].gw == NULL or slots[c].gd == NULL or slots[c].gp == NULL
                     or slots[c].gpulse == NULL or slots[c].lV == NULL or slots[c].lJ == NULL
-                    or slots[c].tl == NULL):
+                    or slots[c].tl == NULL or slots[c].dlf == NULL):
                 raise MemoryError()
         with nogil:
             for c in prange(n_slots, num_threads=n_threads if n_threads > 0 else 1,
@@ -405,10 +473,13 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
                 for e in range(lo, hi):
                     rc = run_example(&net, pops, T, off[e], off[e + 1], pseed + sp_offsets[e],
                                      pgs + sp_offsets[e], sp_offsets[e + 1] - sp_offsets[e], &L,
-                                     e, &slots[c])
+                                     &F, e, &slots[c])
                     if rc == -1:
                         slots[c].failed = 1
                     elif rc == -2:
+                        break
+                    elif rc == -3:
+                        slots[c].inf_seed = 1
                         break
         for c in range(n_slots):
             if slots[c].failed:
@@ -416,6 +487,8 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
             if slots[c].bad >= 0:
                 raise ValueError(f"the tape is damaged (entry {slots[c].bad} has an index out "
                                  "of range)")
+            if slots[c].inf_seed:
+                raise ValueError("dL_dt contains inf for a neuron that spiked")
         for c in range(n_slots):
             for q in range(ns):
                 gwv[q] += slots[c].gw[q]
@@ -429,6 +502,18 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
             for c in range(n_slots):
                 free(slots[c].gw); free(slots[c].gd); free(slots[c].gp); free(slots[c].gpulse)
                 free(slots[c].lV); free(slots[c].lJ); free(slots[c].tl); free(slots[c].G)
+                free(slots[c].dlf)
         free(slots)
         free(pops)
-    return gw, gd, gpop, gpulse, gspike
+    # Canonical order; the input spikes (those up to t_max) come in it in the order of
+    # the input trains, which are sorted the same way.
+    for e in range(n_ex):
+        k = in_offsets[e]
+        for i in range(sp_offsets[e], sp_offsets[e + 1]):
+            gsc[i] = gsv[sp_offsets[e] + spike_order[i]]
+            if net.kind[sp_index[i]] == KIND_INPUT:
+                if k >= in_offsets[e + 1]:
+                    raise ValueError("the run's input spikes do not match its input trains")
+                ginv[k] = gsc[i]
+                k += 1
+    return gw, gd, gpop, gpulse, gsp_c, ginput

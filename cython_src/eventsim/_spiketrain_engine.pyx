@@ -1542,6 +1542,9 @@ cdef struct Layers:
     const int64_t* soff
     const int64_t* syn
     const double* wg
+    # Recording for the backward pass only: a neuron that never fires leaves no
+    # entries (its adjoint is zero throughout, so the sweep would skip them all).
+    bint prune
 
 
 cdef int merge_block(Workspace* ws) noexcept nogil:
@@ -1718,7 +1721,7 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
                      const int32_t* input_neuron, double t_max, int64_t max_events,
                      double* first, int64_t* n_events, int64_t* where) noexcept nogil:
     """Simulate one example block by block (see above); run_one's results to rounding."""
-    cdef int64_t n = net.n_neurons, i, b, x, events = 0, m, q, ref = 0, w0
+    cdef int64_t n = net.n_neurons, i, b, x, events = 0, m, q, ref = 0, w0, mark, fired
     cdef int32_t jj, row
     cdef int rc
     cdef const TrainPop* P
@@ -1783,12 +1786,16 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
         w0 = Ly.soff[b]
         for x in range(Ly.ptr[b], Ly.ptr[b + 1]):
             jj = Ly.nrn[x]
+            mark = ws.log_n
+            fired = ws.lb.m
             rc = lay_neuron(ws, P, jj, Ly.wg + w0, Ly.syn + w0, t_max, first, &events,
                             max_events)
             if rc != STATUS_OK:
                 n_events[0] = events
                 where[0] = jj
                 return rc
+            if Ly.prune and ws.lb.m == fired:
+                ws.log_n = mark
             w0 += Ly.npre[b]
         if merge_block(ws) < 0:
             return STATUS_NO_MEMORY
@@ -1910,7 +1917,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
               const int64_t[::1] seg_off, const double[::1] seg_t, const double[::1] seg_rate,
               uint64_t seed, bint record, double window=0.0, topo=None, levels=None,
               const int64_t[::1] stream_ptr=None, const int64_t[::1] stream_ids=None,
-              layers=None):
+              layers=None, bint full_tape=False):
     """Run every example of the input spike trains through the lowered network.
 
     Returns ``(first, sp_time, sp_neuron, sp_offsets, readout_v, v_max, t_vmax,
@@ -1918,7 +1925,8 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     they happened within each example.  ``log`` is None, or with ``record`` the
     tape: ``(entries, offsets)``, a structured array of ``LOG_DTYPE`` (``t, V, J,
     ref, syn, neuron, type, mode`` per entry, docs/engine.md 13) and its offsets per
-    example.
+    example.  Without ``full_tape`` the layered loop keeps no entries of a neuron that
+    never fires (what the backward pass needs); with it, every neuron's.
     """
     cdef NetRec net
     netrec_fill(&net, low)
@@ -2034,6 +2042,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
         Ly.soff = &ly_soff[0]
         Ly.syn = &ly_syn[0] if ly_syn.shape[0] else &idummy
         Ly.wg = &ly_wg[0] if ly_syn.shape[0] else &dummy
+        Ly.prune = record and not full_tape
         B.lay = &Ly
     cdef Streams S0
     S0.n = stream_pos.shape[0]
