@@ -232,6 +232,8 @@ cdef struct Workspace:
     double* iv
     int64_t iv_n
     int64_t iv_cap
+    int64_t* ia            # where each interval's arrivals (at its end) start in lf
+    int32_t* ir            # the row of every arrival in lf
 
 
 cdef void ws_free(Workspace* ws) noexcept nogil:
@@ -251,7 +253,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.st_emit); free(ws.st_next); free(ws.pnext)
     free(ws.gt_t); free(ws.gt_f); free(ws.shift)
     free(ws.pend.s)
-    free(ws.lg.s); free(ws.lf.s); free(ws.lb.s); free(ws.iv)
+    free(ws.lg.s); free(ws.lf.s); free(ws.lb.s); free(ws.iv); free(ws.ia); free(ws.ir)
     free(ws)
 
 
@@ -1609,14 +1611,20 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                     int64_t max_events) noexcept nogil:
     """Run neuron j of the current block from rest at 0 up to t_max through the
     block's inputs ws.lf (their rows index its weights wg and synapses syn) and the
-    intervals between them (end time and decays in ws.iv).  Returns a STATUS_*."""
+    intervals between them (end time and decays in ws.iv).  Returns a STATUS_*.
+
+    The state is carried as U = V - b: an interval is then U e + J kappa, one
+    multiplication and one addition on U's dependency chain from one interval to the
+    next (V would add two more), which bounds how fast a neuron runs through them."""
     cdef const SpikeList* F = &ws.lf
     cdef const double* iv
-    cdef int64_t a = 0, m = F.m, q = ws.iv_n, i, last_fire = -1
-    cdef double V = P.v_init, J = 0.0, t0 = 0.0, ts = 0.0, T, s = 0.0, em, ej, k, U0, Ue
-    cdef double tf = 0.0, w, c = P.theta - P.b, b = P.b
+    cdef int64_t a, q = ws.iv_n, i, last_fire = -1
+    cdef const int64_t* ia = ws.ia
+    cdef const int32_t* ir = ws.ir
+    cdef double b = P.b, U = P.v_init - b, J = 0.0, t0 = 0.0, ts = 0.0, T, s = 0.0, em, ej, k
+    cdef double Ue, tf = 0.0, w, c = P.theta - b, ur = P.v_reset - b
     cdef int mode = MODE_FREE, rc
-    cdef bint pending
+    cdef bint pending, record = ws.record
     cdef int32_t r
     for i in range(q):
         iv = ws.iv + 4 * i
@@ -1630,19 +1638,18 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                 if tf + P.t_ref < T or (i == q - 1 and tf + P.t_ref <= T):
                     J *= exp(-(tf + P.t_ref - t0) * P.inv_s)
                     t0 = tf + P.t_ref
-                    V = P.v_reset
+                    U = ur
                     mode = MODE_FREE
                     events[0] += 1
                     if events[0] > max_events:
                         return STATUS_BUDGET
-                    if ws.record and log_add(ws, LOG_RELEASE, j, t0, V, J, last_fire, -1,
-                                             MODE_FREE) < 0:
+                    if record and log_add(ws, LOG_RELEASE, j, t0, P.v_reset, J, last_fire, -1,
+                                          MODE_FREE) < 0:
                         return STATUS_NO_MEMORY
                     continue
                 J *= iv[2] if t0 == ts else exp(-(T - t0) * P.inv_s)
                 t0 = T
                 break
-            U0 = V - b
             if t0 == ts:
                 em = iv[1]
                 ej = iv[2]
@@ -1650,28 +1657,29 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
             else:
                 em = exp(-(T - t0) * P.inv_m)
                 k = train_kappa(P, T - t0, em, &ej)
-            if U0 >= c:
+            Ue = U * em + J * k
+            if U >= c:
                 rc = CROSS_FIRE
                 s = 0.0
+            elif Ue >= c or (J > U and J * ej < Ue
+                             and (U if U > 0.0 else 0.0) + (J * P.kmax if J > 0.0 else 0.0) >= c):
+                # Above threshold at T, or a maximum inside (rising at t0, falling at T)
+                # that train_cross's first bound does not rule out: search.  Otherwise
+                # V stays below threshold up to T.
+                rc = train_cross(P, U + b, J, T - t0, newton_max_iterations, &s)
+                if rc == CROSS_FAIL:
+                    return STATUS_NEWTON
             else:
-                Ue = U0 * em + J * k
-                # Above threshold at T, or a maximum inside (rising at t0, falling
-                # at T): search.  Otherwise V stays below threshold up to T.
-                if Ue >= c or (J > U0 and J * ej < Ue):
-                    rc = train_cross(P, V, J, T - t0, newton_max_iterations, &s)
-                    if rc == CROSS_FAIL:
-                        return STATUS_NEWTON
-                else:
-                    rc = CROSS_NONE
+                rc = CROSS_NONE
             if rc == CROSS_NONE or (i == q - 1 and t0 + s > t_max):
-                V = b + U0 * em + J * k
+                U = Ue
                 J = J * ej
                 t0 = T
                 break
             tf = t0 + s
             if tf >= T and i < q - 1:
                 # At an input time: the spike comes after its arrivals.
-                V = b + U0 * em + J * k
+                U = Ue
                 J = J * ej
                 t0 = T
                 pending = True
@@ -1681,36 +1689,39 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                 train_kappa(P, s, em, &ej)
                 J = J * ej
             t0 = tf
-            V = P.v_reset
+            U = ur
             rc = lay_spike(ws, P, j, tf, J, &mode, &last_fire, first, events, max_events)
             if rc != STATUS_OK:
                 return rc
         if i == q - 1:
             break
-        # T's arrivals (a neuron that is done drops them, as in arrive()).
-        while a < m and F.s[a].t == T:
-            if mode != MODE_DONE:
-                r = F.s[a].n
-                w = wg[r]
-                if w != 0.0 or ws.record:
-                    J += w
-                    if ws.record and log_add(ws, LOG_ARRIVAL, j, T, V, J, F.s[a].ref, syn[r],
-                                             mode) < 0:
+        # T's arrivals (a neuron that is done drops them, as in arrive()).  Adding a
+        # zero weight changes nothing (the heap loop skips it), so only a recording
+        # run looks at the weights.
+        if mode != MODE_DONE:
+            if record:
+                for a in range(ia[i], ia[i + 1]):
+                    r = ir[a]
+                    J += wg[r]
+                    if log_add(ws, LOG_ARRIVAL, j, T, U + b, J, F.s[a].ref, syn[r], mode) < 0:
                         return STATUS_NO_MEMORY
-            a += 1
+            else:
+                for a in range(ia[i], ia[i + 1]):
+                    J += wg[ir[a]]
         if pending:
             tf = T
-            V = P.v_reset
+            U = ur
             rc = lay_spike(ws, P, j, T, J, &mode, &last_fire, first, events, max_events)
             if rc != STATUS_OK:
                 return rc
         elif mode == MODE_CLAMPED and tf + P.t_ref == T:
-            V = P.v_reset
+            U = ur
             mode = MODE_FREE
             events[0] += 1
             if events[0] > max_events:
                 return STATUS_BUDGET
-            if ws.record and log_add(ws, LOG_RELEASE, j, T, V, J, last_fire, -1, MODE_FREE) < 0:
+            if record and log_add(ws, LOG_RELEASE, j, T, P.v_reset, J, last_fire, -1,
+                                  MODE_FREE) < 0:
                 return STATUS_NO_MEMORY
         ts = T
     return STATUS_OK
@@ -1765,14 +1776,19 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
                 m += 1
         F.m = m
         if ws.iv_cap < m + 1:
-            if grow(<void**> &ws.iv, 4 * (m + 1) * sizeof(double)) < 0:
+            if (grow(<void**> &ws.iv, 4 * (m + 1) * sizeof(double)) < 0
+                    or grow(<void**> &ws.ia, (m + 2) * sizeof(int64_t)) < 0
+                    or grow(<void**> &ws.ir, (m + 1) * sizeof(int32_t)) < 0):
                 return STATUS_NO_MEMORY
             ws.iv_cap = m + 1
         q = 0
         prev = 0.0
         for i in range(m + 1):
-            if i < m and q > 0 and F.s[i].t == prev:
-                continue
+            if i < m:
+                ws.ir[i] = F.s[i].n
+                if q > 0 and F.s[i].t == prev:
+                    continue
+            ws.ia[q] = i
             iv = ws.iv + 4 * q
             iv[0] = F.s[i].t if i < m else t_max
             h = iv[0] - prev
@@ -2070,6 +2086,8 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     cdef Workspace** wss = NULL
     cdef Workspace* ws
     cdef LogEntry* le
+    cdef double[::1] spv_t
+    cdef int32_t[::1] spv_n
     log = None
     try:
         pops = <TrainPop*> malloc((net.n_pops if net.n_pops > 0 else 1) * sizeof(TrainPop))
@@ -2114,12 +2132,18 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
         total = int(offsets[n_ex])
         sp_t = np.empty(total, dtype=np.float64)
         sp_n = np.empty(total, dtype=np.int32)
+        # One memcpy per example and array, no Python objects (a slice assignment
+        # per example cost ~2 us each, the whole run of a small network).
+        spv_t = sp_t
+        spv_n = sp_n
+        i = 0
         for e in range(n_ex):
             ws = wss[bk[0, e]]
             k = bk[2, e]
             if k:
-                sp_t[offsets[e]:offsets[e + 1]] = <double[:k]> (ws.sp_t + bk[1, e])
-                sp_n[offsets[e]:offsets[e + 1]] = <int32_t[:k]> (ws.sp_n + bk[1, e])
+                memcpy(&spv_t[i], ws.sp_t + bk[1, e], k * sizeof(double))
+                memcpy(&spv_n[i], ws.sp_n + bk[1, e], k * sizeof(int32_t))
+                i += k
         if record:
             log = _gather_log(wss, book, n_ex)
     finally:
