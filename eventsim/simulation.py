@@ -510,7 +510,10 @@ def _input_trains(net: Network, input_times) -> tuple[SpikeTrains, bool]:
         trains, single = input_times, False
     else:
         x, single = _input_array(net, input_times)
-        trains = SpikeTrains.from_first_spikes(x)
+        if x.shape[1] <= 32:
+            trains = SpikeTrains._trusted(*_spiketrain_engine.first_spike_trains(x), x.shape[1])
+        else:
+            trains = SpikeTrains.from_first_spikes(x)
     if trains.n_channels != net.n_inputs:
         raise ValueError(f"the input spike trains have {trains.n_channels} channels but the "
                          f"network has {net.n_inputs} inputs")
@@ -773,17 +776,21 @@ def _simulate_trains(net: Network, input_times, *, record_tape, t_max, max_event
     # Canonical order (time, then neuron) of the engine's spikes, which are in the
     # order they happened; the backward pass maps per-spike losses through it.
     sp_n = sp_n.astype(np.int64)
-    order = canonical_order(sp_t, sp_n, sp_off)
+    # The layered loop lists spikes in canonical order already.
+    order = None if layers is not None else canonical_order(sp_t, sp_n, sp_off)
     if order is not None:
         sp_t, sp_n = sp_t[order], sp_n[order]
     spikes = SpikeTrains._trusted(sp_t, sp_n, sp_off, net.n_neurons)
     tape = None
     if record_tape:
         entries, log_offsets = log
-        local = np.arange(sp_t.size) if order is None else order
-        example = np.repeat(np.arange(trains.n_examples), np.diff(sp_off))
+        if order is None:
+            spike_order = _spiketrain_engine.local_index(sp_off)
+        else:
+            example = np.repeat(np.arange(trains.n_examples), np.diff(sp_off))
+            spike_order = order - sp_off[example]
         tape = TrainTape(log=_readonly(entries), log_offsets=_readonly(log_offsets),
-                         spike_order=_readonly(local - sp_off[example]),
+                         spike_order=_readonly(spike_order),
                          delay_order=low.order.view(),
                          complete=layers is None or record_tape == "full")
         tape._snapshot = _Snapshot.take(low)

@@ -139,3 +139,11 @@ def test_from_first_spikes_equals_the_checked_constructor(x):
     assert fast.times.dtype == np.float64 and fast.index.dtype == np.int64
     assert not fast.times.flags.writeable and not fast.index.flags.writeable
     np.testing.assert_array_equal(fast.first_spikes(), x)
+    # The compiled conversion the spike-train engine uses for few channels.
+    from eventsim import _spiketrain_engine
+    t, i, o = _spiketrain_engine.first_spike_trains(np.ascontiguousarray(x))
+    np.testing.assert_array_equal(t, slow.times)
+    np.testing.assert_array_equal(i, slow.index)
+    np.testing.assert_array_equal(o, slow.offsets)
+    np.testing.assert_array_equal(_spiketrain_engine.local_index(o),
+                                  np.arange(o[-1]) - np.repeat(o[:-1], np.diff(o)))

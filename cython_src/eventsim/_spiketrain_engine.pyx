@@ -896,12 +896,17 @@ cdef inline bint spk_less(const Spk* a, const Spk* b) noexcept nogil:
     return a.t < b.t or (a.t == b.t and a.n < b.n)
 
 
+cdef inline int64_t spk_less_bits(const Spk* a, const Spk* b) noexcept nogil:
+    """spk_less() as 0 or 1, evaluated without short-circuit branches."""
+    return (<int64_t> (a.t < b.t)) | ((<int64_t> (a.t == b.t)) & (<int64_t> (a.n < b.n)))
+
+
 cdef void spk_sort(Spk* a, Spk* tmp, int64_t m) noexcept nogil:
     """Stable sort of m spikes by time, then n (a neuron, or 0 to keep ties in their
     order): insertion sort of runs of 8, then bottom-up merges, the 24-byte entries
     themselves moving (no indirection).  tmp holds m entries.  Every sort of the loops
     goes through here, ref carrying what an entry stands for."""
-    cdef int64_t i, k, lo, mid, hi, p, q, o, width = 8
+    cdef int64_t i, k, lo, mid, hi, p, q, o, take, width = 8
     cdef Spk x
     cdef Spk* src = a
     cdef Spk* dst = tmp
@@ -924,12 +929,12 @@ cdef void spk_sort(Spk* a, Spk* tmp, int64_t m) noexcept nogil:
             q = mid
             o = lo
             while p < mid and q < hi:
-                if spk_less(&src[q], &src[p]):
-                    dst[o] = src[q]
-                    q += 1
-                else:
-                    dst[o] = src[p]
-                    p += 1
+                # Without a branch on the comparison (its outcome is a coin flip on
+                # spikes from different neurons): a select and two additions.
+                take = spk_less_bits(&src[q], &src[p])
+                dst[o] = src[p + take * (q - p)]
+                q += take
+                p += 1 - take
                 o += 1
             while p < mid:
                 dst[o] = src[p]
@@ -2154,6 +2159,51 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
         free(pops)
         free(Sx)
     return first, sp_t, sp_n, offsets, ro_v, vmax, tmax, n_events, status, where, log
+
+
+def first_spike_trains(const double[:, ::1] x):
+    """The rows of a checked input_times matrix (no NaN, no -inf) as spike trains in
+    canonical order, ``(times, index, offsets)``: each row's finite entries by time,
+    ties by channel.  For a few channels (inputs of a classifier) this is one pass
+    with no temporaries; SpikeTrains.from_first_spikes does the same with numpy."""
+    cdef int64_t n_ex = x.shape[0], k = x.shape[1], e, c, i, o = 0, start
+    cdef double t
+    times = np.empty(n_ex * k, dtype=np.float64)
+    index = np.empty(n_ex * k, dtype=np.int64)
+    offsets = np.empty(n_ex + 1, dtype=np.int64)
+    cdef double[::1] tv = times
+    cdef int64_t[::1] iv = index, ov = offsets
+    with nogil:
+        ov[0] = 0
+        for e in range(n_ex):
+            start = o
+            for c in range(k):
+                t = x[e, c]
+                if t == INFINITY:
+                    continue
+                # Insertion by time, after equal times: channels keep their order.
+                i = o
+                while i > start and tv[i - 1] > t:
+                    tv[i] = tv[i - 1]
+                    iv[i] = iv[i - 1]
+                    i -= 1
+                tv[i] = t
+                iv[i] = c
+                o += 1
+            ov[e + 1] = o
+    return times[:o], index[:o], offsets
+
+
+def local_index(const int64_t[::1] offsets):
+    """Per element of the examples ``offsets`` delimit, its place in its example."""
+    cdef int64_t n_ex = offsets.shape[0] - 1, e, i
+    out = np.empty(offsets[n_ex] if n_ex >= 0 else 0, dtype=np.int64)
+    cdef int64_t[::1] ov = out
+    with nogil:
+        for e in range(n_ex):
+            for i in range(offsets[e], offsets[e + 1]):
+                ov[i] = i - offsets[e]
+    return out
 
 
 #: The tape entries as numpy sees them: the same bytes as _train_tape.pxd's LogEntry.
