@@ -245,6 +245,19 @@ def test_bad_backward_calls_are_refused():
         eventsim.backward(net, res, dL_dvmax=np.full((1, 2), np.nan))
     with pytest.raises(ValueError, match="for first-spike networks"):
         eventsim.backward(net, res, clip_derivative=1.0)
+    # First-spike seeds: NaN anywhere, inf on a neuron that spiked (the compiled pass
+    # places them); inf on a silent neuron is ignored, like any of its seeds.
+    t = res.times
+    with pytest.raises(ValueError, match="dL_dt contains NaN"):
+        eventsim.backward(net, res, np.full(t.shape, np.nan))
+    with pytest.raises(ValueError, match="inf for a neuron that spiked"):
+        eventsim.backward(net, res, np.where(np.isfinite(t), np.inf, 0.0))
+    with pytest.raises(ValueError, match="unknown output neuron id"):
+        eventsim.backward(net, res, np.zeros((1, 1)), outputs=[net.n_neurons])
+    silent = ~np.isfinite(t)
+    assert silent.any()             # the readouts never spike
+    g = eventsim.backward(net, res, np.where(silent, np.inf, 0.0))
+    assert np.all(g.weights == 0.0)
     net.weights = net.weights * 1.01
     with pytest.raises(ValueError, match="weights changed since the forward run"):
         eventsim.backward(net, res, dL_dvmax=np.ones((1, 2)))

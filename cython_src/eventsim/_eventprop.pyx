@@ -62,13 +62,6 @@ cdef struct Losses:
     double t_max
 
 
-cdef struct First:
-    # dL/dt of the first spike of neurons ids, per example: dl (n_ex, n_out).
-    const double* dl
-    const int32_t* ids
-    int64_t n_out
-
-
 cdef enum:
     DECAYS = 64            # entries of a sweep's decay cache (a power of two)
 
@@ -95,10 +88,8 @@ cdef struct Slot:
     double* lJ
     double* tl
     double* G              # per tape entry of the current example
-    double* dlf            # per neuron: its first spike's seed, before it is placed
     int64_t G_cap
     int failed             # out of memory
-    int inf_seed           # a first spike's seed is not finite
     int64_t bad            # the first tape entry the sweep could not follow, or -1
     Decay decays[DECAYS]
 
@@ -215,11 +206,10 @@ cdef void carry(const TrainPop* P, double* gp, const Losses* L, int64_t e, int32
 
 cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T, int64_t a, int64_t b,
                      const double* seed, double* gspike, int64_t n_spikes, const Losses* L,
-                     const First* F, int64_t e, Slot* S) noexcept nogil:
+                     int64_t e, Slot* S) noexcept nogil:
     """The reverse sweep of one example: tape entries a:b, spike seeds and outputs
-    ``seed``/``gspike`` (its spike list, n_spikes long), first-spike seeds from F.
-    Returns -1 if out of memory, -2 (the entry in S.bad) at an entry whose indices
-    cannot be followed, -3 at a first spike whose seed is not finite."""
+    ``seed``/``gspike`` (its spike list, n_spikes long).  Returns -1 if out of memory,
+    -2 (the entry in S.bad) at an entry whose indices cannot be followed."""
     cdef int64_t n = net.n_neurons, i, j, k, m = b - a, sidx
     cdef int32_t nrn, p, slot
     cdef const TrainPop* P
@@ -232,25 +222,8 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
             return -1
         S.G = grown
         S.G_cap = m
-    if F.n_out:
-        # dL/dt of first spikes: per neuron, onto its first spike's entry (per
-        # neuron the tape is in time order), where the sweep adds G to the seed.
-        for k in range(F.n_out):
-            S.dlf[F.ids[k]] += F.dl[e * F.n_out + k]
-        for i in range(m):
-            S.G[i] = 0.0
-            nrn = T[a + i].neuron
-            if ((T[a + i].type == LOG_FIRE or T[a + i].type == LOG_SOURCE)
-                    and 0 <= nrn < n and S.dlf[nrn] != 0.0):
-                if not isfinite(S.dlf[nrn]):
-                    return -3
-                S.G[i] = S.dlf[nrn]
-                S.dlf[nrn] = 0.0
-        for k in range(F.n_out):
-            S.dlf[F.ids[k]] = 0.0          # silent neurons: their seeds are ignored
-    else:
-        for i in range(m):
-            S.G[i] = 0.0
+    for i in range(m):
+        S.G[i] = 0.0
     for j in range(n):
         S.lV[j] = 0.0
         S.lJ[j] = 0.0
@@ -372,8 +345,6 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     cdef const LogEntry* T = <const LogEntry*> &raw[0] if total else NULL
     cdef int64_t i, e, c, n_slots, lo, hi, q, k
     cdef int rc
-    cdef double dummy0 = 0.0
-    cdef int32_t idummy0 = 0
     if pop_params.shape[0] != n_pops or pop_params.shape[1] != TRAIN_COLS:
         raise ValueError("spike-train population table has the wrong shape")
     cdef int64_t n_sp = sp_offsets[sp_offsets.shape[0] - 1] if sp_offsets.shape[0] else 0
@@ -421,10 +392,23 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
         for e in range(n_ex):
             for i in range(sp_offsets[e], sp_offsets[e + 1]):
                 seed[sp_offsets[e] + spike_order[i]] = seed_c[i]
-    cdef First F
-    F.n_out = n_out
-    F.ids = &out_ids[0] if n_out else &idummy0
-    F.dl = &dl_first[0, 0] if (n_out and n_ex) else &dummy0
+    # dL/dt of first spikes, per neuron onto its first spike in canonical order (time).
+    dlf_np = np.zeros(n)
+    cdef double[::1] dlf = dlf_np
+    cdef int64_t jn
+    if n_out:
+        for e in range(n_ex):
+            for k in range(n_out):
+                dlf[out_ids[k]] += dl_first[e, k]
+            for i in range(sp_offsets[e], sp_offsets[e + 1]):
+                jn = sp_index[i]
+                if dlf[jn] != 0.0:
+                    if not isfinite(dlf[jn]):
+                        raise ValueError("dL_dt contains inf for a neuron that spiked")
+                    seed[sp_offsets[e] + spike_order[i]] += dlf[jn]
+                    dlf[jn] = 0.0
+            for k in range(n_out):
+                dlf[out_ids[k]] = 0.0      # silent neurons: their seeds are ignored
     cdef double[::1] gwv = gw, gdv = gd, gpulv = gpulse, gsv = gspike
     cdef double[:, ::1] gpv = gpop
     cdef double dummy = 0.0
@@ -460,10 +444,9 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
             slots[c].lV = <double*> malloc(nn * sizeof(double))
             slots[c].lJ = <double*> malloc(nn * sizeof(double))
             slots[c].tl = <double*> malloc(nn * sizeof(double))
-            slots[c].dlf = <double*> calloc(nn, sizeof(double))
             if (slots[c].gw == NULL or slots[c].gd == NULL or slots[c].gp == NULL
                     or slots[c].gpulse == NULL or slots[c].lV == NULL or slots[c].lJ == NULL
-                    or slots[c].tl == NULL or slots[c].dlf == NULL):
+                    or slots[c].tl == NULL):
                 raise MemoryError()
         with nogil:
             for c in prange(n_slots, num_threads=n_threads if n_threads > 0 else 1,
@@ -473,13 +456,10 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
                 for e in range(lo, hi):
                     rc = run_example(&net, pops, T, off[e], off[e + 1], pseed + sp_offsets[e],
                                      pgs + sp_offsets[e], sp_offsets[e + 1] - sp_offsets[e], &L,
-                                     &F, e, &slots[c])
+                                     e, &slots[c])
                     if rc == -1:
                         slots[c].failed = 1
                     elif rc == -2:
-                        break
-                    elif rc == -3:
-                        slots[c].inf_seed = 1
                         break
         for c in range(n_slots):
             if slots[c].failed:
@@ -487,8 +467,6 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
             if slots[c].bad >= 0:
                 raise ValueError(f"the tape is damaged (entry {slots[c].bad} has an index out "
                                  "of range)")
-            if slots[c].inf_seed:
-                raise ValueError("dL_dt contains inf for a neuron that spiked")
         for c in range(n_slots):
             for q in range(ns):
                 gwv[q] += slots[c].gw[q]
@@ -502,7 +480,6 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
             for c in range(n_slots):
                 free(slots[c].gw); free(slots[c].gd); free(slots[c].gp); free(slots[c].gpulse)
                 free(slots[c].lV); free(slots[c].lJ); free(slots[c].tl); free(slots[c].G)
-                free(slots[c].dlf)
         free(slots)
         free(pops)
     # Canonical order; the input spikes (those up to t_max) come in it in the order of
