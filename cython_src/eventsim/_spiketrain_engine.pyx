@@ -401,14 +401,22 @@ cdef int64_t record_spike(Workspace* ws, int32_t j, double t) noexcept nogil:
     return ws.sp_n_used - 1 - ws.sp_base
 
 
-cdef int64_t log_add(Workspace* ws, int type, int32_t j, double t, double V, double J,
-                     int64_t ref, int64_t syn, int mode) noexcept nogil:
-    """Append a tape entry; its index within the example, or -1 if out of memory."""
+cdef int log_grow(Workspace* ws) noexcept nogil:
+    """Double the tape's buffer (out of line: the rare path of log_add); -1 if out of
+    memory."""
+    if grow(<void**> &ws.log, 2 * ws.log_cap * sizeof(LogEntry)) < 0:
+        return -1
+    ws.log_cap *= 2
+    return 0
+
+
+cdef inline int64_t log_add(Workspace* ws, int type, int32_t j, double t, double V, double J,
+                            int64_t ref, int64_t syn, int mode) noexcept nogil:
+    """Append a tape entry; its index within the example, or -1 if out of memory.
+    Inline: a call in a neuron's loop would spill its whole state around it."""
     cdef LogEntry* e
-    if ws.log_n == ws.log_cap:
-        if grow(<void**> &ws.log, 2 * ws.log_cap * sizeof(LogEntry)) < 0:
-            return -1
-        ws.log_cap *= 2
+    if ws.log_n == ws.log_cap and log_grow(ws) < 0:
+        return -1
     e = &ws.log[ws.log_n]
     e.t = t
     e.V = V
