@@ -264,3 +264,44 @@ def test_ttfs_cross_entropy_silent_outputs():
     assert (g[1] == 0).all()
     with pytest.raises(ValueError, match="tau0 must be a finite number > 0"):
         ttfs_cross_entropy([[1.0]], [0], tau0=0.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda n: st.integers(1, 5).flatmap(lambda k: st.tuples(
+    st.lists(st.lists(st.one_of(st.floats(0.0, 60.0), st.just(np.inf)), min_size=k, max_size=k),
+             min_size=n, max_size=n),
+    st.lists(st.integers(0, k - 1), min_size=n, max_size=n),
+    st.floats(0.05, 5.0), st.floats(0.5, 20.0), st.sampled_from([0.0, 3e-3, 0.1])))))
+def test_ttfs_cross_entropy_equals_its_definition_in_high_precision(case):
+    # The compiled kernel against the definition evaluated with mpmath (30 digits):
+    # silent outputs (p = 0), rows with no spike (p = 1/K), a silent label (capped
+    # loss, no gradient), the cap itself.
+    from eventsim.losses import MAX_EXAMPLE_LOSS, ttfs_cross_entropy
+    rows, y, tau0, tau1, alpha = case
+    t = np.array(rows, dtype=np.float64)
+    y = np.array(y)
+    loss, g = ttfs_cross_entropy(t, y, tau0=tau0, tau1=tau1, alpha=alpha)
+    mpmath.mp.dps = 30
+    for r in range(t.shape[0]):
+        fin = np.isfinite(t[r])
+        k = t.shape[1]
+        if fin.any():
+            z = [mpmath.mpf(-v) / tau0 if f else None for v, f in zip(t[r], fin)]
+            zmax = max(v for v in z if v is not None)
+            ex = [mpmath.exp(v - zmax) if v is not None else mpmath.mpf(0) for v in z]
+            p = [v / sum(ex) for v in ex]
+        else:
+            p = [mpmath.mpf(1) / k] * k
+        if p[y[r]] > 0:
+            expected = min(-mpmath.log(p[y[r]]), mpmath.mpf(MAX_EXAMPLE_LOSS))
+        else:
+            expected = mpmath.mpf(MAX_EXAMPLE_LOSS)
+        dl = [mpmath.mpf(0)] * k
+        if fin[y[r]]:
+            ty = mpmath.mpf(t[r, y[r]])
+            expected += alpha * mpmath.expm1(ty / tau1)
+            dl = [((1 if c == y[r] else 0) - p[c]) / tau0 if fin[c] else mpmath.mpf(0)
+                  for c in range(k)]
+            dl[y[r]] += alpha * mpmath.exp(ty / tau1) / tau1
+        assert abs(loss[r] - float(expected)) <= 1e-12 * max(1.0, abs(float(expected))), r
+        np.testing.assert_allclose(g[r], [float(v) for v in dl], rtol=1e-12, atol=1e-15)

@@ -422,8 +422,10 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     L.dvmax = &dvmax[0, 0] if (n_ex and n_li) else &dummy
     L.tvmax = &tvmax[0, 0] if (n_ex and n_li) else &dummy
     L.t_max = t_max
-    # Chunks: a function of the batch only, so that sums never depend on threads.
-    n_slots = min(n_ex, 8 if ns < 2_000_000 else 1)
+    # Chunks: a function of the batch only, so that sums never depend on threads.  At
+    # least 16 examples each: every chunk zeroes and sums a gradient buffer per
+    # synapse, which on a minibatch of a small network costs more than its sweeps.
+    n_slots = max(1, min(n_ex // 16, 8 if ns < 2_000_000 else 1))
     cdef TrainPop* pops = <TrainPop*> malloc((n_pops if n_pops > 0 else 1) * sizeof(TrainPop))
     cdef Slot* slots = <Slot*> calloc(n_slots if n_slots > 0 else 1, sizeof(Slot))
     cdef int64_t nn = n if n > 0 else 1
