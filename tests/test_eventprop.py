@@ -281,6 +281,7 @@ def test_a_damaged_tape_raises_instead_of_crashing():
 # which once never met a purely relative stopping test (ConvergenceError).
 @example(seed=228, t_ref=0.0, ratio=0.3)
 @example(seed=1067, t_ref=0.0, ratio=0.3)
+@example(seed=234, t_ref=0.0, ratio=0.3)
 def test_random_recurrent_networks_weights_and_delays(seed, t_ref, ratio):
     rng = np.random.default_rng(seed)
     net = network(rng, t_ref=t_ref, ratio=ratio, n_hidden=4)
@@ -294,12 +295,15 @@ def test_random_recurrent_networks_weights_and_delays(seed, t_ref, ratio):
             fd = central(net, INPUTS, loss, res.spikes.n_spikes, setter(net, name, k),
                          getattr(net, name)[k])
             gk = getattr(g, name)[k]
-            if fd is not None and abs(fd - gk) > 1e-4 * max(abs(fd), 1e-2):
+            for shrink in (10, 100):
+                if fd is None or abs(fd - gk) <= 1e-4 * max(abs(fd), 1e-2):
+                    break
                 # Two events close together make the loss curve within the step: the
                 # difference quotient has not converged there (seed 1067: 2.70340,
-                # 2.68952, 2.68550 at steps 1e-5, 1e-6, 1e-7), so take a 10x smaller step.
+                # 2.68952, 2.68550 at steps 1e-5, 1e-6, 1e-7; seed 234: 23.14, 26.92,
+                # 27.6786107 at 1e-6, 1e-7, 1e-8 against 27.6786102), so take smaller steps.
                 fd = central(net, INPUTS, loss, res.spikes.n_spikes, setter(net, name, k),
-                             getattr(net, name)[k], eps=EPS / 10)
+                             getattr(net, name)[k], eps=EPS / shrink)
             # Near-tangent crossings make finite differences (not the gradient) noisy.
             if fd is not None and abs(fd) < 1e4:
                 pairs.append((name, k, fd, gk))

@@ -234,6 +234,18 @@ cdef struct Workspace:
     int64_t iv_cap
     int64_t* ia            # where each interval's arrivals (at its end) start in lf
     int32_t* ir            # the row of every arrival in lf
+    # Recording, the running neuron's tape until it is known to be kept (lay_emit): the
+    # state after each arrival (V, J, mode; the rest follows from lf), and its spikes
+    # and releases as entries, each after lz_pos of those arrivals.
+    double* lz_v
+    double* lz_j
+    int8_t* lz_m
+    int64_t lz_na
+    LogEntry* lz_ev
+    int64_t* lz_pos
+    int64_t lz_nev
+    int64_t lz_cap
+    int64_t lz_base        # the index (within the example) its first entry will get
 
 
 cdef void ws_free(Workspace* ws) noexcept nogil:
@@ -254,6 +266,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.gt_t); free(ws.gt_f); free(ws.shift)
     free(ws.pend.s)
     free(ws.lg.s); free(ws.lf.s); free(ws.lb.s); free(ws.iv); free(ws.ia); free(ws.ir)
+    free(ws.lz_v); free(ws.lz_j); free(ws.lz_m); free(ws.lz_ev); free(ws.lz_pos)
     free(ws)
 
 
@@ -1591,6 +1604,64 @@ cdef int merge_block(Workspace* ws) noexcept nogil:
     return 0
 
 
+cdef int lay_event(Workspace* ws, int type, int32_t j, double t, double V, double J,
+                   int64_t ref, int mode, int64_t* index) noexcept nogil:
+    """Keep a spike or release entry of the running neuron (lay_emit writes it); its
+    index within the example's tape in ``index``.  Returns a STATUS_*."""
+    cdef int64_t k = ws.lz_nev
+    cdef int64_t cap
+    if k == ws.lz_cap:
+        cap = 2 * ws.lz_cap if ws.lz_cap else 16
+        if (grow(<void**> &ws.lz_ev, cap * sizeof(LogEntry)) < 0
+                or grow(<void**> &ws.lz_pos, cap * sizeof(int64_t)) < 0):
+            return STATUS_NO_MEMORY
+        ws.lz_cap = cap
+    ws.lz_ev[k].t = t
+    ws.lz_ev[k].V = V
+    ws.lz_ev[k].J = J
+    ws.lz_ev[k].ref = ref
+    ws.lz_ev[k].syn = -1
+    ws.lz_ev[k].neuron = j
+    ws.lz_ev[k].type = <int8_t> type
+    ws.lz_ev[k].mode = <int8_t> mode
+    ws.lz_pos[k] = ws.lz_na
+    ws.lz_nev = k + 1
+    index[0] = ws.lz_base + ws.lz_na + k
+    return STATUS_OK
+
+
+cdef int lay_emit(Workspace* ws, int32_t j, const int64_t* syn) noexcept nogil:
+    """Write the running neuron's entries to the tape, arrivals and its own events
+    merged in the order they happened.  Returns a STATUS_*."""
+    cdef int64_t na = ws.lz_na, nev = ws.lz_nev, a, k = 0
+    cdef const SpikeList* F = &ws.lf
+    cdef LogEntry* e
+    while ws.log_n + na + nev > ws.log_cap:
+        if log_grow(ws) < 0:
+            return STATUS_NO_MEMORY
+    e = ws.log + ws.log_n
+    for a in range(na):
+        while k < nev and ws.lz_pos[k] <= a:
+            e[0] = ws.lz_ev[k]
+            e += 1
+            k += 1
+        e.t = F.s[a].t
+        e.V = ws.lz_v[a]
+        e.J = ws.lz_j[a]
+        e.ref = F.s[a].ref
+        e.syn = syn[ws.ir[a]]
+        e.neuron = j
+        e.type = LOG_ARRIVAL
+        e.mode = ws.lz_m[a]
+        e += 1
+    while k < nev:
+        e[0] = ws.lz_ev[k]
+        e += 1
+        k += 1
+    ws.log_n += na + nev
+    return STATUS_OK
+
+
 cdef inline int lay_spike(Workspace* ws, const TrainPop* P, int32_t j, double t, double J,
                           int* mode, int64_t* last_fire, double* first, int64_t* events,
                           int64_t max_events) noexcept nogil:
@@ -1609,10 +1680,8 @@ cdef inline int lay_spike(Workspace* ws, const TrainPop* P, int32_t j, double t,
     events[0] += 1
     if events[0] > max_events:
         return STATUS_BUDGET
-    if ws.record:
-        ref = log_add(ws, LOG_FIRE, j, t, P.v_reset, J, -1, -1, mode[0])
-        if ref < 0:
-            return STATUS_NO_MEMORY
+    if ws.record and lay_event(ws, LOG_FIRE, j, t, P.v_reset, J, -1, mode[0], &ref) != STATUS_OK:
+        return STATUS_NO_MEMORY
     last_fire[0] = ref
     if sl_push(&ws.lb, t, j, ref) < 0:
         return STATUS_NO_MEMORY
@@ -1656,8 +1725,8 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                     events[0] += 1
                     if events[0] > max_events:
                         return STATUS_BUDGET
-                    if record and log_add(ws, LOG_RELEASE, j, t0, P.v_reset, J, last_fire, -1,
-                                          MODE_FREE) < 0:
+                    if record and lay_event(ws, LOG_RELEASE, j, t0, P.v_reset, J, last_fire,
+                                            MODE_FREE, &a) != STATUS_OK:
                         return STATUS_NO_MEMORY
                     continue
                 J *= iv[2] if t0 == ts else exp(-(T - t0) * P.inv_s)
@@ -1713,11 +1782,14 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
         # run looks at the weights.
         if mode != MODE_DONE:
             if record:
+                # The state after each arrival, for lay_emit (the arrivals are lf's in
+                # order, so their index is their place there).
                 for a in range(ia[i], ia[i + 1]):
-                    r = ir[a]
-                    J += wg[r]
-                    if log_add(ws, LOG_ARRIVAL, j, T, U + b, J, F.s[a].ref, syn[r], mode) < 0:
-                        return STATUS_NO_MEMORY
+                    J += wg[ir[a]]
+                    ws.lz_v[a] = U + b
+                    ws.lz_j[a] = J
+                    ws.lz_m[a] = <int8_t> mode
+                ws.lz_na = ia[i + 1]
             else:
                 for a in range(ia[i], ia[i + 1]):
                     J += wg[ir[a]]
@@ -1733,8 +1805,8 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
             events[0] += 1
             if events[0] > max_events:
                 return STATUS_BUDGET
-            if record and log_add(ws, LOG_RELEASE, j, T, P.v_reset, J, last_fire, -1,
-                                  MODE_FREE) < 0:
+            if record and lay_event(ws, LOG_RELEASE, j, T, P.v_reset, J, last_fire, MODE_FREE,
+                                    &a) != STATUS_OK:
                 return STATUS_NO_MEMORY
         ts = T
     return STATUS_OK
@@ -1745,7 +1817,7 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
                      const int32_t* input_neuron, double t_max, int64_t max_events,
                      double* first, int64_t* n_events, int64_t* where) noexcept nogil:
     """Simulate one example block by block (see above); run_one's results to rounding."""
-    cdef int64_t n = net.n_neurons, i, b, x, events = 0, m, q, ref = 0, w0, mark, fired
+    cdef int64_t n = net.n_neurons, i, b, x, events = 0, m, q, ref = 0, w0, fired
     cdef int32_t jj, row
     cdef int rc
     cdef const TrainPop* P
@@ -1791,7 +1863,10 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
         if ws.iv_cap < m + 1:
             if (grow(<void**> &ws.iv, 4 * (m + 1) * sizeof(double)) < 0
                     or grow(<void**> &ws.ia, (m + 2) * sizeof(int64_t)) < 0
-                    or grow(<void**> &ws.ir, (m + 1) * sizeof(int32_t)) < 0):
+                    or grow(<void**> &ws.ir, (m + 1) * sizeof(int32_t)) < 0
+                    or grow(<void**> &ws.lz_v, (m + 1) * sizeof(double)) < 0
+                    or grow(<void**> &ws.lz_j, (m + 1) * sizeof(double)) < 0
+                    or grow(<void**> &ws.lz_m, (m + 1) * sizeof(int8_t)) < 0):
                 return STATUS_NO_MEMORY
             ws.iv_cap = m + 1
         q = 0
@@ -1815,16 +1890,18 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
         w0 = Ly.soff[b]
         for x in range(Ly.ptr[b], Ly.ptr[b + 1]):
             jj = Ly.nrn[x]
-            mark = ws.log_n
             fired = ws.lb.m
+            ws.lz_na = 0
+            ws.lz_nev = 0
+            ws.lz_base = ws.log_n - ws.log_base
             rc = lay_neuron(ws, P, jj, Ly.wg + w0, Ly.syn + w0, t_max, first, &events,
                             max_events)
+            if rc == STATUS_OK and ws.record and not (Ly.prune and ws.lb.m == fired):
+                rc = lay_emit(ws, jj, Ly.syn + w0)
             if rc != STATUS_OK:
                 n_events[0] = events
                 where[0] = jj
                 return rc
-            if Ly.prune and ws.lb.m == fired:
-                ws.log_n = mark
             w0 += Ly.npre[b]
         if merge_block(ws) < 0:
             return STATUS_NO_MEMORY
