@@ -235,8 +235,8 @@ cdef struct Workspace:
     int64_t* ia            # where each interval's arrivals (at its end) start in lf
     int32_t* ir            # the row of every arrival in lf
     # Recording, the running neuron's tape until it is known to be kept (lay_emit): the
-    # state after each arrival (V, J, mode; the rest follows from lf), and its spikes
-    # and releases as entries, each after lz_pos of those arrivals.
+    # state after each arrival (V and mode per interval, J per arrival; the rest follows
+    # from lf), and its spikes and releases as entries, each after lz_pos arrivals.
     double* lz_v
     double* lz_j
     int8_t* lz_m
@@ -1633,7 +1633,7 @@ cdef int lay_event(Workspace* ws, int type, int32_t j, double t, double V, doubl
 cdef int lay_emit(Workspace* ws, int32_t j, const int64_t* syn) noexcept nogil:
     """Write the running neuron's entries to the tape, arrivals and its own events
     merged in the order they happened.  Returns a STATUS_*."""
-    cdef int64_t na = ws.lz_na, nev = ws.lz_nev, a, k = 0
+    cdef int64_t na = ws.lz_na, nev = ws.lz_nev, a, k = 0, i = 0
     cdef const SpikeList* F = &ws.lf
     cdef LogEntry* e
     while ws.log_n + na + nev > ws.log_cap:
@@ -1645,14 +1645,16 @@ cdef int lay_emit(Workspace* ws, int32_t j, const int64_t* syn) noexcept nogil:
             e[0] = ws.lz_ev[k]
             e += 1
             k += 1
+        while ws.ia[i + 1] <= a:       # the interval that arrival a ends
+            i += 1
         e.t = F.s[a].t
-        e.V = ws.lz_v[a]
+        e.V = ws.lz_v[i]
         e.J = ws.lz_j[a]
         e.ref = F.s[a].ref
         e.syn = syn[ws.ir[a]]
         e.neuron = j
         e.type = LOG_ARRIVAL
-        e.mode = ws.lz_m[a]
+        e.mode = ws.lz_m[i]
         e += 1
     while k < nev:
         e[0] = ws.lz_ev[k]
@@ -1701,15 +1703,22 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
     cdef const SpikeList* F = &ws.lf
     cdef const double* iv
     cdef int64_t a, q = ws.iv_n, i, last_fire = -1
+    # Local copies of the workspace's pointers: stores through other pointers could
+    # alias the workspace, so the compiler would reload them on every arrival.
     cdef const int64_t* ia = ws.ia
     cdef const int32_t* ir = ws.ir
+    cdef const double* ivs = ws.iv
+    cdef double* lzv = ws.lz_v
+    cdef double* lzj = ws.lz_j
+    cdef int8_t* lzm = ws.lz_m
+    cdef int64_t a1
     cdef double b = P.b, U = P.v_init - b, J = 0.0, t0 = 0.0, ts = 0.0, T, s = 0.0, em, ej, k
     cdef double Ue, tf = 0.0, w, c = P.theta - b, ur = P.v_reset - b
     cdef int mode = MODE_FREE, rc
     cdef bint pending, record = ws.record
     cdef int32_t r
     for i in range(q):
-        iv = ws.iv + 4 * i
+        iv = ivs + 4 * i
         T = iv[0]
         pending = False
         # From t0 to T: releases and spikes, then the state at T.
@@ -1784,12 +1793,15 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
             if record:
                 # The state after each arrival, for lay_emit (the arrivals are lf's in
                 # order, so their index is their place there).
-                for a in range(ia[i], ia[i + 1]):
+                # V and the mode are the same for all of them (only J moves): one per
+                # interval.
+                a1 = ia[i + 1]
+                lzv[i] = U + b
+                lzm[i] = <int8_t> mode
+                for a in range(ia[i], a1):
                     J += wg[ir[a]]
-                    ws.lz_v[a] = U + b
-                    ws.lz_j[a] = J
-                    ws.lz_m[a] = <int8_t> mode
-                ws.lz_na = ia[i + 1]
+                    lzj[a] = J
+                ws.lz_na = a1
             else:
                 for a in range(ia[i], ia[i + 1]):
                     J += wg[ir[a]]
