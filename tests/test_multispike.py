@@ -397,3 +397,17 @@ def test_polynomial_crossing_right_after_the_start_and_near_tangent():
             engine._next_crossing(row, 0.0, (1 + 1e-9) / kmax, 100.0, bracketed=True), rel=1e-6)
         assert abs(above - s_pk) < 1e-3 * s_pk
         assert math.isinf(engine._next_crossing(row, 0.0, (1 - 1e-9) / kmax, 100.0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(power=st.integers(2, 64), em=st.floats(1e-300, 1.0))
+def test_the_power_that_replaces_an_exponential_is_accurate(power, em):
+    # tau_mem = power tau_syn: e^{-s/tau_syn} = (e^{-s/tau_mem})^power by binary powering.
+    import mpmath
+    from eventsim import _spiketrain_engine as engine
+    got = engine._train_power(em, power)
+    want = mpmath.mpf(em) ** power
+    if want < mpmath.mpf(2.0) ** -1000:
+        assert got <= 2.0 ** -1000 * 1.0001       # deep in the subnormals or zero
+    else:
+        assert abs(got - want) <= 1e-13 * want, (power, em, got, float(want))

@@ -1939,6 +1939,12 @@ def _set_newton_iterations(int n):
     return old
 
 
+def _train_power(double em, int power):
+    """Test hook: e^{-s/tau_syn} as the engine takes it from em = e^{-s/tau_mem} when
+    tau_mem = power tau_syn (2 <= power <= 64)."""
+    return train_power(em, power)
+
+
 def _next_crossing(const double[:, ::1] pop_params, double V0, double J0, double h,
                    bint bracketed=False):
     """Test hook: the next crossing (s, or inf for none) of population 0 of the table
