@@ -211,6 +211,33 @@ def test_the_lean_tape_leaves_out_silent_neurons_and_gives_the_same_gradients(t_
                                       np.asarray(getattr(g["full"], what)), err_msg=what)
 
 
+@pytest.mark.parametrize("t_ref", [0.0, 0.7, np.inf])
+def test_the_full_tape_holds_the_heap_loops_events_neuron_by_neuron(t_ref):
+    # record_tape="full": each neuron's entries (written once it has run, its arrivals
+    # merged with its spikes and releases) are the heap loop's, in the same order, with
+    # the same states to rounding; only the interleaving across neurons differs.
+    net, out, x = yin_yang_like(seed=5, t_ref=t_ref, n_hidden=30)
+    tapes = {k: run(net, x, 100.0, k, record_tape="full").tape for k in ("heap", "layered")}
+    n_checked = n_released = 0
+    for e in range(x.shape[0]):
+        per = {}
+        for k, tape in tapes.items():
+            log = tape.log[tape.log_offsets[e]:tape.log_offsets[e + 1]]
+            per[k] = {j: log[log["neuron"] == j] for j in range(net.n_inputs, net.n_neurons)}
+        for j in range(net.n_inputs, net.n_neurons):
+            a, b = per["layered"][j], per["heap"][j]
+            assert a.size == b.size, (e, j)
+            np.testing.assert_array_equal(a["type"], b["type"])
+            np.testing.assert_array_equal(a["mode"], b["mode"])
+            np.testing.assert_array_equal(a["syn"][a["type"] == 1], b["syn"][b["type"] == 1])
+            for f in ("t", "V", "J"):
+                np.testing.assert_allclose(a[f], b[f], rtol=0, atol=1e-9, err_msg=f"{e} {j} {f}")
+            n_checked += int((a["type"] == 2).sum())
+            n_released += int((a["type"] == 3).sum())
+    assert n_checked > 50
+    assert (n_released > 0) == (0 < t_ref < np.inf)     # releases only with a finite t_ref
+
+
 def test_the_layered_loop_is_bit_identical_for_any_thread_count():
     net, out, x = yin_yang_like(seed=3, n_hidden=60)
     x = np.tile(x, (3, 1))
