@@ -59,7 +59,7 @@ cdef struct TrainPop:
 
 
 cdef inline double train_power(double em, int power) noexcept nogil:
-    """em ** power for 2 <= power <= 64: e^{-s/tau_syn} from e^{-s/tau_mem} when
+    """em ** power for 1 <= power <= 64: e^{-s/tau_syn} from e^{-s/tau_mem} when
     tau_mem = power tau_syn, one exponential less per state update (EventProp's 4,
     Brunel's 40, ...).  Binary powering, unrolled (the loop's own bookkeeping cost
     more than its multiplications; a fixed count of six squarings the compiler unrolls,
@@ -67,11 +67,15 @@ cdef inline double train_power(double em, int power) noexcept nogil:
     roundings, each relative error multiplied by at most power: below 1e-13 relative."""
     cdef double x = em, r
     cdef int b
-    if power == 4:
-        x = em * em
-        return x * x
-    if power == 2:
-        return em * em
+    # The common small powers directly (4 and 3: tau_mem = 4 tau_syn and its crossing's
+    # polynomial; 2 and 1 likewise for tau_mem = 2 tau_syn).
+    if power <= 4:
+        if power == 4:
+            x = em * em
+            return x * x
+        if power == 3:
+            return em * em * em
+        return em * em if power == 2 else em
     r = em if power & 1 else 1.0
     for b in range(1, 7):
         x *= x
