@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from .network import INPUT, Network, _real
+from .network import Network, _real
 from .simulation import (SimulationResult, TrainTape, _net_cached, _train_table, resolve_threads,
                          simulate)
 

@@ -354,8 +354,8 @@ def _input_array(net: Network, input_times) -> tuple[np.ndarray, bool]:
     return np.ascontiguousarray(x), single
 
 
-def simulate(net: Network, input_times, *, record_tape: bool = False, t_max: float = np.inf,
-             max_events: int | None = None, n_threads: int | None = None,
+def simulate(net: Network, input_times, *, record_tape: bool | str = False,
+             t_max: float = np.inf, max_events: int | None = None, n_threads: int | None = None,
              readout_times=None, seed=None) -> SimulationResult:
     """Simulate one or many examples exactly, event by event.
 
