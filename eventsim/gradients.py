@@ -274,12 +274,11 @@ def _backward_trains(net, result, dL_dt, outputs, dL_dspikes, dL_dvoltages, dL_d
            else _float_array("dL_dvmax", dL_dvmax, (n_ex, n_li)))
     li_slot = np.full(net.n_neurons, -1, np.int32)
     li_slot[result.readout_ids] = np.arange(n_li, dtype=np.int32)
-    trains = result.input_times
     # The compiled pass puts the first-spike seeds on each neuron's first spike, and
     # maps spikes between the engine's order (the tape's) and the canonical one.
     gw, gd, gpop, gpulse, gsp, ginput = _eventprop.backward_batch(
         low, _train_table(net, low), tape.log, tape.log_offsets, spikes.offsets,
-        tape.spike_order, spikes.index, seed_c, g, ids, trains.offsets, trains.times,
+        tape.spike_order, spikes.index, seed_c, g, ids, result.input_times.offsets,
         result.readout_times, li_slot, n_li, dv, dvm, np.ascontiguousarray(result.t_v_max),
         result.t_max, resolve_threads(n_threads))
     # Per population, NaN where its model has no such parameter.

@@ -510,10 +510,7 @@ def _input_trains(net: Network, input_times) -> tuple[SpikeTrains, bool]:
         trains, single = input_times, False
     else:
         x, single = _input_array(net, input_times)
-        if x.shape[1] <= 32:
-            trains = SpikeTrains._trusted(*_spiketrain_engine.first_spike_trains(x), x.shape[1])
-        else:
-            trains = SpikeTrains.from_first_spikes(x)
+        trains = SpikeTrains.from_first_spikes(x)
     if trains.n_channels != net.n_inputs:
         raise ValueError(f"the input spike trains have {trains.n_channels} channels but the "
                          f"network has {net.n_inputs} inputs")

@@ -118,8 +118,8 @@ def test_bit_identical_for_any_thread_count():
             assert np.array_equal(getattr(r, name), getattr(base, name)), name
 
 
-def test_tapes_are_the_same_handed_over_or_copied(monkeypatch):
-    # With one thread a large tape's buffer itself becomes the array (no copy); with
+def test_tapes_are_the_same_handed_over_or_copied():
+    # With one thread the tape's buffer itself becomes the array (no copy); with
     # several the examples' blocks are copied together.  Both give the same entries,
     # read-only, and the handed-over block outlives the result and survives pickling.
     import gc
@@ -129,7 +129,6 @@ def test_tapes_are_the_same_handed_over_or_copied(monkeypatch):
     rng = np.random.default_rng(5)
     net = random_network(rng, li=1)
     x = random_trains(rng, 12, 4, 20.0)
-    monkeypatch.setattr(_spiketrain_engine, "HAND_OVER_BYTES", 0)
     one = eventsim.simulate(net, x, t_max=20.0, n_threads=1, record_tape=True)
     assert isinstance(one.tape.log.base.base, _spiketrain_engine._OwnedBlock)   # handed over
     two = eventsim.simulate(net, x, t_max=20.0, n_threads=3, record_tape=True)

@@ -317,8 +317,7 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
                    const int64_t[::1] sp_offsets, const int64_t[::1] spike_order,
                    const int64_t[::1] sp_index, const double[::1] seed_c,
                    const double[:, ::1] dl_first, const int32_t[::1] out_ids,
-                   const int64_t[::1] in_offsets, const double[::1] in_times,
-                   const double[::1] readout_times,
+                   const int64_t[::1] in_offsets, const double[::1] readout_times,
                    const int32_t[::1] li_slot, int64_t n_li, const double[:, :, ::1] dv,
                    const double[:, ::1] dvmax, const double[:, ::1] tvmax, double t_max,
                    int n_threads):
@@ -331,8 +330,8 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     neurons ``out_ids`` (ignored for a neuron that stays silent), and the readout
     terms.  Returns ``(gw, gd, gpop, gpulse, gspike, ginput)``: per synapse, per
     population (columns theta, v_reset, t_ref, bias, v_init, tau_mem, tau_syn), per
-    pulse, dL/dt of every spike (canonical order) and of every input spike (the
-    input trains ``in_offsets``/``in_times``; 0 after t_max).  Raises ValueError for a
+    pulse, dL/dt of every spike (canonical order) and of every input spike (per
+    example ``in_offsets`` of the input trains; 0 after t_max).  Raises ValueError for a
     first-spike seed that is not finite.
     """
     cdef NetRec net
@@ -348,7 +347,8 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     if pop_params.shape[0] != n_pops or pop_params.shape[1] != TRAIN_COLS:
         raise ValueError("spike-train population table has the wrong shape")
     cdef int64_t n_sp = sp_offsets[sp_offsets.shape[0] - 1] if sp_offsets.shape[0] else 0
-    cdef int64_t n_out = out_ids.shape[0], n_in = in_times.shape[0]
+    cdef int64_t n_out = out_ids.shape[0]
+    cdef int64_t n_in = in_offsets[in_offsets.shape[0] - 1] if in_offsets.shape[0] else 0
     if (sp_offsets.shape[0] != n_ex + 1 or sp_offsets[0] != 0 or spike_order.shape[0] != n_sp
             or sp_index.shape[0] != n_sp or (seed_c.shape[0] != n_sp and seed_c.shape[0] != 0)):
         raise ValueError("spike seeds do not match the tape's examples")
@@ -357,7 +357,7 @@ def backward_batch(low, const double[:, ::1] pop_params, log, const int64_t[::1]
     for i in range(n_out):
         if out_ids[i] < 0 or out_ids[i] >= n:
             raise ValueError("first-spike seeds name an unknown neuron")
-    if in_offsets.shape[0] != n_ex + 1 or in_offsets[0] != 0 or in_offsets[n_ex] != n_in:
+    if in_offsets.shape[0] != n_ex + 1 or in_offsets[0] != 0:
         raise ValueError("the input trains do not match the tape's examples")
     if off.shape[0] < 1 or off[n_ex] != total or li_slot.shape[0] != n:
         raise ValueError("the tape's arrays have inconsistent lengths")

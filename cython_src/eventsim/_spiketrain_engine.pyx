@@ -1691,18 +1691,17 @@ cdef inline int lay_spike(Workspace* ws, const TrainPop* P, int32_t j, double t,
 
 
 cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* wg,
-                    const int64_t* syn, double t_max, double* first, int64_t* events,
+                    double t_max, double* first, int64_t* events,
                     int64_t max_events) noexcept nogil:
     """Run neuron j of the current block from rest at 0 up to t_max through the
-    block's inputs ws.lf (their rows index its weights wg and synapses syn) and the
-    intervals between them (end time and decays in ws.iv).  Returns a STATUS_*.
+    block's inputs ws.lf (their rows index its weights wg) and the intervals between
+    them (end time and decays in ws.iv).  Returns a STATUS_*.
 
     The state is carried as U = V - b: an interval is then U e + J kappa, one
     multiplication and one addition on U's dependency chain from one interval to the
     next (V would add two more), which bounds how fast a neuron runs through them."""
-    cdef const SpikeList* F = &ws.lf
     cdef const double* iv
-    cdef int64_t a, q = ws.iv_n, i, last_fire = -1
+    cdef int64_t a, q = ws.iv_n, i, last_fire = -1, unused
     # Local copies of the workspace's pointers: stores through other pointers could
     # alias the workspace, so the compiler would reload them on every arrival.
     cdef const int64_t* ia = ws.ia
@@ -1713,10 +1712,9 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
     cdef int8_t* lzm = ws.lz_m
     cdef int64_t a1
     cdef double b = P.b, U = P.v_init - b, J = 0.0, t0 = 0.0, ts = 0.0, T, s = 0.0, em, ej, k
-    cdef double Ue, tf = 0.0, w, c = P.theta - b, ur = P.v_reset - b
+    cdef double Ue, tf = 0.0, c = P.theta - b, ur = P.v_reset - b
     cdef int mode = MODE_FREE, rc
     cdef bint pending, record = ws.record
-    cdef int32_t r
     for i in range(q):
         iv = ivs + 4 * i
         T = iv[0]
@@ -1735,7 +1733,7 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                     if events[0] > max_events:
                         return STATUS_BUDGET
                     if record and lay_event(ws, LOG_RELEASE, j, t0, P.v_reset, J, last_fire,
-                                            MODE_FREE, &a) != STATUS_OK:
+                                            MODE_FREE, &unused) != STATUS_OK:
                         return STATUS_NO_MEMORY
                     continue
                 J *= iv[2] if t0 == ts else exp(-(T - t0) * P.inv_s)
@@ -1786,25 +1784,21 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                 return rc
         if i == q - 1:
             break
-        # T's arrivals (a neuron that is done drops them, as in arrive()).  Adding a
-        # zero weight changes nothing (the heap loop skips it), so only a recording
-        # run looks at the weights.
-        if mode != MODE_DONE:
-            if record:
-                # The state after each arrival, for lay_emit (the arrivals are lf's in
-                # order, so their index is their place there).
-                # V and the mode are the same for all of them (only J moves): one per
-                # interval.
-                a1 = ia[i + 1]
-                lzv[i] = U + b
-                lzm[i] = <int8_t> mode
-                for a in range(ia[i], a1):
-                    J += wg[ir[a]]
-                    lzj[a] = J
-                ws.lz_na = a1
-            else:
-                for a in range(ia[i], ia[i + 1]):
-                    J += wg[ir[a]]
+        # T's arrivals (a neuron that is done has returned above: it drops them, as in
+        # arrive()).  A zero weight adds nothing (the heap loop skips it).  Recording,
+        # the state after each arrival is kept for lay_emit: V and the mode once per
+        # interval (arrivals only move J), J per arrival (its place in lf).
+        a1 = ia[i + 1]
+        if record:
+            lzv[i] = U + b
+            lzm[i] = <int8_t> mode
+            for a in range(ia[i], a1):
+                J += wg[ir[a]]
+                lzj[a] = J
+            ws.lz_na = a1
+        else:
+            for a in range(ia[i], a1):
+                J += wg[ir[a]]
         if pending:
             tf = T
             U = ur
@@ -1818,7 +1812,7 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
             if events[0] > max_events:
                 return STATUS_BUDGET
             if record and lay_event(ws, LOG_RELEASE, j, T, P.v_reset, J, last_fire, MODE_FREE,
-                                    &a) != STATUS_OK:
+                                    &unused) != STATUS_OK:
                 return STATUS_NO_MEMORY
         ts = T
     return STATUS_OK
@@ -1906,8 +1900,7 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
             ws.lz_na = 0
             ws.lz_nev = 0
             ws.lz_base = ws.log_n - ws.log_base
-            rc = lay_neuron(ws, P, jj, Ly.wg + w0, Ly.syn + w0, t_max, first, &events,
-                            max_events)
+            rc = lay_neuron(ws, P, jj, Ly.wg + w0, t_max, first, &events, max_events)
             if rc == STATUS_OK and ws.record and not (Ly.prune and ws.lb.m == fired):
                 rc = lay_emit(ws, jj, Ly.syn + w0)
             if rc != STATUS_OK:
@@ -1941,7 +1934,7 @@ def _set_newton_iterations(int n):
 
 def _train_power(double em, int power):
     """Test hook: e^{-s/tau_syn} as the engine takes it from em = e^{-s/tau_mem} when
-    tau_mem = power tau_syn (2 <= power <= 64)."""
+    tau_mem = power tau_syn (1 <= power <= 64)."""
     return train_power(em, power)
 
 
@@ -2317,9 +2310,6 @@ if LOG_DTYPE.itemsize != sizeof(LogEntry):
     raise ImportError("eventsim._spiketrain_engine: LOG_DTYPE does not match LogEntry")
 
 
-#: Tapes from this size up are handed to numpy without a copy (see _gather_log).
-HAND_OVER_BYTES = 0
-
 # Tape buffers given back by the arrays they were lent to (_OwnedBlock), kept for the
 # next runs' workspaces up to POOL_BYTES in all: a training loop's tapes then cycle
 # through a few buffers whose pages are already mapped, with neither a copy nor a
@@ -2394,7 +2384,7 @@ cdef object _gather_log(Workspace** wss, object book, int64_t n_ex):
     for e in range(n_ex):
         if bk[0, e] != bk[0, 0] or bk[3, e] != offsets[e]:
             whole = False
-    if whole and wss[bk[0, 0]].log_n == total and total * sizeof(LogEntry) >= HAND_OVER_BYTES:
+    if whole and wss[bk[0, 0]].log_n == total:
         ws = wss[bk[0, 0]]
         block = _OwnedBlock.__new__(_OwnedBlock)
         block.nbytes = total * sizeof(LogEntry)
