@@ -113,4 +113,38 @@ ES_VECTOR_CLONES static int64_t es_block_refresh_lif(const double *restrict A,
     return es_compact(D, idx, n);
 }
 
+/* One interval of the layered loop's block scan (_spiketrain_engine.lay_scan), for n
+   multi-spike LIF neurons in U = V - b: the state at the interval's start into uh, jh
+   and its end (decays em, ej, kernel k) into U, J; in cand, live[i] (1: not taken
+   yet, 0: taken) where lay_neuron would search for a crossing and train_cross's
+   first bound (kmax) does not rule one out, else 0.  Returns the sum of cand.
+   The arithmetic is lay_neuron's, operation for operation (no contraction into
+   fused multiply-adds: neither target enables them). */
+ES_VECTOR_CLONES static double es_lif_scan(double *restrict U, double *restrict J,
+                                           double *restrict uh, double *restrict jh,
+                                           double *restrict cand, const double *restrict live,
+                                           int64_t n, double em, double ej, double k,
+                                           double b, double c, double kmax)
+{
+    double any = 0.0;
+#if defined(_OPENMP)
+#pragma omp simd reduction(+:any)
+#endif
+    for (int64_t i = 0; i < n; i++) {
+        double u = U[i], j = J[i];
+        double ue = u * em + j * k, jn = j * ej;
+        double u0 = (u + b) - b;               /* train_cross's U0 */
+        double bound = (u0 > 0.0 ? u0 : 0.0) + (j > 0.0 ? j : 0.0) * kmax;
+        int hit = (u >= c) | (ue >= c) | ((j > u) & (jn < ue) & (bound >= c));
+        double h = hit ? live[i] : 0.0;
+        uh[i] = u;
+        jh[i] = j;
+        cand[i] = h;
+        any += h;
+        U[i] = ue;
+        J[i] = jn;
+    }
+    return any;
+}
+
 #endif

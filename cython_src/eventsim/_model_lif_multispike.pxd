@@ -180,10 +180,40 @@ cdef inline double _u(const TrainPop* P, double U0, double J0, double s, double*
     return U
 
 
+cdef inline bint train_quiet(const TrainPop* P, double U0, double J0, double c,
+                             double h) noexcept nogil:
+    """Whether U = V - b, free from (U0 < c, J0), certainly stays below c = theta - b
+    over [0, h] by the cheap tests, with no exponential: train_cross() then returns
+    CROSS_NONE without a search.
+
+    e^{-s/tau_mem} is in (0, 1] and kappa in [0, kmax]; U falling at 0 can only sink
+    to a minimum and then rise towards 0 < c; and for tau_mem = power tau_syn the peak
+    of a rising piece has a closed form: at the maximum U* = J(s*) = J0 r^{-p/(p-1)}
+    with r = e^{s* (1/tau_syn - 1/tau_mem)} = J0 p / ((p - 1) A), A = U0 + J0 coef, so
+    U* < c iff (J0 / c)^{p-1} < r^p.  Most rising pieces peak below threshold (an
+    input that does not make the neuron fire); only a clear margin decides here,
+    rounding-close cases (and overflowing powers) are left to the search."""
+    cdef double A, q, lhs, rhs
+    cdef int p = P.power
+    if (U0 if U0 > 0.0 else 0.0) + (J0 * P.kmax if J0 > 0.0 else 0.0) < c:
+        return True
+    if J0 <= U0 and c > 0.0:
+        return True
+    if p and J0 > 0.0 and c > 0.0 and h * P.inv_m <= 600.0:
+        A = U0 + J0 * P.coef
+        if A > 0.0:
+            q = J0 * p / ((p - 1) * A)
+            lhs = train_power(J0 / c, p - 1) if p > 2 else J0 / c
+            rhs = train_power(q, p)
+            return lhs < rhs * (1.0 - 1e-9) and rhs < INFINITY
+    return False
+
+
 cdef inline int _cross_power_rising(const TrainPop* P, double U0, double J0, double c, double h,
                                    double* s_out) noexcept nogil:
     """train_cross() for the usual case of tau_mem = power tau_syn, with U rising at 0
-    (J0 > U0) from an excitatory J0 > 0, with no exponential per step.
+    (J0 > U0) from an excitatory J0 > 0, with no exponential per step, where
+    train_quiet() did not rule a crossing out.
 
     In x = e^{-s/tau_mem} the membrane is a polynomial, U = A x - B x^p with
     A = U0 + J0 coef and B = J0 coef > 0: concave in x, so Newton from x = 1 (s = 0,
@@ -194,21 +224,10 @@ cdef inline int _cross_power_rising(const TrainPop* P, double U0, double J0, dou
     rounding breaks the monotone picture (an iterate above c, slow convergence at a
     near-tangent crossing) or the crossing could lie where x underflows."""
     cdef double B = J0 * P.coef, A = U0 + B, x = 1.0, xn, xp, xprev, f = U0 - c, dg = U0 - J0
-    cdef double s, q, lhs, rhs
+    cdef double s
     cdef int it, p = P.power
     if h * P.inv_m > 600.0:
         return CROSS_FAIL
-    if A > 0.0 and c > 0.0:
-        # The peak first, with no exponential: at the maximum U* = J(s*) = J0 r^{-p/(p-1)}
-        # with r = e^{s* (1/tau_syn - 1/tau_mem)} = J0 p / ((p - 1) A), so U* < c iff
-        # (J0 / c)^{p-1} < r^p.  Most rising pieces peak below threshold (an input
-        # that does not make the neuron fire); only a clear margin decides here,
-        # rounding-close cases (and overflowing powers) go on to Newton.
-        q = J0 * p / ((p - 1) * A)
-        lhs = train_power(J0 / c, p - 1) if p > 2 else J0 / c
-        rhs = train_power(q, p)
-        if lhs < rhs * (1.0 - 1e-9) and rhs < INFINITY:
-            return CROSS_NONE
     for it in range(40):
         if not dg < 0.0:
             return CROSS_NONE          # past the maximum: the rising piece stays below c
@@ -257,11 +276,7 @@ cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, i
         # At threshold already (rounding at an arrival right before a crossing).
         s_out[0] = 0.0
         return CROSS_FIRE
-    # Cheap exclusion: e^{-s/tau_mem} is in (0, 1] and kappa in [0, kmax].
-    if (U0 if U0 > 0.0 else 0.0) + (J0 * P.kmax if J0 > 0.0 else 0.0) < c:
-        return CROSS_NONE
-    if J0 <= U0 and c > 0.0:
-        # Falling at 0: U can only sink to a minimum and then rise towards 0 < c.
+    if train_quiet(P, U0, J0, c, h):
         return CROSS_NONE
     if P.power and J0 > U0 and J0 > 0.0:
         rc = _cross_power_rising(P, U0, J0, c, h, s_out)

@@ -58,7 +58,7 @@ from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, 
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS, train_power,
                                              train_pops_fill, train_flow, train_flow_by,
                                              train_cross, train_cross_bracketed, train_kappa,
-                                             train_bound, train_li_max)
+                                             train_bound, train_quiet, train_li_max)
 
 cdef enum:
     EV_SOURCE = 0      # a pulse spikes
@@ -246,6 +246,19 @@ cdef struct Workspace:
     int64_t lz_nev
     int64_t lz_cap
     int64_t lz_base        # the index (within the example) its first entry will get
+    # The block scan (lay_scan): per neuron of the block its state and the first
+    # interval it cannot pass without a search; per interval and neuron, the state at
+    # the interval's start.
+    double* sc_u
+    double* sc_j
+    double* sc_first
+    double* sc_cand
+    double* sc_live
+    int32_t* sc_pick
+    double* sc_uh
+    double* sc_jh
+    int64_t sc_cap
+    int64_t sc_hcap
 
 
 cdef void ws_free(Workspace* ws) noexcept nogil:
@@ -267,6 +280,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.pend.s)
     free(ws.lg.s); free(ws.lf.s); free(ws.lb.s); free(ws.iv); free(ws.ia); free(ws.ir)
     free(ws.lz_v); free(ws.lz_j); free(ws.lz_m); free(ws.lz_ev); free(ws.lz_pos)
+    free(ws.sc_u); free(ws.sc_j); free(ws.sc_first); free(ws.sc_cand); free(ws.sc_live); free(ws.sc_pick); free(ws.sc_uh); free(ws.sc_jh)
     free(ws)
 
 
@@ -1570,6 +1584,7 @@ cdef struct Layers:
     const int64_t* soff
     const int64_t* syn
     const double* wg
+    const double* wt       # the same, presynaptic-major (row r of block b from soff[b] + r * size)
     # Recording for the backward pass only: a neuron that never fires leaves no
     # entries (its adjoint is zero throughout, so the sweep would skip them all).
     bint prune
@@ -1691,11 +1706,12 @@ cdef inline int lay_spike(Workspace* ws, const TrainPop* P, int32_t j, double t,
 
 
 cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* wg,
-                    double t_max, double* first, int64_t* events,
-                    int64_t max_events) noexcept nogil:
-    """Run neuron j of the current block from rest at 0 up to t_max through the
-    block's inputs ws.lf (their rows index its weights wg) and the intervals between
-    them (end time and decays in ws.iv).  Returns a STATUS_*.
+                    double t_max, double* first, int64_t* events, int64_t max_events,
+                    int64_t i_start, double U_start, double J_start) noexcept nogil:
+    """Run neuron j of the current block up to t_max through the block's inputs
+    ws.lf (their rows index its weights wg) and the intervals between them (end time
+    and decays in ws.iv), from the start of interval i_start (0: time 0) where its
+    state is free with U = V - b = U_start and current J_start.  Returns a STATUS_*.
 
     The state is carried as U = V - b: an interval is then U e + J kappa, one
     multiplication and one addition on U's dependency chain from one interval to the
@@ -1711,11 +1727,13 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
     cdef double* lzj = ws.lz_j
     cdef int8_t* lzm = ws.lz_m
     cdef int64_t a1
-    cdef double b = P.b, U = P.v_init - b, J = 0.0, t0 = 0.0, ts = 0.0, T, s = 0.0, em, ej, k
+    cdef double b = P.b, U = U_start, J = J_start, t0, ts, T, s = 0.0, em, ej, k
     cdef double Ue, tf = 0.0, c = P.theta - b, ur = P.v_reset - b
     cdef int mode = MODE_FREE, rc
-    cdef bint pending, record = ws.record
-    for i in range(q):
+    cdef bint pending, record = ws.record, search
+    t0 = ivs[4 * (i_start - 1)] if i_start > 0 else 0.0
+    ts = t0
+    for i in range(i_start, q):
         iv = ivs + 4 * i
         T = iv[0]
         pending = False
@@ -1747,14 +1765,16 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                 em = exp(-(T - t0) * P.inv_m)
                 k = train_kappa(P, T - t0, em, &ej)
             Ue = U * em + J * k
+            # Above threshold at T, or a maximum inside (rising at t0, falling at T):
+            # search (train_cross's first bound rules most of those out).  Otherwise V
+            # stays below threshold up to T.  Evaluated whole, with no branch per
+            # comparison: "rising at t0" and "falling at T" are coin flips the branch
+            # predictor misses.
+            search = (Ue >= c) | ((J > U) & (J * ej < Ue))
             if U >= c:
                 rc = CROSS_FIRE
                 s = 0.0
-            elif Ue >= c or (J > U and J * ej < Ue
-                             and (U if U > 0.0 else 0.0) + (J * P.kmax if J > 0.0 else 0.0) >= c):
-                # Above threshold at T, or a maximum inside (rising at t0, falling at T)
-                # that train_cross's first bound does not rule out: search.  Otherwise
-                # V stays below threshold up to T.
+            elif search:
                 rc = train_cross(P, U + b, J, T - t0, newton_max_iterations, &s)
                 if rc == CROSS_FAIL:
                     return STATUS_NEWTON
@@ -1818,14 +1838,103 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
     return STATUS_OK
 
 
+cdef int lay_scan(Workspace* ws, const TrainPop* P, int64_t nb, const double* wt) noexcept nogil:
+    """Run the nb neurons of the current block together from rest at 0 through its
+    intervals, each while it crosses no threshold: for each neuron, the first interval
+    on which lay_neuron would do anything else (sc_first, q if none), and the state at
+    every interval's start (sc_uh, sc_jh; those after sc_first are not its).  wt: the
+    block's weights / g_leak, presynaptic-major.  Returns a STATUS_*.
+
+    On an interval without a crossing, lay_neuron does exactly this arithmetic, in
+    this order, so a neuron taken up from sc_first on runs as if lay_neuron had run it
+    from 0.  Most neurons of a hidden layer pass most intervals so; run across the
+    block the arithmetic has no branch and vectorizes, where one neuron at a time it
+    is a chain of dependent multiplications with a few mispredicted branches per
+    interval.  Where lay_neuron would search for a crossing (its tests, and
+    train_cross's first bound, are taken across the block too), train_quiet decides
+    here, neuron by neuron, whether the search would find nothing; the searches
+    themselves are left to lay_neuron."""
+    cdef int64_t q = ws.iv_n, i, x, a, n_cand
+    cdef double* U = ws.sc_u
+    cdef double* J = ws.sc_j
+    cdef double* first = ws.sc_first
+    cdef double* cand = ws.sc_cand
+    cdef double* live = ws.sc_live     # 1: not taken yet (first[x] == q)
+    cdef int32_t* pick = ws.sc_pick
+    cdef double* uh
+    cdef double* jh
+    cdef const double* wr
+    cdef const double* iv
+    cdef double b = P.b, c = P.theta - b, nq = <double> q
+    cdef double em, ej, k, u, jc, t0 = 0.0
+    for x in range(nb):
+        U[x] = P.v_init - b
+        J[x] = 0.0
+        first[x] = nq
+        live[x] = 1.0
+    for i in range(q):
+        iv = ws.iv + 4 * i
+        em = iv[1]
+        ej = iv[2]
+        k = iv[3]
+        uh = ws.sc_uh + i * nb
+        jh = ws.sc_jh + i * nb
+        if es_lif_scan(U, J, uh, jh, cand, live, nb, em, ej, k, b, c, P.kmax) > 0.0:
+            # The candidates, gathered without a branch per neuron.
+            n_cand = 0
+            for x in range(nb):
+                pick[n_cand] = <int32_t> x
+                n_cand += cand[x] != 0.0
+            for a in range(n_cand):
+                x = pick[a]
+                u = uh[x]
+                jc = jh[x]
+                if u >= c or u * em + jc * k >= c or not train_quiet(P, (u + b) - b, jc, c, iv[0] - t0):
+                    first[x] = <double> i      # lay_neuron spikes here, or searches
+                    live[x] = 0.0
+        t0 = iv[0]
+        if i + 1 < q:
+            for a in range(ws.ia[i], ws.ia[i + 1]):
+                wr = wt + ws.ir[a] * nb
+                for x in range(nb):
+                    J[x] += wr[x]
+    return STATUS_OK
+
+
+cdef void lay_prefill(Workspace* ws, const TrainPop* P, int64_t x, int64_t nb, int64_t i_end,
+                      const double* wg) noexcept nogil:
+    """What lay_neuron would have recorded for neuron x of the block (weights wg)
+    over the intervals before i_end, which lay_scan ran for it."""
+    cdef int64_t i, a
+    cdef double J
+    for i in range(i_end):
+        ws.lz_v[i] = ws.sc_uh[(i + 1) * nb + x] + P.b
+        ws.lz_m[i] = MODE_FREE
+        J = ws.sc_jh[i * nb + x] * ws.iv[4 * i + 2]
+        for a in range(ws.ia[i], ws.ia[i + 1]):
+            J += wg[ws.ir[a]]
+            ws.lz_j[a] = J
+
+
+cdef extern from "_kernels.h" nogil:
+    double es_lif_scan(double* U, double* J, double* uh, double* jh, double* cand,
+                       const double* live, int64_t n, double em, double ej, double k,
+                       double b, double c, double kmax)
+
+
+# Neurons in a block from which lay_scan pays (a test hook sets it).
+cdef int64_t lay_scan_min = 8
+
+
 cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, const Layers* Ly,
                      const double* in_t, const int64_t* in_c, int64_t n_in_spikes,
                      const int32_t* input_neuron, double t_max, int64_t max_events,
                      double* first, int64_t* n_events, int64_t* where) noexcept nogil:
     """Simulate one example block by block (see above); run_one's results to rounding."""
-    cdef int64_t n = net.n_neurons, i, b, x, events = 0, m, q, ref = 0, w0, fired
+    cdef int64_t n = net.n_neurons, i, b, x, events = 0, m, q, ref = 0, w0, fired, nb, i0
     cdef int32_t jj, row
     cdef int rc
+    cdef bint scan
     cdef const TrainPop* P
     cdef const int32_t* rows
     cdef SpikeList* G = &ws.lg
@@ -1894,13 +2003,43 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
             q += 1
         ws.iv_n = q
         w0 = Ly.soff[b]
-        for x in range(Ly.ptr[b], Ly.ptr[b + 1]):
-            jj = Ly.nrn[x]
+        nb = Ly.ptr[b + 1] - Ly.ptr[b]
+        # The scan leaves out neurons that never fire, whose entries a full tape keeps.
+        scan = nb >= lay_scan_min and not (ws.record and not Ly.prune)
+        if scan:
+            if ws.sc_cap < nb:
+                if (grow(<void**> &ws.sc_u, nb * sizeof(double)) < 0
+                        or grow(<void**> &ws.sc_j, nb * sizeof(double)) < 0
+                        or grow(<void**> &ws.sc_first, nb * sizeof(double)) < 0
+                        or grow(<void**> &ws.sc_cand, nb * sizeof(double)) < 0
+                        or grow(<void**> &ws.sc_live, nb * sizeof(double)) < 0
+                        or grow(<void**> &ws.sc_pick, nb * sizeof(int32_t)) < 0):
+                    return STATUS_NO_MEMORY
+                ws.sc_cap = nb
+            if ws.sc_hcap < q * nb:
+                if (grow(<void**> &ws.sc_uh, q * nb * sizeof(double)) < 0
+                        or grow(<void**> &ws.sc_jh, q * nb * sizeof(double)) < 0):
+                    return STATUS_NO_MEMORY
+                ws.sc_hcap = q * nb
+            lay_scan(ws, P, nb, Ly.wt + w0)
+        for x in range(nb):
+            jj = Ly.nrn[Ly.ptr[b] + x]
             fired = ws.lb.m
-            ws.lz_na = 0
             ws.lz_nev = 0
             ws.lz_base = ws.log_n - ws.log_base
-            rc = lay_neuron(ws, P, jj, Ly.wg + w0, t_max, first, &events, max_events)
+            if not scan:
+                ws.lz_na = 0
+                rc = lay_neuron(ws, P, jj, Ly.wg + w0, t_max, first, &events, max_events,
+                                0, P.v_init - P.b, 0.0)
+            elif ws.sc_first[x] < q:
+                i0 = <int64_t> ws.sc_first[x]
+                ws.lz_na = ws.ia[i0]
+                rc = lay_neuron(ws, P, jj, Ly.wg + w0, t_max, first, &events, max_events,
+                                i0, ws.sc_uh[i0 * nb + x], ws.sc_jh[i0 * nb + x])
+                if rc == STATUS_OK and ws.record and ws.lb.m != fired:
+                    lay_prefill(ws, P, x, nb, i0, Ly.wg + w0)
+            else:
+                rc = STATUS_OK          # passed every interval: no spike
             if rc == STATUS_OK and ws.record and not (Ly.prune and ws.lb.m == fired):
                 rc = lay_emit(ws, jj, Ly.syn + w0)
             if rc != STATUS_OK:
@@ -1929,6 +2068,14 @@ def _set_newton_iterations(int n):
     global newton_max_iterations
     old = newton_max_iterations
     newton_max_iterations = n
+    return old
+
+
+def _set_lay_scan_min(int64_t n):
+    """Test hook: the block size from which the layered loop scans (returns the old one)."""
+    global lay_scan_min
+    old = lay_scan_min
+    lay_scan_min = n
     return old
 
 
@@ -2047,7 +2194,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     """
     cdef NetRec net
     netrec_fill(&net, low)
-    cdef int64_t n_ex = in_offsets.shape[0] - 1, n = net.n_neurons, e, i, k, tid
+    cdef int64_t n_ex = in_offsets.shape[0] - 1, n = net.n_neurons, e, i, k, tid, nb
     cdef double rate_max
     cdef bint clocked
     cdef int64_t n_ro = readout_times.shape[0]
@@ -2124,7 +2271,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     cdef Layers Ly
     cdef const int32_t[::1] ly_nrn, ly_pop, ly_row
     cdef const int64_t[::1] ly_ptr, ly_npre, ly_soff, ly_syn
-    cdef double[::1] ly_wg
+    cdef double[::1] ly_wg, ly_wt
     B.lay = NULL
     if layers is not None:
         if topo is not None:
@@ -2151,6 +2298,8 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
                 raise ValueError("spike-train engine: the layered plan names an unknown synapse")
         wg = np.empty(ly_syn.shape[0], dtype=np.float64)
         ly_wg = wg
+        wt = np.empty(ly_syn.shape[0], dtype=np.float64)
+        ly_wt = wt
         Ly.nrn = &ly_nrn[0] if ly_nrn.shape[0] else &i32dummy
         Ly.ptr = &ly_ptr[0]
         Ly.pop = &ly_pop[0] if Ly.n_blocks else &i32dummy
@@ -2159,6 +2308,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
         Ly.soff = &ly_soff[0]
         Ly.syn = &ly_syn[0] if ly_syn.shape[0] else &idummy
         Ly.wg = &ly_wg[0] if ly_syn.shape[0] else &dummy
+        Ly.wt = &ly_wt[0] if ly_syn.shape[0] else &dummy
         Ly.prune = record and not full_tape
         B.lay = &Ly
     cdef Streams S0
@@ -2203,6 +2353,9 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
             for i in range(Ly.n_blocks):
                 for k in range(ly_soff[i], ly_soff[i + 1]):
                     ly_wg[k] = net.weights[ly_syn[k]] * pops[ly_pop[i]].inv_g
+                nb = ly_ptr[i + 1] - ly_ptr[i]
+                for k in range(ly_soff[i + 1] - ly_soff[i]):
+                    ly_wt[ly_soff[i] + (k % ly_npre[i]) * nb + k // ly_npre[i]] = ly_wg[ly_soff[i] + k]
         # Shared decays in the windowed loop need windows short enough that a
         # group's factors e^{+-(t - R)/tau} stay far from overflow (R: the window's
         # start; one window: 0 up to t_max), and few populations (each group holds
