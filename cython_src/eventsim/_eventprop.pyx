@@ -228,70 +228,87 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
         S.lV[j] = 0.0
         S.lJ[j] = 0.0
         S.tl[j] = L.t_max
+    # Local copies of the slot's arrays: stores through them could alias S itself, so
+    # the compiler would reload every pointer after each store.
+    cdef double* lV = S.lV
+    cdef double* lJ = S.lJ
+    cdef double* tl = S.tl
+    cdef double* G = S.G
+    cdef double* gw = S.gw
+    cdef double* gd = S.gd
+    cdef const LogEntry* E
+    cdef double lv, lj
     for i in range(m - 1, -1, -1):
         j = a + i
+        E = &T[j]
         # Every index an entry holds is checked before it is followed (a damaged
         # tape must raise, not read out of bounds), here where the entry is read
         # anyway rather than in a pass of its own over the whole tape.
-        if not tape_entry_ok(net, &T[j], m, n_spikes):
+        if not tape_entry_ok(net, E, m, n_spikes):
             S.bad = j
             return -2
-        nrn = T[j].neuron
-        if T[j].type == LOG_SOURCE:
-            total = S.G[i] + seed[T[j].syn]
-            gspike[T[j].syn] = total
+        nrn = E.neuron
+        if E.type == LOG_SOURCE:
+            total = G[i] + seed[E.syn]
+            gspike[E.syn] = total
             if net.kind[nrn] == KIND_PULSE:
                 S.gpulse[net.source_index[nrn]] += total
+            continue
+        slot = L.li_slot[nrn]
+        if slot < 0 and E.type == LOG_ARRIVAL and lV[nrn] == 0.0 and lJ[nrn] == 0.0:
+            # Nothing to carry and nothing to pass on: an arrival at a neuron whose
+            # adjoint is zero adds 0 to every gradient (readouts excepted: their
+            # maximum may sit at the arrival).
+            tl[nrn] = E.t
             continue
         p = net.pop[nrn]
         P = &pops[p]
         gp = S.gp + p * N_GP
-        slot = L.li_slot[nrn]
-        if slot < 0 and T[j].type == LOG_ARRIVAL and S.lV[nrn] == 0.0 and S.lJ[nrn] == 0.0:
-            # Nothing to carry and nothing to pass on: an arrival at a neuron whose
-            # adjoint is zero adds 0 to every gradient (readouts excepted: their
-            # maximum may sit at the arrival).
-            S.tl[nrn] = T[j].t
-            continue
-        carry(P, gp, L, e, slot, T[j].V, T[j].J, T[j].mode, T[j].t, S.tl[nrn], &S.lV[nrn],
-              &S.lJ[nrn], S.decays)
-        S.tl[nrn] = T[j].t
-        if T[j].type == LOG_ARRIVAL:
-            k = T[j].syn
+        if slot < 0:
+            # carry() without readouts, inline: a call per entry cost more than the flow.
+            flow_back(P, gp, E.V, E.J, E.mode, tl[nrn] - E.t, &lV[nrn], &lJ[nrn], S.decays)
+        else:
+            carry(P, gp, L, e, slot, E.V, E.J, E.mode, E.t, tl[nrn], &lV[nrn], &lJ[nrn],
+                  S.decays)
+        tl[nrn] = E.t
+        lv = lV[nrn]
+        if E.type == LOG_ARRIVAL:
+            lj = lJ[nrn]
+            k = E.syn
             w = net.weights[k] * P.inv_g
-            S.gw[k] += S.lJ[nrn] * P.inv_g
-            dA = w * P.inv_s * S.lJ[nrn]
-            if T[j].mode == MODE_FREE:
-                dA -= w * P.inv_m * S.lV[nrn]
-            if slot >= 0 and L.tvmax[e * L.n_li + slot] == T[j].t and L.dvmax[e * L.n_li + slot] != 0.0:
+            gw[k] += lj * P.inv_g
+            dA = w * P.inv_s * lj
+            if E.mode == MODE_FREE:
+                dA -= w * P.inv_m * lv
+            if slot >= 0 and L.tvmax[e * L.n_li + slot] == E.t and L.dvmax[e * L.n_li + slot] != 0.0:
                 # The maximum sits at this arrival (a kink of V): moving the arrival
                 # moves it along the slope V had just before.
-                dA += L.dvmax[e * L.n_li + slot] * (T[j].J - w + P.b - T[j].V) * P.inv_m
-            S.gd[k] += dA
-            if T[j].ref >= 0:
-                S.G[T[j].ref] += dA
-        elif T[j].type == LOG_FIRE:
-            sidx = T[j].syn
-            total = S.G[i] + seed[sidx]
-            if T[j].mode == MODE_FREE:
+                dA += L.dvmax[e * L.n_li + slot] * (E.J - w + P.b - E.V) * P.inv_m
+            gd[k] += dA
+            if E.ref >= 0:
+                G[E.ref] += dA
+        elif E.type == LOG_FIRE:
+            sidx = E.syn
+            total = G[i] + seed[sidx]
+            if E.mode == MODE_FREE:
                 # t_ref = 0: V restarts from v_reset at t_k, with slope f.
-                f = (T[j].J + P.b - P.v_reset) * P.inv_m
-                total -= f * S.lV[nrn]
-                gp[GP_V_RESET] += S.lV[nrn]
-            vdot = (T[j].J + P.b - P.theta) * P.inv_m
+                f = (E.J + P.b - P.v_reset) * P.inv_m
+                total -= f * lv
+                gp[GP_V_RESET] += lv
+            vdot = (E.J + P.b - P.theta) * P.inv_m
             gspike[sidx] = total
             if vdot > 0.0:
                 gp[GP_THETA] += total / vdot
-                S.lV[nrn] = -total / vdot
+                lV[nrn] = -total / vdot
             else:
-                S.lV[nrn] = 0.0          # a tangency: no derivative exists (docs/math.md G.4)
+                lV[nrn] = 0.0            # a tangency: no derivative exists (docs/math.md G.4)
         else:                            # LOG_RELEASE
-            f = (T[j].J + P.b - P.v_reset) * P.inv_m
-            total = -f * S.lV[nrn]
-            S.G[T[j].ref] += total
+            f = (E.J + P.b - P.v_reset) * P.inv_m
+            total = -f * lv
+            G[E.ref] += total
             gp[GP_T_REF] += total
-            gp[GP_V_RESET] += S.lV[nrn]
-            S.lV[nrn] = 0.0
+            gp[GP_V_RESET] += lv
+            lV[nrn] = 0.0
     # Back to t = 0, where every neuron starts at (v_init, 0).
     for j in range(n):
         p = net.pop[j]
@@ -300,8 +317,11 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
         P = &pops[p]
         gp = S.gp + p * N_GP
         slot = L.li_slot[j]
-        carry(P, gp, L, e, slot, P.v_init, 0.0, MODE_FREE, 0.0, S.tl[j], &S.lV[j], &S.lJ[j],
-              S.decays)
+        if slot < 0:
+            flow_back(P, gp, P.v_init, 0.0, MODE_FREE, S.tl[j], &S.lV[j], &S.lJ[j], S.decays)
+        else:
+            carry(P, gp, L, e, slot, P.v_init, 0.0, MODE_FREE, 0.0, S.tl[j], &S.lV[j],
+                  &S.lJ[j], S.decays)
         if slot >= 0:
             # Readouts at t = 0 itself see v_init only.
             for k in range(L.n_ro):
