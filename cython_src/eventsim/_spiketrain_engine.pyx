@@ -234,18 +234,6 @@ cdef struct Workspace:
     int64_t iv_cap
     int64_t* ia            # where each interval's arrivals (at its end) start in lf
     int32_t* ir            # the row of every arrival in lf
-    # Recording, the running neuron's tape until it is known to be kept (lay_emit): the
-    # state after each arrival (V and mode per interval, J per arrival; the rest follows
-    # from lf), and its spikes and releases as entries, each after lz_pos arrivals.
-    double* lz_v
-    double* lz_j
-    int8_t* lz_m
-    int64_t lz_na
-    LogEntry* lz_ev
-    int64_t* lz_pos
-    int64_t lz_nev
-    int64_t lz_cap
-    int64_t lz_base        # the index (within the example) its first entry will get
     # The block scan (lay_scan): per neuron of the block its state and the first
     # interval it cannot pass without a search; per interval and neuron, the state at
     # the interval's start.
@@ -279,7 +267,6 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.gt_t); free(ws.gt_f); free(ws.shift)
     free(ws.pend.s)
     free(ws.lg.s); free(ws.lf.s); free(ws.lb.s); free(ws.iv); free(ws.ia); free(ws.ir)
-    free(ws.lz_v); free(ws.lz_j); free(ws.lz_m); free(ws.lz_ev); free(ws.lz_pos)
     free(ws.sc_u); free(ws.sc_j); free(ws.sc_first); free(ws.sc_cand); free(ws.sc_live); free(ws.sc_pick); free(ws.sc_uh); free(ws.sc_jh)
     free(ws)
 
@@ -1619,63 +1606,38 @@ cdef int merge_block(Workspace* ws) noexcept nogil:
     return 0
 
 
-cdef int lay_event(Workspace* ws, int type, int32_t j, double t, double V, double J,
-                   int64_t ref, int mode, int64_t* index) noexcept nogil:
-    """Keep a spike or release entry of the running neuron (lay_emit writes it); its
-    index within the example's tape in ``index``.  Returns a STATUS_*."""
-    cdef int64_t k = ws.lz_nev
-    cdef int64_t cap
-    if k == ws.lz_cap:
-        cap = 2 * ws.lz_cap if ws.lz_cap else 16
-        if (grow(<void**> &ws.lz_ev, cap * sizeof(LogEntry)) < 0
-                or grow(<void**> &ws.lz_pos, cap * sizeof(int64_t)) < 0):
-            return STATUS_NO_MEMORY
-        ws.lz_cap = cap
-    ws.lz_ev[k].t = t
-    ws.lz_ev[k].V = V
-    ws.lz_ev[k].J = J
-    ws.lz_ev[k].ref = ref
-    ws.lz_ev[k].syn = -1
-    ws.lz_ev[k].neuron = j
-    ws.lz_ev[k].type = <int8_t> type
-    ws.lz_ev[k].mode = <int8_t> mode
-    ws.lz_pos[k] = ws.lz_na
-    ws.lz_nev = k + 1
-    index[0] = ws.lz_base + ws.lz_na + k
-    return STATUS_OK
-
-
-cdef int lay_emit(Workspace* ws, int32_t j, const int64_t* syn) noexcept nogil:
-    """Write the running neuron's entries to the tape, arrivals and its own events
-    merged in the order they happened.  Returns a STATUS_*."""
-    cdef int64_t na = ws.lz_na, nev = ws.lz_nev, a, k = 0, i = 0
-    cdef const SpikeList* F = &ws.lf
+cdef inline int lay_arrivals(Workspace* ws, int32_t j, const double* wg, const int64_t* syn,
+                             int64_t a0, int64_t a1, double V, double* J, int mode) noexcept nogil:
+    """Neuron j of the running block takes the block's arrivals a0:a1 (all at one time,
+    its potential V, its mode): J gains their weights wg, and when recording each gets
+    its tape entry.  Returns a STATUS_*."""
+    cdef int64_t a
+    cdef double Jr = J[0]
+    cdef const Spk* F = ws.lf.s
+    cdef const int32_t* ir = ws.ir
     cdef LogEntry* e
-    while ws.log_n + na + nev > ws.log_cap:
+    if not ws.record:
+        for a in range(a0, a1):
+            Jr += wg[ir[a]]
+        J[0] = Jr
+        return STATUS_OK
+    while ws.log_n + (a1 - a0) > ws.log_cap:
         if log_grow(ws) < 0:
             return STATUS_NO_MEMORY
     e = ws.log + ws.log_n
-    for a in range(na):
-        while k < nev and ws.lz_pos[k] <= a:
-            e[0] = ws.lz_ev[k]
-            e += 1
-            k += 1
-        while ws.ia[i + 1] <= a:       # the interval that arrival a ends
-            i += 1
-        e.t = F.s[a].t
-        e.V = ws.lz_v[i]
-        e.J = ws.lz_j[a]
-        e.ref = F.s[a].ref
-        e.syn = syn[ws.ir[a]]
+    for a in range(a0, a1):
+        Jr += wg[ir[a]]
+        e.t = F[a].t
+        e.V = V
+        e.J = Jr
+        e.ref = F[a].ref
+        e.syn = syn[ir[a]]
         e.neuron = j
         e.type = LOG_ARRIVAL
-        e.mode = ws.lz_m[i]
+        e.mode = <int8_t> mode
         e += 1
-    while k < nev:
-        e[0] = ws.lz_ev[k]
-        e += 1
-        k += 1
-    ws.log_n += na + nev
+    ws.log_n += a1 - a0
+    J[0] = Jr
     return STATUS_OK
 
 
@@ -1697,8 +1659,10 @@ cdef inline int lay_spike(Workspace* ws, const TrainPop* P, int32_t j, double t,
     events[0] += 1
     if events[0] > max_events:
         return STATUS_BUDGET
-    if ws.record and lay_event(ws, LOG_FIRE, j, t, P.v_reset, J, -1, mode[0], &ref) != STATUS_OK:
-        return STATUS_NO_MEMORY
+    if ws.record:
+        ref = log_add(ws, LOG_FIRE, j, t, P.v_reset, J, -1, -1, mode[0])
+        if ref < 0:
+            return STATUS_NO_MEMORY
     last_fire[0] = ref
     if sl_push(&ws.lb, t, j, ref) < 0:
         return STATUS_NO_MEMORY
@@ -1706,27 +1670,25 @@ cdef inline int lay_spike(Workspace* ws, const TrainPop* P, int32_t j, double t,
 
 
 cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* wg,
-                    double t_max, double* first, int64_t* events, int64_t max_events,
-                    int64_t i_start, double U_start, double J_start) noexcept nogil:
+                    const int64_t* syn, double t_max, double* first, int64_t* events,
+                    int64_t max_events, int64_t i_start, double U_start,
+                    double J_start) noexcept nogil:
     """Run neuron j of the current block up to t_max through the block's inputs
-    ws.lf (their rows index its weights wg) and the intervals between them (end time
-    and decays in ws.iv), from the start of interval i_start (0: time 0) where its
-    state is free with U = V - b = U_start and current J_start.  Returns a STATUS_*.
+    ws.lf (their rows index its weights wg and synapses syn) and the intervals
+    between them (end time and decays in ws.iv), from the start of interval i_start
+    (0: time 0) where its state is free with U = V - b = U_start and current J_start;
+    recording, its entries go to the tape in the order they happen.  Returns a
+    STATUS_*.
 
     The state is carried as U = V - b: an interval is then U e + J kappa, one
     multiplication and one addition on U's dependency chain from one interval to the
     next (V would add two more), which bounds how fast a neuron runs through them."""
     cdef const double* iv
-    cdef int64_t a, q = ws.iv_n, i, last_fire = -1, unused
+    cdef int64_t q = ws.iv_n, i, last_fire = -1
     # Local copies of the workspace's pointers: stores through other pointers could
     # alias the workspace, so the compiler would reload them on every arrival.
     cdef const int64_t* ia = ws.ia
-    cdef const int32_t* ir = ws.ir
     cdef const double* ivs = ws.iv
-    cdef double* lzv = ws.lz_v
-    cdef double* lzj = ws.lz_j
-    cdef int8_t* lzm = ws.lz_m
-    cdef int64_t a1
     cdef double b = P.b, U = U_start, J = J_start, t0, ts, T, s = 0.0, em, ej, k
     cdef double Ue, tf = 0.0, c = P.theta - b, ur = P.v_reset - b
     cdef int mode = MODE_FREE, rc
@@ -1750,8 +1712,8 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                     events[0] += 1
                     if events[0] > max_events:
                         return STATUS_BUDGET
-                    if record and lay_event(ws, LOG_RELEASE, j, t0, P.v_reset, J, last_fire,
-                                            MODE_FREE, &unused) != STATUS_OK:
+                    if record and log_add(ws, LOG_RELEASE, j, t0, P.v_reset, J, last_fire, -1,
+                                          MODE_FREE) < 0:
                         return STATUS_NO_MEMORY
                     continue
                 J *= iv[2] if t0 == ts else exp(-(T - t0) * P.inv_s)
@@ -1805,20 +1767,10 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
         if i == q - 1:
             break
         # T's arrivals (a neuron that is done has returned above: it drops them, as in
-        # arrive()).  A zero weight adds nothing (the heap loop skips it).  Recording,
-        # the state after each arrival is kept for lay_emit: V and the mode once per
-        # interval (arrivals only move J), J per arrival (its place in lf).
-        a1 = ia[i + 1]
-        if record:
-            lzv[i] = U + b
-            lzm[i] = <int8_t> mode
-            for a in range(ia[i], a1):
-                J += wg[ir[a]]
-                lzj[a] = J
-            ws.lz_na = a1
-        else:
-            for a in range(ia[i], a1):
-                J += wg[ir[a]]
+        # arrive()).  A zero weight adds nothing (the heap loop skips it).
+        rc = lay_arrivals(ws, j, wg, syn, ia[i], ia[i + 1], U + b, &J, mode)
+        if rc != STATUS_OK:
+            return rc
         if pending:
             tf = T
             U = ur
@@ -1831,11 +1783,17 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
             events[0] += 1
             if events[0] > max_events:
                 return STATUS_BUDGET
-            if record and lay_event(ws, LOG_RELEASE, j, T, P.v_reset, J, last_fire, MODE_FREE,
-                                    &unused) != STATUS_OK:
+            if record and log_add(ws, LOG_RELEASE, j, T, P.v_reset, J, last_fire, -1,
+                                  MODE_FREE) < 0:
                 return STATUS_NO_MEMORY
         ts = T
     return STATUS_OK
+
+
+cdef extern from "_kernels.h" nogil:
+    double es_lif_scan(double* U, double* J, double* uh, double* jh, double* cand,
+                       const double* live, int64_t n, double em, double ej, double k,
+                       double b, double c, double kmax)
 
 
 cdef int lay_scan(Workspace* ws, const TrainPop* P, int64_t nb, const double* wt) noexcept nogil:
@@ -1901,25 +1859,21 @@ cdef int lay_scan(Workspace* ws, const TrainPop* P, int64_t nb, const double* wt
     return STATUS_OK
 
 
-cdef void lay_prefill(Workspace* ws, const TrainPop* P, int64_t x, int64_t nb, int64_t i_end,
-                      const double* wg) noexcept nogil:
-    """What lay_neuron would have recorded for neuron x of the block (weights wg)
-    over the intervals before i_end, which lay_scan ran for it."""
-    cdef int64_t i, a
+cdef int lay_prefill(Workspace* ws, const TrainPop* P, int32_t j, int64_t x, int64_t nb,
+                     int64_t i_end, const double* wg, const int64_t* syn) noexcept nogil:
+    """The tape entries lay_neuron would have written for neuron j, x-th of the block
+    (weights wg, synapses syn), over the intervals before i_end, which lay_scan ran for
+    it: its arrivals, in a free state.  Returns a STATUS_*."""
+    cdef int64_t i
     cdef double J
+    cdef int rc
     for i in range(i_end):
-        ws.lz_v[i] = ws.sc_uh[(i + 1) * nb + x] + P.b
-        ws.lz_m[i] = MODE_FREE
         J = ws.sc_jh[i * nb + x] * ws.iv[4 * i + 2]
-        for a in range(ws.ia[i], ws.ia[i + 1]):
-            J += wg[ws.ir[a]]
-            ws.lz_j[a] = J
-
-
-cdef extern from "_kernels.h" nogil:
-    double es_lif_scan(double* U, double* J, double* uh, double* jh, double* cand,
-                       const double* live, int64_t n, double em, double ej, double k,
-                       double b, double c, double kmax)
+        rc = lay_arrivals(ws, j, wg, syn, ws.ia[i], ws.ia[i + 1], ws.sc_uh[(i + 1) * nb + x] + P.b,
+                          &J, MODE_FREE)
+        if rc != STATUS_OK:
+            return rc
+    return STATUS_OK
 
 
 # Neurons in a block from which lay_scan pays (a test hook sets it).
@@ -1931,7 +1885,7 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
                      const int32_t* input_neuron, double t_max, int64_t max_events,
                      double* first, int64_t* n_events, int64_t* where) noexcept nogil:
     """Simulate one example block by block (see above); run_one's results to rounding."""
-    cdef int64_t n = net.n_neurons, i, b, x, events = 0, m, q, ref = 0, w0, fired, nb, i0
+    cdef int64_t n = net.n_neurons, i, b, x, events = 0, m, q, ref = 0, w0, fired, nb, i0, kept
     cdef int32_t jj, row
     cdef int rc
     cdef bint scan
@@ -1978,10 +1932,7 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
         if ws.iv_cap < m + 1:
             if (grow(<void**> &ws.iv, 4 * (m + 1) * sizeof(double)) < 0
                     or grow(<void**> &ws.ia, (m + 2) * sizeof(int64_t)) < 0
-                    or grow(<void**> &ws.ir, (m + 1) * sizeof(int32_t)) < 0
-                    or grow(<void**> &ws.lz_v, (m + 1) * sizeof(double)) < 0
-                    or grow(<void**> &ws.lz_j, (m + 1) * sizeof(double)) < 0
-                    or grow(<void**> &ws.lz_m, (m + 1) * sizeof(int8_t)) < 0):
+                    or grow(<void**> &ws.ir, (m + 1) * sizeof(int32_t)) < 0):
                 return STATUS_NO_MEMORY
             ws.iv_cap = m + 1
         q = 0
@@ -2025,23 +1976,20 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
         for x in range(nb):
             jj = Ly.nrn[Ly.ptr[b] + x]
             fired = ws.lb.m
-            ws.lz_nev = 0
-            ws.lz_base = ws.log_n - ws.log_base
+            kept = ws.log_n
             if not scan:
-                ws.lz_na = 0
-                rc = lay_neuron(ws, P, jj, Ly.wg + w0, t_max, first, &events, max_events,
-                                0, P.v_init - P.b, 0.0)
+                rc = lay_neuron(ws, P, jj, Ly.wg + w0, Ly.syn + w0, t_max, first, &events,
+                                max_events, 0, P.v_init - P.b, 0.0)
             elif ws.sc_first[x] < q:
                 i0 = <int64_t> ws.sc_first[x]
-                ws.lz_na = ws.ia[i0]
-                rc = lay_neuron(ws, P, jj, Ly.wg + w0, t_max, first, &events, max_events,
-                                i0, ws.sc_uh[i0 * nb + x], ws.sc_jh[i0 * nb + x])
-                if rc == STATUS_OK and ws.record and ws.lb.m != fired:
-                    lay_prefill(ws, P, x, nb, i0, Ly.wg + w0)
+                rc = lay_prefill(ws, P, jj, x, nb, i0, Ly.wg + w0, Ly.syn + w0)
+                if rc == STATUS_OK:
+                    rc = lay_neuron(ws, P, jj, Ly.wg + w0, Ly.syn + w0, t_max, first, &events,
+                                    max_events, i0, ws.sc_uh[i0 * nb + x], ws.sc_jh[i0 * nb + x])
             else:
-                rc = STATUS_OK          # passed every interval: no spike
-            if rc == STATUS_OK and ws.record and not (Ly.prune and ws.lb.m == fired):
-                rc = lay_emit(ws, jj, Ly.syn + w0)
+                rc = STATUS_OK          # passed every interval: no spike, no entry kept
+            if Ly.prune and ws.lb.m == fired:
+                ws.log_n = kept         # it never fired: its entries go
             if rc != STATUS_OK:
                 n_events[0] = events
                 where[0] = jj
