@@ -210,7 +210,7 @@ cdef inline bint train_quiet(const TrainPop* P, double U0, double J0, double c,
 
 
 cdef inline int _cross_power_rising(const TrainPop* P, double U0, double J0, double c, double h,
-                                   double* s_out) noexcept nogil:
+                                   double* s_out, double* em_out) noexcept nogil:
     """train_cross() for the usual case of tau_mem = power tau_syn, with U rising at 0
     (J0 > U0) from an excitatory J0 > 0, with no exponential per step, where
     train_quiet() did not rule a crossing out.
@@ -258,20 +258,26 @@ cdef inline int _cross_power_rising(const TrainPop* P, double U0, double J0, dou
     if s > h:
         return CROSS_NONE
     s_out[0] = s
+    if em_out != NULL:
+        em_out[0] = x
     return CROSS_FIRE
 
 
 cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, int max_iter,
-                            double* s_out) noexcept nogil:
+                            double* s_out, double* em_out=NULL) noexcept nogil:
     """First time s in [0, h] at which V reaches theta, from a free state (V0, J0).
 
     Returns CROSS_FIRE with s in s_out, CROSS_NONE, or CROSS_FAIL if the
-    safeguarded Newton iteration ran out of steps.  Power ratios rising from an
+    safeguarded Newton iteration ran out of steps.  On CROSS_FIRE, em_out (if not
+    NULL) gets e^{-s/tau_mem} where the search had it (the polynomial way's root),
+    else 0.  Power ratios rising from an
     excitatory state go the polynomial way first (_cross_power_rising); everything
     else, and whatever that leaves undecided, is bracketed (train_cross_bracketed).
     """
     cdef double c = P.theta - P.b, U0 = V0 - P.b
     cdef int rc
+    if em_out != NULL:
+        em_out[0] = 0.0
     if U0 >= c:
         # At threshold already (rounding at an arrival right before a crossing).
         s_out[0] = 0.0
@@ -279,7 +285,7 @@ cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, i
     if train_quiet(P, U0, J0, c, h):
         return CROSS_NONE
     if P.power and J0 > U0 and J0 > 0.0:
-        rc = _cross_power_rising(P, U0, J0, c, h, s_out)
+        rc = _cross_power_rising(P, U0, J0, c, h, s_out, em_out)
         if rc != CROSS_FAIL:
             return rc
     return train_cross_bracketed(P, U0, J0, c, h, max_iter, s_out)

@@ -1690,7 +1690,7 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
     cdef const int64_t* ia = ws.ia
     cdef const double* ivs = ws.iv
     cdef double b = P.b, U = U_start, J = J_start, t0, ts, T, s = 0.0, em, ej, k
-    cdef double Ue, tf = 0.0, c = P.theta - b, ur = P.v_reset - b
+    cdef double Ue, tf = 0.0, c = P.theta - b, ur = P.v_reset - b, xs = 0.0, ex, rest
     cdef int mode = MODE_FREE, rc
     cdef bint pending, record = ws.record, search
     t0 = ivs[4 * (i_start - 1)] if i_start > 0 else 0.0
@@ -1699,6 +1699,9 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
         iv = ivs + 4 * i
         T = iv[0]
         pending = False
+        # e^{-(T - t0)/tau_mem} after a spike inside the interval, from the crossing's
+        # own e^{-s/tau_mem} (0: not known, computed afresh).
+        rest = 0.0
         # From t0 to T: releases and spikes, then the state at T.
         while True:
             if mode == MODE_DONE:
@@ -1709,6 +1712,7 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                     t0 = tf + P.t_ref
                     U = ur
                     mode = MODE_FREE
+                    rest = 0.0
                     events[0] += 1
                     if events[0] > max_events:
                         return STATUS_BUDGET
@@ -1724,7 +1728,7 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                 ej = iv[2]
                 k = iv[3]
             else:
-                em = exp(-(T - t0) * P.inv_m)
+                em = rest if rest > 0.0 else exp(-(T - t0) * P.inv_m)
                 k = train_kappa(P, T - t0, em, &ej)
             Ue = U * em + J * k
             # Above threshold at T, or a maximum inside (rising at t0, falling at T):
@@ -1737,7 +1741,7 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                 rc = CROSS_FIRE
                 s = 0.0
             elif search:
-                rc = train_cross(P, U + b, J, T - t0, newton_max_iterations, &s)
+                rc = train_cross(P, U + b, J, T - t0, newton_max_iterations, &s, &xs)
                 if rc == CROSS_FAIL:
                     return STATUS_NEWTON
             else:
@@ -1756,9 +1760,14 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
                 pending = True
                 break
             if s > 0.0:
-                em = exp(-s * P.inv_m)
-                train_kappa(P, s, em, &ej)
+                # The search's root is e^{-s/tau_mem} itself where it had one (the
+                # polynomial way): two exponentials per spike fewer.
+                ex = xs if xs > 0.0 else exp(-s * P.inv_m)
+                train_kappa(P, s, ex, &ej)
                 J = J * ej
+                rest = (em / ex if em < ex else 1.0) if xs > 0.0 else 0.0
+            else:
+                rest = em
             t0 = tf
             U = ur
             rc = lay_spike(ws, P, j, tf, J, &mode, &last_fire, first, events, max_events)
