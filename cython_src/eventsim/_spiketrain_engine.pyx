@@ -1805,12 +1805,12 @@ cdef extern from "_kernels.h" nogil:
                        double b, double c, double kmax)
 
 
-cdef int lay_scan(Workspace* ws, const TrainPop* P, int64_t nb, const double* wt) noexcept nogil:
+cdef void lay_scan(Workspace* ws, const TrainPop* P, int64_t nb, const double* wt) noexcept nogil:
     """Run the nb neurons of the current block together from rest at 0 through its
     intervals, each while it crosses no threshold: for each neuron, the first interval
     on which lay_neuron would do anything else (sc_first, q if none), and the state at
     every interval's start (sc_uh, sc_jh; those after sc_first are not its).  wt: the
-    block's weights / g_leak, presynaptic-major.  Returns a STATUS_*.
+    block's weights / g_leak, presynaptic-major.
 
     On an interval without a crossing, lay_neuron does exactly this arithmetic, in
     this order, so a neuron taken up from sc_first on runs as if lay_neuron had run it
@@ -1856,7 +1856,8 @@ cdef int lay_scan(Workspace* ws, const TrainPop* P, int64_t nb, const double* wt
                 x = pick[a]
                 u = uh[x]
                 jc = jh[x]
-                if u >= c or u * em + jc * k >= c or not train_quiet(P, (u + b) - b, jc, c, iv[0] - t0):
+                if (u >= c or u * em + jc * k >= c
+                        or not train_quiet(P, (u + b) - b, jc, c, iv[0] - t0)):
                     first[x] = <double> i      # lay_neuron spikes here, or searches
                     live[x] = 0.0
         t0 = iv[0]
@@ -1865,7 +1866,6 @@ cdef int lay_scan(Workspace* ws, const TrainPop* P, int64_t nb, const double* wt
                 wr = wt + ws.ir[a] * nb
                 for x in range(nb):
                     J[x] += wr[x]
-    return STATUS_OK
 
 
 cdef int lay_prefill(Workspace* ws, const TrainPop* P, int32_t j, int64_t x, int64_t nb,
