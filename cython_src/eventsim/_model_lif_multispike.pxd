@@ -270,9 +270,9 @@ cdef inline int train_cross(const TrainPop* P, double V0, double J0, double h, i
     Returns CROSS_FIRE with s in s_out, CROSS_NONE, or CROSS_FAIL if the
     safeguarded Newton iteration ran out of steps.  On CROSS_FIRE, em_out (if not
     NULL) gets e^{-s/tau_mem} where the search had it (the polynomial way's root),
-    else 0.  Power ratios rising from an
-    excitatory state go the polynomial way first (_cross_power_rising); everything
-    else, and whatever that leaves undecided, is bracketed (train_cross_bracketed).
+    else 0.  Power ratios rising from an excitatory state go the polynomial way first
+    (_cross_power_rising); everything else, and whatever that leaves undecided, is
+    bracketed (train_cross_bracketed).
     """
     cdef double c = P.theta - P.b, U0 = V0 - P.b
     cdef int rc
