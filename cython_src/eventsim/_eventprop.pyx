@@ -165,18 +165,26 @@ cdef inline void flow_back(const TrainPop* P, double* gp, double V0, double J0, 
         lJ[0] = ej * lj
 
 
-cdef void carry(const TrainPop* P, double* gp, const Losses* L, int64_t e, int32_t slot,
-                double V0, double J0, int mode, double t0, double t1, double* lV,
-                double* lJ, Decay* cache) noexcept nogil:
+cdef inline void carry(const TrainPop* P, double* gp, const Losses* L, int64_t e,
+                       int32_t slot, double V0, double J0, int mode, double t0, double t1,
+                       double* lV, double* lJ, Decay* cache) noexcept nogil:
     """flow_back() from t1 down to t0 (state (V0, J0, mode) at t0), adding the readout
     losses of LI neuron ``slot`` (-1: none) at the readout times and at its maximum in
-    (t0, t1]."""
-    cdef int64_t r
-    cdef double tp, V, J
-    cdef double tv = L.tvmax[e * L.n_li + slot] if slot >= 0 else -INFINITY
+    (t0, t1].  Inline for the usual case without readouts: a call per tape entry cost
+    more than the flow; readouts go out of line (carry_readouts)."""
     if slot < 0:
         flow_back(P, gp, V0, J0, mode, t1 - t0, lV, lJ, cache)
-        return
+    else:
+        carry_readouts(P, gp, L, e, slot, V0, J0, mode, t0, t1, lV, lJ, cache)
+
+
+cdef void carry_readouts(const TrainPop* P, double* gp, const Losses* L, int64_t e,
+                         int32_t slot, double V0, double J0, int mode, double t0, double t1,
+                         double* lV, double* lJ, Decay* cache) noexcept nogil:
+    """carry() for LI readout ``slot`` >= 0."""
+    cdef int64_t r
+    cdef double tp, V, J
+    cdef double tv = L.tvmax[e * L.n_li + slot]
     r = L.n_ro - 1
     while True:
         # The latest readout point in (t0, t1]: a readout time or the time of the maximum.
@@ -264,12 +272,7 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
         p = net.pop[nrn]
         P = &pops[p]
         gp = S.gp + p * N_GP
-        if slot < 0:
-            # carry() without readouts, inline: a call per entry cost more than the flow.
-            flow_back(P, gp, E.V, E.J, E.mode, tl[nrn] - E.t, &lV[nrn], &lJ[nrn], S.decays)
-        else:
-            carry(P, gp, L, e, slot, E.V, E.J, E.mode, E.t, tl[nrn], &lV[nrn], &lJ[nrn],
-                  S.decays)
+        carry(P, gp, L, e, slot, E.V, E.J, E.mode, E.t, tl[nrn], &lV[nrn], &lJ[nrn], S.decays)
         tl[nrn] = E.t
         lv = lV[nrn]
         if E.type == LOG_ARRIVAL:
@@ -317,11 +320,8 @@ cdef int run_example(const NetRec* net, const TrainPop* pops, const LogEntry* T,
         P = &pops[p]
         gp = S.gp + p * N_GP
         slot = L.li_slot[j]
-        if slot < 0:
-            flow_back(P, gp, P.v_init, 0.0, MODE_FREE, S.tl[j], &S.lV[j], &S.lJ[j], S.decays)
-        else:
-            carry(P, gp, L, e, slot, P.v_init, 0.0, MODE_FREE, 0.0, S.tl[j], &S.lV[j],
-                  &S.lJ[j], S.decays)
+        carry(P, gp, L, e, slot, P.v_init, 0.0, MODE_FREE, 0.0, S.tl[j], &S.lV[j], &S.lJ[j],
+              S.decays)
         if slot >= 0:
             # Readouts at t = 0 itself see v_init only.
             for k in range(L.n_ro):
