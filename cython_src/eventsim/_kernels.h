@@ -147,4 +147,73 @@ ES_VECTOR_CLONES static double es_lif_scan(double *restrict U, double *restrict 
     return any;
 }
 
+/* exp(x[i]) and log(x[i]) in place for n values, four at a time where the CPU and the C
+   library allow (glibc's libmvec, within an ulp or so of the scalar functions; results
+   then depend on the CPU, never on the thread or the order of examples), else one by
+   one.  es_log1 is one value through the same vector code, so that a draw made alone
+   equals the same draw made in a batch. */
+#if defined(__GLIBC__) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ES_HAVE_MVEC 1
+#include <immintrin.h>
+#pragma GCC push_options
+#pragma GCC target("avx2")
+__m256d _ZGVdN4v_exp(__m256d x);
+__m256d _ZGVdN4v_log(__m256d x);
+#define ES_MVEC_LOOP(name, f, pad)                                              \
+static void name(double *x, int64_t n)                                          \
+{                                                                               \
+    int64_t i = 0;                                                              \
+    for (; i + 4 <= n; i += 4)                                                  \
+        _mm256_storeu_pd(x + i, f(_mm256_loadu_pd(x + i)));                     \
+    if (i < n) {                                                                \
+        double tail[4] = {pad, pad, pad, pad};                                  \
+        for (int64_t k = i; k < n; k++)                                         \
+            tail[k - i] = x[k];                                                 \
+        _mm256_storeu_pd(tail, f(_mm256_loadu_pd(tail)));                       \
+        for (int64_t k = i; k < n; k++)                                         \
+            x[k] = tail[k - i];                                                 \
+    }                                                                           \
+}
+ES_MVEC_LOOP(es_exp_avx2, _ZGVdN4v_exp, 0.0)
+ES_MVEC_LOOP(es_log_avx2, _ZGVdN4v_log, 1.0)
+static double es_log1_avx2(double x)
+{
+    return _mm256_cvtsd_f64(_ZGVdN4v_log(_mm256_set1_pd(x)));
+}
+#pragma GCC pop_options
+#endif
+
+static void es_exp_inplace(double *x, int64_t n)
+{
+#ifdef ES_HAVE_MVEC
+    if (__builtin_cpu_supports("avx2")) {
+        es_exp_avx2(x, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++)
+        x[i] = exp(x[i]);
+}
+
+static void es_log_inplace(double *x, int64_t n)
+{
+#ifdef ES_HAVE_MVEC
+    if (__builtin_cpu_supports("avx2")) {
+        es_log_avx2(x, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++)
+        x[i] = log(x[i]);
+}
+
+static double es_log1(double x)
+{
+#ifdef ES_HAVE_MVEC
+    if (__builtin_cpu_supports("avx2"))
+        return es_log1_avx2(x);
+#endif
+    return log(x);
+}
+
 #endif

@@ -52,7 +52,7 @@ from eventsim._netrec cimport (NetRec, netrec_fill, syn_at, syn_delay, KIND_INPU
                                STATUS_NEWTON, STATUS_NO_MEMORY)
 from eventsim._queue cimport (EventRecord, Heap, heap_push, heap_pop, ActionTree, tree_clear,
                               tree_set, tree_argmin, LEAF, queues_alloc, queues_free)
-from eventsim._random cimport stream_key, exponential
+from eventsim._random cimport stream_key, uniform_open
 from eventsim._train_tape cimport (LogEntry, LOG_SOURCE, LOG_ARRIVAL, LOG_FIRE, LOG_RELEASE,
                                    MODE_FREE, MODE_CLAMPED, MODE_DONE)
 from eventsim._model_lif_multispike cimport (TrainPop, TRAIN_LIF, TRAIN_LI, TRAIN_COLS, train_power,
@@ -223,6 +223,11 @@ cdef struct Workspace:
     double* st_next
     double* pnext       # per neuron: the earliest st_next of its streams
     int64_t n_bk
+    # The window's arrivals from a neuron's Poisson stream, drawn before it runs
+    # (draw_window), with their clock factors, 4 per arrival as in gt_f.
+    double* pq_t
+    double* pq_f
+    int64_t pq_cap
     # The layered loop (run_layered): the example's spikes so far in canonical order
     # (its inputs, then every finished block's), the running block's inputs, and its
     # own new spikes; per interval between the block's input times, its decays.
@@ -264,7 +269,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.bk); free(ws.act_t); free(ws.ro_next)
     free(ws.scr_spk); free(ws.scr_arr); free(ws.scr_tape)
     free(ws.st_emit); free(ws.st_next); free(ws.pnext)
-    free(ws.gt_t); free(ws.gt_f); free(ws.shift)
+    free(ws.gt_t); free(ws.gt_f); free(ws.shift); free(ws.pq_t); free(ws.pq_f)
     free(ws.pend.s)
     free(ws.lg.s); free(ws.lf.s); free(ws.lb.s); free(ws.iv); free(ws.ia); free(ws.ir)
     free(ws.sc_u); free(ws.sc_j); free(ws.sc_first); free(ws.sc_cand); free(ws.sc_live); free(ws.sc_pick); free(ws.sc_uh); free(ws.sc_jh)
@@ -466,7 +471,8 @@ cdef inline double next_emission(const Streams* S, Workspace* ws, int64_t s,
                                  double t0) noexcept nogil:
     """The spike after t0 of stream s: invert the integrated (piecewise-constant)
     rate at an exponential draw, so time-varying rates need no thinning."""
-    cdef double E = exponential(ws.st_key[s], ws.st_count[s])
+    # exponential with mean 1 (_random.pxd), through the log draw_window() batches
+    cdef double E = -es_log1(uniform_open(ws.st_key[s], ws.st_count[s]))
     cdef int64_t i, end
     cdef double t = t0, r, b
     ws.st_count[s] += 1
@@ -1145,17 +1151,22 @@ cdef inline void advance_direct(Workspace* ws, TrainState* st, const TrainPop* P
         clock_follow(ws, st, P, em, ej, t)
 
 
-cdef inline void advance_group(Workspace* ws, TrainState* st, const TrainPop* P,
-                               int64_t g, double* vmax, double* tmax) noexcept nogil:
-    """advance() to the time of group g, with the group's decay factors: no
-    exponential (clocked only)."""
-    cdef double t = ws.gt_t[g], s = t - st.t0, em, ej
-    cdef const double* f = ws.gt_f + g * 4 * ws.n_pops + 4 * st.pop
+cdef inline void advance_by(TrainState* st, const TrainPop* P, double t, const double* f,
+                            double* vmax, double* tmax) noexcept nogil:
+    """advance() to t given its clock factors f (e^{-(t - R)/tau_mem}, e^{-(t -
+    R)/tau_syn} and their inverses): no exponential (clocked only)."""
+    cdef double s = t - st.t0
     if s <= 0.0:
         return
     flow_state(st, P, s, f[0] * st.fm, f[1] * st.fs, t, vmax, tmax)
     st.fm = f[2]
     st.fs = f[3]
+
+
+cdef inline void advance_group(Workspace* ws, TrainState* st, const TrainPop* P,
+                               int64_t g, double* vmax, double* tmax) noexcept nogil:
+    """advance() to the time of group g, with the group's decay factors."""
+    advance_by(st, P, ws.gt_t[g], ws.gt_f + g * 4 * ws.n_pops + 4 * st.pop, vmax, tmax)
 
 
 cdef inline void readouts_until(Workspace* ws, TrainState* st, const TrainPop* P, int32_t slot,
@@ -1205,6 +1216,61 @@ cdef inline int poisson_arrival(Workspace* ws, TrainState* st, int32_t j, double
     return 0
 
 
+cdef enum:
+    DRAW_BATCH = 8
+
+
+cdef int64_t draw_window(Workspace* ws, const Streams* S, const NetRec* net, int64_t s,
+                        const TrainPop* P, double horizon, bint inclusive,
+                        double t_max) noexcept nogil:
+    """The arrivals of stream s (a constant rate; ws.st_next[s] its next) before the
+    horizon into ws.pq_t, then the first one after (or inf); the same draws, in the
+    same order, as drawing each when it arrives.  Their clock factors into ws.pq_f,
+    as group_new() has them for a group, but their exponentials computed together,
+    vectorised: drawn one by one, the Poisson drive's decays were a quarter of the
+    windowed loop's time (its log draws another).  Returns their number, or -1 if
+    out of memory."""
+    cdef int64_t m = 0, cap, k, used = DRAW_BATCH
+    cdef double t = ws.st_next[s], x, e
+    cdef double* f
+    cdef double lg[DRAW_BATCH]
+    while True:
+        if m == ws.pq_cap:
+            cap = 2 * ws.pq_cap if ws.pq_cap else 64
+            if (grow(<void**> &ws.pq_t, cap * sizeof(double)) < 0
+                    or grow(<void**> &ws.pq_f, 4 * cap * sizeof(double)) < 0):
+                return -1
+            ws.pq_cap = cap
+        ws.pq_t[m] = t
+        if not (t < horizon or (inclusive and t == horizon)):
+            break
+        x = t - ws.R
+        f = ws.pq_f + 4 * m
+        f[0] = -x * P.inv_m
+        f[1] = -x * P.inv_s
+        f[2] = x * P.inv_m
+        f[3] = x * P.inv_s
+        m += 1
+        # stream_advance(), with the logs of the exponential draws taken DRAW_BATCH
+        # at a time (the draws are counter-based: those a window leaves unused are
+        # drawn again, the same, by the next)
+        if used == DRAW_BATCH:
+            for k in range(DRAW_BATCH):
+                lg[k] = uniform_open(ws.st_key[s], ws.st_count[s] + <uint64_t> k)
+            es_log_inplace(lg, DRAW_BATCH)
+            used = 0
+        ws.st_count[s] += 1
+        e = ws.st_emit[s] + (-lg[used]) * ws.st_rate[s]
+        used += 1
+        ws.st_emit[s] = e
+        t = e + ws.st_delay[s]
+        if not (t <= t_max):
+            t = INFINITY
+        ws.st_next[s] = t
+    es_exp_inplace(ws.pq_f, 4 * m)
+    return m
+
+
 cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, const Streams* S,
                     int32_t j, double lim, bint last, double t_max, const int32_t* li_slot,
                     const double* ro_t, int64_t n_ro, int64_t n_li, double* first,
@@ -1232,6 +1298,9 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
     cdef double* tm = &tmax[slot] if slot >= 0 else NULL
     cdef bint dirty, again, lif = P.code == TRAIN_LIF, inclusive = last or lim > t_max
     cdef bint fast = ws.clocked and slot < 0 and not P.near
+    # The window's Poisson arrivals drawn up front, with their decays (draw_window).
+    cdef bint drawn = fast and sid1 >= 0 and ws.st_rate[sid1] > 0.0
+    cdef int64_t pq = 0, pm = 0
     cdef double s_, em, ej
     if b.unsorted and bucket_sort(ws, b) < 0:
         return STATUS_NO_MEMORY
@@ -1243,6 +1312,11 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
         w1 = net.weights[k1]
     tb = gt[a[0].g] if nb else INFINITY
     tp = ws.pnext[j]
+    if drawn and tp < INFINITY:
+        pm = draw_window(ws, S, net, sid1, P, horizon, inclusive, t_max)
+        if pm < 0:
+            return STATUS_NO_MEMORY
+        tp = ws.pq_t[0]
     ta = ws.act_t[j]
     while st.mode != MODE_DONE:
         t = ta if ta < tb else tb
@@ -1253,6 +1327,8 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
             readouts_until(ws, st, P, slot, t, ro_t, n_ro, n_li, ro_v, vmax, tmax)
         if ws.clocked and tb == t:
             advance_group(ws, st, P, a[i].g, vm, tm)
+        elif drawn and tp == t:
+            advance_by(st, P, t, ws.pq_f + 4 * pq, vm, tm)
         elif fast and st.mode == MODE_FREE and t > st.t0:
             # advance_direct() for the usual case (a free LIF neuron, constants not
             # close, a clock to keep), inline: most events are Poisson arrivals.
@@ -1285,8 +1361,12 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                     return STATUS_BUDGET
                 if poisson_arrival(ws, st, j, t, w1 * inv_g, k1, &dirty) < 0:
                     return STATUS_NO_MEMORY
-                stream_advance(S, net, ws, sid1, t_max)
-                tp = ws.st_next[sid1]
+                if drawn:
+                    pq += 1
+                    tp = ws.pq_t[pq]
+                else:
+                    stream_advance(S, net, ws, sid1, t_max)
+                    tp = ws.st_next[sid1]
             else:
                 tp = INFINITY
                 for q in range(q0, q1):
@@ -1340,7 +1420,8 @@ cdef int run_neuron(Workspace* ws, const NetRec* net, const TrainPop* pops, cons
                 st.act = ACT_NONE
                 ta = INFINITY
                 ws.act_t[j] = ta
-    ws.pnext[j] = tp
+    # (A neuron that is done may leave drawn arrivals unused: it takes no more.)
+    ws.pnext[j] = ws.pq_t[pm] if drawn and tp < INFINITY else tp
     b.n = 0
     b.unsorted = 0
     return STATUS_OK
@@ -1800,6 +1881,9 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
 
 
 cdef extern from "_kernels.h" nogil:
+    void es_exp_inplace(double* x, int64_t n)
+    void es_log_inplace(double* x, int64_t n)
+    double es_log1(double x)
     double es_lif_scan(double* U, double* J, double* uh, double* jh, double* cand,
                        const double* live, int64_t n, double em, double ej, double k,
                        double b, double c, double kmax)
