@@ -147,6 +147,21 @@ def _real(name, values):
     return arr
 
 
+_ONE_DELAY = {}
+
+
+def _one_delay(value):
+    """The delay array of a network whose synapses share one delay: read-only, so one
+    array per value (its bits: -0.0 is not 0.0) serves every run."""
+    key = np.float64(value).tobytes()
+    arr = _ONE_DELAY.get(key)
+    if arr is None:
+        if len(_ONE_DELAY) >= 64:
+            _ONE_DELAY.clear()
+        arr = _ONE_DELAY[key] = _readonly(np.full(1, value, np.float64))
+    return arr
+
+
 def _uniform(d) -> bool:
     """Whether every entry of float64 array ``d`` has the same bits (so one number
     stands for all of them exactly, -0.0 and 0.0 kept apart)."""
@@ -1099,7 +1114,7 @@ class Network:
         has_delays = self._delay_value != 0.0 if d is None else bool(d.any())
         if check_values and not (np.isfinite(w).all()
                 and (d is None or not has_delays or (np.isfinite(d).all() and d.min() >= 0.0))
-                and not np.isnan(p).any() and not np.isneginf(p).any()):
+                and (p.size == 0 or (p > -np.inf).all())):
             raise ValueError(self._parameter_problem())
         sign = self.synapse_sign if check_values else None
         if sign is not None and (sign * w < 0).any():
@@ -1120,7 +1135,7 @@ class Network:
         # when they are equal, and an empty order for the identity.
         order = _EMPTY_I64
         if d is None:
-            delays = np.full(1, self._delay_value)
+            delays = _one_delay(self._delay_value)
         else:
             # An array can be edited in place: what it implies is cached with a copy
             # (one comparison per run instead of the analysis).

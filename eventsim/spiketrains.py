@@ -216,6 +216,11 @@ class SpikeTrains:
             raise ValueError(f"input_times must be 1-D or 2-D, got {x.ndim}-D")
         if np.isnan(x).any() or np.isneginf(x).any():
             raise ValueError("input_times contains NaN or -inf")
+        return cls._from_checked_first_spikes(x)
+
+    @classmethod
+    def _from_checked_first_spikes(cls, x) -> "SpikeTrains":
+        """from_first_spikes() of a 2-D float64 matrix already checked (no NaN, no -inf)."""
         if x.shape[1] <= 32:
             # Few channels (a classifier's inputs): one compiled pass of insertion
             # sorts, cheaper than the numpy calls below on a small batch.
