@@ -2380,6 +2380,7 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
     cdef LogEntry* le
     cdef double[::1] spv_t
     cdef int32_t[::1] spv_n
+    cdef int64_t q, r
     log = None
     try:
         pops = <TrainPop*> malloc((net.n_pops if net.n_pops > 0 else 1) * sizeof(TrainPop))
@@ -2394,9 +2395,18 @@ def run_batch(low, const double[:, ::1] pop_params, const double[::1] in_times,
             for i in range(Ly.n_blocks):
                 for k in range(ly_soff[i], ly_soff[i + 1]):
                     ly_wg[k] = net.weights[ly_syn[k]] * pops[ly_pop[i]].inv_g
+                # Transposed (presynaptic-major) for the block scan: entry k is (post r,
+                # pre q) with k = r npre + q, counted along (a 64-bit division per weight
+                # was most of a one-example batch's setup).
                 nb = ly_ptr[i + 1] - ly_ptr[i]
+                q = 0
+                r = 0
                 for k in range(ly_soff[i + 1] - ly_soff[i]):
-                    ly_wt[ly_soff[i] + (k % ly_npre[i]) * nb + k // ly_npre[i]] = ly_wg[ly_soff[i] + k]
+                    ly_wt[ly_soff[i] + q * nb + r] = ly_wg[ly_soff[i] + k]
+                    q += 1
+                    if q == ly_npre[i]:
+                        q = 0
+                        r += 1
         # Shared decays in the windowed loop need windows short enough that a
         # group's factors e^{+-(t - R)/tau} stay far from overflow (R: the window's
         # start; one window: 0 up to t_max), and few populations (each group holds
