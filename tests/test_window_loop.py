@@ -200,6 +200,25 @@ def test_poisson_driven_networks_of_any_shape_agree_between_the_loops(seed, n, t
         assert np.all(win.n_events <= heap.n_events)
 
 
+@pytest.mark.parametrize("name", ["heap", "window"])
+def test_the_poisson_drive_is_the_same_with_the_scalar_and_the_vector_math(name):
+    """The Poisson drive's logarithms and decays go through the C library's vector
+    functions where the CPU has them (draw_window): a machine without them runs the
+    scalar ones, within an ulp, so the same spikes to rounding."""
+    from eventsim import _spiketrain_engine
+    net = recurrent_with_poisson(n=40, seed=6)
+    x = SpikeTrains.from_lists([[np.array([1.0]), np.array([2.5])]] * 2, n_channels=2)
+    vector = run(net, x, 30.0, name, seed=8)
+    _spiketrain_engine._set_scalar_math(True)
+    try:
+        scalar = run(net, x, 30.0, name, seed=8)
+    finally:
+        _spiketrain_engine._set_scalar_math(False)
+    assert vector.spikes.n_spikes > 100
+    np.testing.assert_array_equal(scalar.spikes.index, vector.spikes.index)
+    np.testing.assert_allclose(scalar.spikes.times, vector.spikes.times, rtol=0, atol=1e-9)
+
+
 def test_the_windowed_loop_is_bit_identical_for_any_thread_count():
     net = recurrent_with_poisson(n=40, seed=4)
     x = SpikeTrains.from_lists([[np.array([1.0 + e]), np.array([2.5])] for e in range(12)],

@@ -153,7 +153,11 @@ ES_VECTOR_CLONES static double es_lif_scan(double *restrict U, double *restrict 
    one.  es_log1 is one value through the same vector code, so that a draw made alone
    equals the same draw made in a batch. */
 #if defined(__GLIBC__) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if __GLIBC_PREREQ(2, 22)          /* libmvec's first release */
 #define ES_HAVE_MVEC 1
+#endif
+#endif
+#ifdef ES_HAVE_MVEC
 #include <immintrin.h>
 #pragma GCC push_options
 #pragma GCC target("avx2")
@@ -183,10 +187,22 @@ static double es_log1_avx2(double x)
 #pragma GCC pop_options
 #endif
 
+/* Nonzero: the scalar functions even where the vector ones exist (a test hook). */
+static int es_scalar_math = 0;
+
+static int es_vector_math(void)
+{
+#ifdef ES_HAVE_MVEC
+    return !es_scalar_math && __builtin_cpu_supports("avx2");
+#else
+    return 0;
+#endif
+}
+
 static void es_exp_inplace(double *x, int64_t n)
 {
 #ifdef ES_HAVE_MVEC
-    if (__builtin_cpu_supports("avx2")) {
+    if (es_vector_math()) {
         es_exp_avx2(x, n);
         return;
     }
@@ -198,7 +214,7 @@ static void es_exp_inplace(double *x, int64_t n)
 static void es_log_inplace(double *x, int64_t n)
 {
 #ifdef ES_HAVE_MVEC
-    if (__builtin_cpu_supports("avx2")) {
+    if (es_vector_math()) {
         es_log_avx2(x, n);
         return;
     }
@@ -210,7 +226,7 @@ static void es_log_inplace(double *x, int64_t n)
 static double es_log1(double x)
 {
 #ifdef ES_HAVE_MVEC
-    if (__builtin_cpu_supports("avx2"))
+    if (es_vector_math())
         return es_log1_avx2(x);
 #endif
     return log(x);

@@ -1881,6 +1881,8 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
 
 
 cdef extern from "_kernels.h" nogil:
+    int es_scalar_math
+    int es_vector_math()
     void es_exp_inplace(double* x, int64_t n)
     void es_log_inplace(double* x, int64_t n)
     double es_log1(double x)
@@ -2104,6 +2106,16 @@ cdef int run_layered(Workspace* ws, const NetRec* net, const TrainPop* pops, con
 # ==============================================================================
 # Batch entry point
 # ==============================================================================
+def _set_scalar_math(bint scalar):
+    """Test hook: the C library's scalar exp and log for the Poisson drive even where
+    its vector ones run (draw_window, next_emission); returns whether the vector ones
+    ran before."""
+    cdef bint was = es_vector_math()
+    global es_scalar_math
+    es_scalar_math = 1 if scalar else 0
+    return was
+
+
 def _set_newton_iterations(int n):
     """Test hook: the Newton step limit of crossings (returns the old one)."""
     global newton_max_iterations
