@@ -1227,9 +1227,9 @@ cdef int64_t draw_window(Workspace* ws, const Streams* S, const NetRec* net, int
     horizon into ws.pq_t, then the first one after (or inf); the same draws, in the
     same order, as drawing each when it arrives.  Their clock factors into ws.pq_f,
     as group_new() has them for a group, but their exponentials computed together,
-    vectorised: drawn one by one, the Poisson drive's decays were a quarter of the
-    windowed loop's time (its log draws another).  Returns their number, or -1 if
-    out of memory."""
+    vectorised: drawn one by one, the Poisson drive's logarithms and exponentials
+    were about a quarter of the windowed loop's time in a Brunel network.  Returns
+    their number, or -1 if out of memory."""
     cdef int64_t m = 0, cap, k, used = DRAW_BATCH
     cdef double t = ws.st_next[s], x, e
     cdef double* f
