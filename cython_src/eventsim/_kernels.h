@@ -199,26 +199,22 @@ static int es_vector_math(void)
 #endif
 }
 
+#ifdef ES_HAVE_MVEC
+#define ES_VECTOR_OR(avx2_loop, x, n) if (es_vector_math()) { avx2_loop(x, n); return; }
+#else
+#define ES_VECTOR_OR(avx2_loop, x, n)
+#endif
+
 static void es_exp_inplace(double *x, int64_t n)
 {
-#ifdef ES_HAVE_MVEC
-    if (es_vector_math()) {
-        es_exp_avx2(x, n);
-        return;
-    }
-#endif
+    ES_VECTOR_OR(es_exp_avx2, x, n)
     for (int64_t i = 0; i < n; i++)
         x[i] = exp(x[i]);
 }
 
 static void es_log_inplace(double *x, int64_t n)
 {
-#ifdef ES_HAVE_MVEC
-    if (es_vector_math()) {
-        es_log_avx2(x, n);
-        return;
-    }
-#endif
+    ES_VECTOR_OR(es_log_avx2, x, n)
     for (int64_t i = 0; i < n; i++)
         x[i] = log(x[i]);
 }
