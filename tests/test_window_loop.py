@@ -168,9 +168,9 @@ def test_poisson_driven_networks_of_any_shape_agree_between_the_loops(seed, n, t
                                                                       streams, record, delay):
     """The windowed loop draws a neuron's Poisson drive for a whole window up front
     (run_neuron, draw_window): the same spikes as the heap loop, which draws each
-    Poisson spike when it arrives, for no,
-    one or two streams per neuron, first-spike neurons (t_ref = inf), t_ref = 0, time
-    constants with and without a power relation, with and without the tape."""
+    Poisson spike when it arrives, for no, one or two streams per neuron, first-spike
+    neurons (t_ref = inf), t_ref = 0, time constants with and without a power relation,
+    with and without the tape."""
     rng = np.random.default_rng(seed)
     net = eventsim.Network()
     net.add_inputs(1)
