@@ -184,6 +184,23 @@ static double es_log1_avx2(double x)
 {
     return _mm256_cvtsd_f64(_ZGVdN4v_log(_mm256_set1_pd(x)));
 }
+/* es_clock_factors' interleaving: two times' decays and inverses per step. */
+static void es_factors_avx2(const double *e, double *f, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        __m256d a = _mm256_loadu_pd(e + 2 * i);
+        __m256d r = _mm256_div_pd(_mm256_set1_pd(1.0), a);
+        _mm256_storeu_pd(f + 4 * i, _mm256_permute2f128_pd(a, r, 0x20));
+        _mm256_storeu_pd(f + 4 * i + 4, _mm256_permute2f128_pd(a, r, 0x31));
+    }
+    for (; i < n; i++) {
+        f[4 * i] = e[2 * i];
+        f[4 * i + 1] = e[2 * i + 1];
+        f[4 * i + 2] = 1.0 / e[2 * i];
+        f[4 * i + 3] = 1.0 / e[2 * i + 1];
+    }
+}
 #pragma GCC pop_options
 #endif
 
@@ -217,6 +234,27 @@ static void es_log_inplace(double *x, int64_t n)
     ES_VECTOR_OR(es_log_avx2, x, n)
     for (int64_t i = 0; i < n; i++)
         x[i] = log(x[i]);
+}
+
+/* The clock factors of n times: given e[2i] = -(t_i - R)/tau_mem and e[2i + 1] =
+   -(t_i - R)/tau_syn (overwritten), f[4i..4i + 3] = their exponentials and the
+   exponentials' inverses (divisions, correctly rounded either way: half the
+   exponentials). */
+static void es_clock_factors(double *e, double *f, int64_t n)
+{
+    es_exp_inplace(e, 2 * n);
+#ifdef ES_HAVE_MVEC
+    if (es_vector_math()) {
+        es_factors_avx2(e, f, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++) {
+        f[4 * i] = e[2 * i];
+        f[4 * i + 1] = e[2 * i + 1];
+        f[4 * i + 2] = 1.0 / e[2 * i];
+        f[4 * i + 3] = 1.0 / e[2 * i + 1];
+    }
 }
 
 static double es_log1(double x)

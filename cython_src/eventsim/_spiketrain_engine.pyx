@@ -227,6 +227,7 @@ cdef struct Workspace:
     # (draw_window), with their clock factors, 4 per arrival as in gt_f.
     double* pq_t
     double* pq_f
+    double* pq_e        # scratch: the exponents of pq_f's first two factors
     int64_t pq_cap
     # The layered loop (run_layered): the example's spikes so far in canonical order
     # (its inputs, then every finished block's), the running block's inputs, and its
@@ -269,7 +270,7 @@ cdef void ws_free(Workspace* ws) noexcept nogil:
     free(ws.bk); free(ws.act_t); free(ws.ro_next)
     free(ws.scr_spk); free(ws.scr_arr); free(ws.scr_tape)
     free(ws.st_emit); free(ws.st_next); free(ws.pnext)
-    free(ws.gt_t); free(ws.gt_f); free(ws.shift); free(ws.pq_t); free(ws.pq_f)
+    free(ws.gt_t); free(ws.gt_f); free(ws.shift); free(ws.pq_t); free(ws.pq_f); free(ws.pq_e)
     free(ws.pend.s)
     free(ws.lg.s); free(ws.lf.s); free(ws.lb.s); free(ws.iv); free(ws.ia); free(ws.ir)
     free(ws.sc_u); free(ws.sc_j); free(ws.sc_first); free(ws.sc_cand); free(ws.sc_live); free(ws.sc_pick); free(ws.sc_uh); free(ws.sc_jh)
@@ -1226,30 +1227,27 @@ cdef int64_t draw_window(Workspace* ws, const Streams* S, const NetRec* net, int
     """The arrivals of stream s (a constant rate; ws.st_next[s] its next) before the
     horizon into ws.pq_t, then the first one after (or inf); the same draws, in the
     same order, as drawing each when it arrives.  Their clock factors into ws.pq_f,
-    as group_new() has them for a group, but their exponentials computed together,
-    vectorised: drawn one by one, the Poisson drive's logarithms and exponentials
-    were about a quarter of the windowed loop's time in a Brunel network.  Returns
-    their number, or -1 if out of memory."""
+    as group_new() has them for a group (two exponentials and two inverses), but
+    computed together, vectorised (es_clock_factors): drawn one by one, the Poisson
+    drive's logarithms and exponentials were about a quarter of the windowed loop's
+    time in a Brunel network.  Returns their number, or -1 if out of memory."""
     cdef int64_t m = 0, cap, k, used = DRAW_BATCH
     cdef double t = ws.st_next[s], x, e
-    cdef double* f
     cdef double lg[DRAW_BATCH]
     while True:
         if m == ws.pq_cap:
             cap = 2 * ws.pq_cap if ws.pq_cap else 64
             if (grow(<void**> &ws.pq_t, cap * sizeof(double)) < 0
-                    or grow(<void**> &ws.pq_f, 4 * cap * sizeof(double)) < 0):
+                    or grow(<void**> &ws.pq_f, 4 * cap * sizeof(double)) < 0
+                    or grow(<void**> &ws.pq_e, 2 * cap * sizeof(double)) < 0):
                 return -1
             ws.pq_cap = cap
         ws.pq_t[m] = t
         if not (t < horizon or (inclusive and t == horizon)):
             break
         x = t - ws.R
-        f = ws.pq_f + 4 * m
-        f[0] = -x * P.inv_m
-        f[1] = -x * P.inv_s
-        f[2] = x * P.inv_m
-        f[3] = x * P.inv_s
+        ws.pq_e[2 * m] = -x * P.inv_m
+        ws.pq_e[2 * m + 1] = -x * P.inv_s
         m += 1
         # stream_advance(), with the logs of the exponential draws taken DRAW_BATCH
         # at a time (the draws are counter-based: those a window leaves unused are
@@ -1267,7 +1265,7 @@ cdef int64_t draw_window(Workspace* ws, const Streams* S, const NetRec* net, int
         if not (t <= t_max):
             t = INFINITY
         ws.st_next[s] = t
-    es_exp_inplace(ws.pq_f, 4 * m)
+    es_clock_factors(ws.pq_e, ws.pq_f, m)
     return m
 
 
@@ -1883,7 +1881,7 @@ cdef int lay_neuron(Workspace* ws, const TrainPop* P, int32_t j, const double* w
 cdef extern from "_kernels.h" nogil:
     int es_scalar_math
     int es_vector_math()
-    void es_exp_inplace(double* x, int64_t n)
+    void es_clock_factors(double* e, double* f, int64_t n)
     void es_log_inplace(double* x, int64_t n)
     double es_log1(double x)
     double es_lif_scan(double* U, double* J, double* uh, double* jh, double* cand,
