@@ -184,8 +184,9 @@ static double es_log1_avx2(double x)
 {
     return _mm256_cvtsd_f64(_ZGVdN4v_log(_mm256_set1_pd(x)));
 }
-/* es_clock_factors' interleaving: two times' decays and inverses per step. */
-static void es_factors_avx2(const double *e, double *f, int64_t n)
+/* es_clock_factors' interleaving, two times' decays and inverses per step; returns how
+   many times it did (an odd last one is left to the caller). */
+static int64_t es_factors_avx2(const double *e, double *f, int64_t n)
 {
     int64_t i = 0;
     for (; i + 2 <= n; i += 2) {
@@ -194,12 +195,7 @@ static void es_factors_avx2(const double *e, double *f, int64_t n)
         _mm256_storeu_pd(f + 4 * i, _mm256_permute2f128_pd(a, r, 0x20));
         _mm256_storeu_pd(f + 4 * i + 4, _mm256_permute2f128_pd(a, r, 0x31));
     }
-    for (; i < n; i++) {
-        f[4 * i] = e[2 * i];
-        f[4 * i + 1] = e[2 * i + 1];
-        f[4 * i + 2] = 1.0 / e[2 * i];
-        f[4 * i + 3] = 1.0 / e[2 * i + 1];
-    }
+    return i;
 }
 #pragma GCC pop_options
 #endif
@@ -242,14 +238,13 @@ static void es_log_inplace(double *x, int64_t n)
    exponentials). */
 static void es_clock_factors(double *e, double *f, int64_t n)
 {
+    int64_t i = 0;
     es_exp_inplace(e, 2 * n);
 #ifdef ES_HAVE_MVEC
-    if (es_vector_math()) {
-        es_factors_avx2(e, f, n);
-        return;
-    }
+    if (es_vector_math())
+        i = es_factors_avx2(e, f, n);
 #endif
-    for (int64_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
         f[4 * i] = e[2 * i];
         f[4 * i + 1] = e[2 * i + 1];
         f[4 * i + 2] = 1.0 / e[2 * i];

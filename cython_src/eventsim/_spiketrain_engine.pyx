@@ -1119,7 +1119,11 @@ cdef inline void stream_advance(const Streams* S, const NetRec* net, Workspace* 
                                 double t_max) noexcept nogil:
     """Draw the spike after st_emit[s] of stream s (one synapse: no pick), and when it
     arrives (inf: after t_max); the same draws as push_stream()."""
-    cdef double e = next_emission(S, ws, s, ws.st_emit[s])
+    stream_set(ws, s, next_emission(S, ws, s, ws.st_emit[s]), t_max)
+
+
+cdef inline void stream_set(Workspace* ws, int64_t s, double e, double t_max) noexcept nogil:
+    """Stream s's latest spike is at e: its arrival (inf: after t_max)."""
     cdef double a = e + ws.st_delay[s]
     ws.st_emit[s] = e
     ws.st_next[s] = a if a <= t_max else INFINITY
@@ -1232,7 +1236,7 @@ cdef int64_t draw_window(Workspace* ws, const Streams* S, const NetRec* net, int
     drive's logarithms and exponentials were about a quarter of the windowed loop's
     time in a Brunel network.  Returns their number, or -1 if out of memory."""
     cdef int64_t m = 0, cap, k, used = DRAW_BATCH
-    cdef double t = ws.st_next[s], x, e
+    cdef double t = ws.st_next[s], x
     cdef double lg[DRAW_BATCH]
     while True:
         if m == ws.pq_cap:
@@ -1258,13 +1262,9 @@ cdef int64_t draw_window(Workspace* ws, const Streams* S, const NetRec* net, int
             es_log_inplace(lg, DRAW_BATCH)
             used = 0
         ws.st_count[s] += 1
-        e = ws.st_emit[s] + (-lg[used]) * ws.st_rate[s]
+        stream_set(ws, s, ws.st_emit[s] + (-lg[used]) * ws.st_rate[s], t_max)
         used += 1
-        ws.st_emit[s] = e
-        t = e + ws.st_delay[s]
-        if not (t <= t_max):
-            t = INFINITY
-        ws.st_next[s] = t
+        t = ws.st_next[s]
     es_clock_factors(ws.pq_e, ws.pq_f, m)
     return m
 
