@@ -36,8 +36,8 @@ def poisson_inputs(rng, n_examples, n_in, t_max, rate):
     counts = rng.poisson(rate * t_max, (n_examples, n_in))
     times = rng.uniform(0, t_max, counts.sum())
     index = np.repeat(np.tile(np.arange(n_in), n_examples), counts.ravel())
-    offsets = np.concatenate([[0], np.cumsum(counts.sum(axis=1))])
-    return SpikeTrains(times, index, offsets, n_in)
+    example = np.repeat(np.arange(n_examples), counts.sum(axis=1))
+    return SpikeTrains.from_events(index, times, n_in, example=example, n_examples=n_examples)
 
 
 def median_time(f, repeats, warm_up=True):

@@ -204,6 +204,12 @@ def from_neo(data, *, units="ms", n_channels=None) -> SpikeTrains:
     SpikeTrains
         Spike times as given (absolute, not relative to ``t_start``); the trains'
         ``t_start`` / ``t_stop`` are not kept.
+
+    Raises
+    ------
+    ValueError
+        A train out of time order (neo allows those; ``train.sort()`` first), with its
+        example and channel; times that are not finite or not convertible to ``units``.
     """
     unit = _unit(units)
     examples = _segments(data)

@@ -9,7 +9,9 @@ layout the engine reads without Python objects:
   ``offsets[e]:offsets[e + 1]``.
 
 Within an example the spikes are sorted by time, and spikes at the same time by
-channel: one deterministic order, whatever order they were given in.  The
+channel: one deterministic order, whatever order the channels were given in.  Each
+channel's own train must come in time order (a train that goes back in time is refused
+as mixed-up data); ``from_events`` takes ``(index, time)`` events in any order.  The
 ``(index, time)`` pairs are the layout of neo's spike trains flattened and of NIR's
 ``EventData``, so data from those sources needs no reshuffling.
 
@@ -60,6 +62,25 @@ def canonical_order(times, index, offsets):
     return np.lexsort((index, times, example))
 
 
+def _check_trains_sorted(times, index, offsets, n_channels):
+    """Raise ValueError naming the first channel of an example whose spikes, in the
+    order given, go back in time.  Channels may be interleaved in any way (grouped by
+    channel as neo's trains flattened, or merged by time as an event stream): only a
+    train that is itself out of order is refused, as a sign of mixed-up data."""
+    example = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+    key = example * max(n_channels, 1) + index
+    by = np.argsort(key, kind="stable")
+    k, t = key[by], times[by]
+    bad = np.flatnonzero((k[1:] == k[:-1]) & (t[1:] < t[:-1]))
+    if bad.size:
+        a, b = int(by[bad[0]]), int(by[bad[0] + 1])
+        raise ValueError(
+            f"the spike train of channel {int(index[b])} in example {int(example[b])} is not "
+            f"sorted by time: spike {b} at {float(times[b])!r} comes after spike {a} at "
+            f"{float(times[a])!r}; give each train in time order (SpikeTrains.from_events takes "
+            f"(index, time) events in any order and sorts them)")
+
+
 class SpikeTrains:
     """The spikes of ``n_examples`` examples over ``n_channels`` channels.
 
@@ -76,7 +97,10 @@ class SpikeTrains:
         Number of channels (inputs or neurons), including channels without spikes.
 
     The spikes of each example are put in the canonical order (by time, ties by
-    channel); the arrays are stored read-only.
+    channel); the arrays are stored read-only.  The channels may come interleaved in
+    any way (grouped channel by channel, or merged by time), but each channel's spikes
+    must be in time order within its example: a train that goes back in time raises
+    ValueError naming its example, channel and spikes.
 
     Examples
     --------
@@ -117,6 +141,7 @@ class SpikeTrains:
                              f"{self._example_of(off, k)}) is outside 0..{n_channels - 1}")
         order = canonical_order(t, idx, off)
         if order is not None:
+            _check_trains_sorted(t, idx, off, n_channels)
             t, idx = t[order], idx[order]
         self._store(t, idx, off, n_channels)
 
@@ -143,7 +168,9 @@ class SpikeTrains:
     @classmethod
     def from_lists(cls, examples, n_channels=None) -> "SpikeTrains":
         """From nested lists: ``examples[e][c]`` is the spike times of channel ``c`` in
-        example ``e`` (any order; an empty list for a silent channel).
+        example ``e``, in time order (non-decreasing; an empty list for a silent
+        channel).  A train out of order raises ValueError naming its example and
+        channel.
 
         ``n_channels`` defaults to the number of channels of the first example; every
         example must have that many.
@@ -160,6 +187,11 @@ class SpikeTrains:
             n = 0
             for c, train in enumerate(channels):
                 arr = _real_1d(f"example {e}, channel {c}", np.atleast_1d(train), np.float64)
+                if arr.size > 1 and (arr[1:] < arr[:-1]).any():
+                    k = int(np.flatnonzero(arr[1:] < arr[:-1])[0]) + 1
+                    raise ValueError(f"example {e}, channel {c}: the spike train is not sorted "
+                                     f"by time (spike {k} at {float(arr[k])!r} comes after "
+                                     f"{float(arr[k - 1])!r})")
                 times.append(arr)
                 index.append(np.full(arr.size, c, np.int64))
                 n += arr.size
@@ -201,7 +233,9 @@ class SpikeTrains:
         idx = _real_1d("index", index, np.int64)
         if idx.shape != t.shape:
             raise ValueError(f"index has {idx.size} entries but times has {t.size}")
-        order = np.argsort(ex, kind="stable")
+        # Events come in any order: sorted here into the canonical one (by example, time,
+        # channel), which the constructor then finds as it is.
+        order = np.lexsort((idx, t, ex))
         offsets = np.zeros(n_ex + 1, np.int64)
         np.cumsum(np.bincount(ex, minlength=n_ex), out=offsets[1:])
         return cls(t[order], idx[order], offsets, n_channels)

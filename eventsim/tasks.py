@@ -706,7 +706,7 @@ def make_spike_patterns(n, *, n_classes=3, n_channels=20, duration=50.0, rate=0.
             kept = tpl[rng.random(tpl.size) >= p_delete]
             moved = kept + rng.normal(0.0, jitter, kept.size)
             extra = rng.uniform(0, duration, rng.poisson(p_add * rate * duration))
-            chans.append(np.clip(np.concatenate([moved, extra]), 0.0, duration))
+            chans.append(np.sort(np.clip(np.concatenate([moved, extra]), 0.0, duration)))
         examples.append(chans)
     return SpikeTrains.from_lists(examples, n_channels=n_channels), labels.astype(np.int64)
 

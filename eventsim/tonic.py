@@ -306,7 +306,11 @@ def from_tonic(dataset, n=None, *, sensor_size=None, polarity="separate", t_per_
         labels.append(target)
         offsets[e + 1] = offsets[e] + t.size
     cat = (lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt))
-    spikes = SpikeTrains(cat(times, np.float64), cat(index, np.int64), offsets, channels)
+    # Sensor events come in any order (from_events sorts them; the constructor would
+    # refuse a channel out of time order).
+    spikes = SpikeTrains.from_events(cat(index, np.int64), cat(times, np.float64), channels,
+                                     example=np.repeat(np.arange(n), np.diff(offsets)),
+                                     n_examples=n)
     try:
         label_array = np.asarray(labels)
     except ValueError:  # ragged targets (e.g. several per example)

@@ -73,6 +73,15 @@ def test_conversion_errors_are_clear(trains):
     with pytest.raises(ValueError, match="t_start < t_stop"):
         eneo.to_neo(trains, t_stop=0.0)
     assert "4.0" in str(exc.value)
+    # neo allows a train out of time order; eventsim names it instead of guessing.
+    shuffled = neo.SpikeTrain([2.0, 0.5, 1.0], units="ms", t_stop=3.0)
+    silent = neo.SpikeTrain([], units="ms", t_stop=3.0)
+    with pytest.raises(ValueError, match=r"example 1, channel 1: the spike train is not sorted "
+                                         r"by time \(spike 1 at 0.5 comes after 2.0\)"):
+        eneo.from_neo([[silent, silent], [silent, shuffled]])
+    shuffled.sort()
+    assert eneo.from_neo([[silent, silent], [silent, shuffled]]).trains(1)[1].tolist() == [
+        0.5, 1.0, 2.0]
 
 
 # ------------------------------------------------------------------ measures (elephant)

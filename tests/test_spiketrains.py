@@ -15,8 +15,8 @@ finite_times = st.floats(-5.0, 50.0, allow_nan=False, allow_infinity=False)
 def nested(draw):
     n_channels = draw(st.integers(0, 5))
     n_examples = draw(st.integers(0, 4))
-    return n_channels, [[draw(st.lists(finite_times, max_size=6)) for _ in range(n_channels)]
-                        for _ in range(n_examples)]
+    return n_channels, [[sorted(draw(st.lists(finite_times, max_size=6)))
+                         for _ in range(n_channels)] for _ in range(n_examples)]
 
 
 @settings(max_examples=80, deadline=None)
@@ -52,6 +52,57 @@ def test_from_events_in_any_order_equals_from_lists(data, rnd):
                                 n_channels, example=ex.astype(np.int64) if ex.size
                                 else np.zeros(0, np.int64), n_examples=len(examples))
     assert s == SpikeTrains.from_lists(examples, n_channels=n_channels)
+
+
+@settings(max_examples=80, deadline=None)
+@given(nested(), st.randoms(use_true_random=False))
+def test_channels_interleaved_in_any_order_keeping_each_train_equal_from_lists(data, rnd):
+    # Each channel's spikes in time order, the channels merged in a random interleaving
+    # (grouped by channel as neo's trains flattened, by time as a stream, or anything
+    # between): the constructor sorts them into the canonical order.
+    n_channels, examples = data
+    times, index, offsets = [], [], [0]
+    for ex in examples:
+        queues = [[(c, t) for t in tr] for c, tr in enumerate(ex)]
+        while any(queues):
+            q = rnd.choice([q for q in queues if q])
+            c, t = q.pop(0)
+            times.append(t)
+            index.append(c)
+        offsets.append(len(times))
+    s = SpikeTrains(np.array(times, float), np.array(index, np.int64), offsets, n_channels)
+    assert s == SpikeTrains.from_lists(examples, n_channels=n_channels)
+
+
+@settings(max_examples=60, deadline=None)
+@given(nested(), st.data())
+def test_a_train_out_of_time_order_is_refused_naming_it(data, draw):
+    n_channels, examples = data
+    flat = [(e, c, t) for e, ex in enumerate(examples) for c, tr in enumerate(ex) for t in tr]
+    # A channel with two different times, to swap.
+    pairs = [(e, c) for e, ex in enumerate(examples) for c, tr in enumerate(ex)
+             if len(set(tr)) > 1]
+    if not pairs:
+        examples = [[[1.0, 2.0]]]
+        n_channels, pairs = 1, [(0, 0)]
+        flat = [(0, 0, 1.0), (0, 0, 2.0)]
+    e, c = draw.draw(st.sampled_from(pairs))
+    tr = sorted(set(examples[e][c]))
+    lo, hi = tr[0], tr[-1]
+    bad = [list(map(list, ex)) for ex in examples]
+    k_lo, k_hi = bad[e][c].index(lo), len(bad[e][c]) - 1 - bad[e][c][::-1].index(hi)
+    bad[e][c][k_lo], bad[e][c][k_hi] = hi, lo
+    with pytest.raises(ValueError, match=f"example {e}, channel {c}: the spike train is not "
+                                         "sorted by time"):
+        SpikeTrains.from_lists(bad, n_channels=n_channels)
+    # The same trains flattened channel by channel into the constructor.
+    times = [t for ex in bad for tr in ex for t in tr]
+    index = [ch for ex in bad for ch, tr in enumerate(ex) for _ in tr]
+    offsets = np.concatenate([[0], np.cumsum([sum(len(tr) for tr in ex) for ex in bad])])
+    with pytest.raises(ValueError, match=f"the spike train of channel {c} in example {e} is "
+                                         "not sorted by time"):
+        SpikeTrains(np.array(times, float), np.array(index, np.int64), offsets, n_channels)
+    assert len(flat) == sum(len(tr) for ex in bad for tr in ex)
 
 
 @settings(max_examples=50, deadline=None)
