@@ -1,7 +1,8 @@
 """Figures: training curves, and the analyses of :mod:`eventsim.analysis`.
 
 * :func:`plot_training_curves` -- loss, accuracy and spike times per epoch.
-* :func:`raster` -- spikes of one example, layer by layer, with the pulses.
+* :func:`raster` -- spikes of one example, layer by layer, with the pulses (first
+  spikes, or whole spike trains).
 * :func:`membrane_traces` -- membrane potentials of chosen neurons in one example.
 * :func:`spike_time_histograms` -- spike-time histograms per layer.
 * :func:`plot_pulse_packets` -- activity and temporal spread against depth.
@@ -23,6 +24,7 @@ import pathlib
 import numpy as np
 
 from .models import REGISTRY
+from .spiketrains import SpikeTrains
 
 __all__ = ["plot_training_curves", "raster", "membrane_traces", "spike_time_histograms",
            "plot_pulse_packets", "plot_information_gain", "plot_pathways"]
@@ -130,16 +132,19 @@ def _one_example(times, name="times"):
     return t
 
 
-def raster(times, layers, *, pulses=None, excitatory=None, ax=None, marker_size=6.0, title=None):
-    """Raster plot of one example: the spike of every neuron, layer above layer.
+def raster(times, layers, *, pulses=None, excitatory=None, ax=None, marker_size=6.0, title=None,
+           example=0):
+    """Raster plot of one example: the spikes of every neuron, layer above layer.
 
     Layer 0 is at the bottom; inside a layer, neurons keep their order.  Silent
     neurons leave an empty row.
 
     Parameters
     ----------
-    times : array_like, shape (n_neurons,)
-        Spike times of one example (a row of ``SimulationResult.times``).
+    times : array_like, shape (n_neurons,), or SpikeTrains
+        Spike times of one example (a row of ``SimulationResult.times``), or spike
+        trains over the network's neurons (``SimulationResult.spikes``), of which
+        example ``example`` is drawn, every spike of every neuron.
     layers : sequence or dict of neuron groups
         As in :mod:`eventsim.analysis` (index arrays, slices, masks, Populations).
     pulses : array_like, optional
@@ -150,6 +155,8 @@ def raster(times, layers, *, pulses=None, excitatory=None, ax=None, marker_size=
     ax : matplotlib Axes, optional
     marker_size : float
     title : str, optional
+    example : int, default 0
+        With spike trains: the example drawn.
 
     Returns
     -------
@@ -159,21 +166,40 @@ def raster(times, layers, *, pulses=None, excitatory=None, ax=None, marker_size=
     """
     from . import analysis as an
 
-    t = _one_example(times)
-    an._spike_times(t, allow_1d=True)
-    groups = an._layer_groups(layers, t.size)
+    if isinstance(times, SpikeTrains):
+        e = int(example)
+        if not 0 <= e < times.n_examples:
+            raise ValueError(f"example {example} is outside the spike trains' "
+                             f"{times.n_examples} examples")
+        ids, t = times.example(e)
+        n = times.n_channels
+    else:
+        t = _one_example(times)
+        an._spike_times(t, allow_1d=True)
+        n = t.size
+        ids = np.arange(n)
+    groups = an._layer_groups(layers, n)
     names = an._layer_names(layers)
-    e = None if excitatory is None else an._per_neuron_mask(excitatory, groups, t.size, "excitatory")
+    e_mask = None if excitatory is None else an._per_neuron_mask(excitatory, groups, n,
+                                                                 "excitatory")
     ax = _new_axes(ax, (7, 4.5))
+    # Every neuron's row (-1: in no layer, not drawn).
+    row = np.full(n, -1, np.int64)
     offset, centres = 0, []
+    for g in groups:
+        row[g] = offset + np.arange(g.size)
+        offset += g.size
+    offset = 0
     for j, g in enumerate(groups):
-        y = offset + np.arange(g.size)
-        sel = [(np.ones(g.size, bool), f"C{j % 10}", None)] if e is None else \
-            [(e[g], E_COLOR, "E" if j == 0 else None), (~e[g], I_COLOR, "I" if j == 0 else None)]
+        in_layer = np.zeros(n, bool)
+        in_layer[g] = True
+        sel = [(in_layer, f"C{j % 10}", None)] if e_mask is None else \
+            [(in_layer & e_mask, E_COLOR, "E" if j == 0 else None),
+             (in_layer & ~e_mask, I_COLOR, "I" if j == 0 else None)]
         for m, color, label in sel:
-            fin = m & np.isfinite(t[g])
-            ax.scatter(t[g][fin], y[fin], s=marker_size, color=color, marker="|" if g.size > 40 else "o",
-                       label=label, linewidths=1.0)
+            k = m[ids] & np.isfinite(t)
+            ax.scatter(t[k], row[ids[k]], s=marker_size, color=color,
+                       marker="|" if g.size > 40 else "o", label=label, linewidths=1.0)
         centres.append(offset + (g.size - 1) / 2)
         offset += g.size
         if j < len(groups) - 1:
@@ -186,7 +212,7 @@ def raster(times, layers, *, pulses=None, excitatory=None, ax=None, marker_size=
     ax.set_yticklabels(names)
     ax.set_ylim(-0.5, offset - 0.5)
     ax.set_xlabel("time")
-    if e is not None or (pulses is not None and np.isfinite(np.asarray(pulses, float)).any()):
+    if e_mask is not None or (pulses is not None and np.isfinite(np.asarray(pulses, float)).any()):
         ax.legend(fontsize=8, loc="upper right")
     if title:
         ax.set_title(title)
@@ -211,65 +237,102 @@ def _time_scale(params):
     return float(model.time_scale(params)) if model is not None else 1.0
 
 
-def membrane_traces(net, input_times, neurons, *, t=None, times=None, ax=None, title=None):
+def membrane_traces(net, input_times, neurons, *, t=None, times=None, ax=None, title=None,
+                    t_max=None):
     """Membrane potentials of chosen neurons during one example.
 
     Parameters
     ----------
     net : eventsim.Network
-    input_times : array_like, shape (n_inputs,)
-        The example's input spike times; it is simulated unless ``times`` is given.
+    input_times : array_like, shape (n_inputs,), or SpikeTrains
+        The example's input spike times, or its input spike trains (one example); it is
+        simulated unless ``times`` is given.
     neurons : int or sequence of int
         Global ids of non-source neurons.
     t : array_like, optional
-        Evaluation times (default: 400 points from 0 to 1.3 times the latest
-        finite spike among the inputs, pulses and chosen neurons).
-    times : array_like, shape (n_neurons,), optional
-        All spike times of the example, if already simulated.
+        Evaluation times (default: 400 points from 0 to ``t_max``, or to 1.3 times the
+        latest finite spike among the inputs, pulses and chosen neurons).
+    times : array_like, shape (n_neurons,), or SpikeTrains, optional
+        All spike times of the example, if already simulated: one per neuron, or (for a
+        network whose neurons fire again and again) the example's spike trains over the
+        network's neurons (``res.spikes.select([e])``).
     ax : matplotlib Axes, optional
     title : str, optional
+    t_max : float, optional
+        Horizon of the simulation of a network with multi-spike or LI populations, or
+        fed spike trains (default: the last of ``t``; one of the two is needed there).
 
     Returns
     -------
     matplotlib.axes.Axes
         One line per neuron (the trace, computed with
         :func:`eventsim.membrane_potential`), one dashed line per distinct
-        threshold, and one scatter collection marking the spikes.
+        threshold, and one scatter collection marking the spikes (every spike of a
+        neuron that fires again and again).
     """
     from .potential import membrane_potential
+    from .simulation import _spike_train_engine_needed, simulate
 
     ids = np.atleast_1d(np.asarray(neurons))
     if ids.size == 0 or ids.dtype.kind not in "iu" or ids.ndim != 1:
         raise ValueError("neurons must be one or more integer neuron ids")
-    if times is None:
-        from .simulation import simulate
-
-        x = np.asarray(input_times, np.float64)
-        if x.ndim != 1:
-            raise ValueError(f"input_times must be one example (1-D), got shape {x.shape}")
-        times = simulate(net, x).times
-    times = _one_example(times)
-    if times.shape != (net.n_neurons,):
-        raise ValueError(f"times must have shape ({net.n_neurons},), got {times.shape}")
     params = [_params(net, int(n)) for n in ids]
+    if t is not None:
+        t = np.asarray(t, np.float64)
+    if times is None:
+        if isinstance(input_times, SpikeTrains):
+            if input_times.n_examples != 1:
+                raise ValueError(f"input_times must be one example, got spike trains of "
+                                 f"{input_times.n_examples} examples")
+            x = input_times
+        else:
+            x = np.asarray(input_times, np.float64)
+            if x.ndim != 1:
+                raise ValueError(f"input_times must be one example (1-D), got shape {x.shape}")
+        if _spike_train_engine_needed(net, x):
+            if t_max is None:
+                if t is None or t.size == 0:
+                    raise ValueError("this network runs in the spike-train engine, which needs "
+                                     "a horizon: pass t_max (or the evaluation times t)")
+                t_max = float(np.max(t))
+            times = simulate(net, x, t_max=t_max).spikes
+        else:
+            times = simulate(net, x if isinstance(x, np.ndarray) else x.first_spikes()[0]).times
+    if isinstance(times, SpikeTrains):
+        if times.n_examples != 1 or times.n_channels != net.n_neurons:
+            raise ValueError(f"times must be the spikes of one example over the network's "
+                             f"{net.n_neurons} neurons (res.spikes.select([e])), got "
+                             f"{times.n_examples} examples x {times.n_channels} channels")
+        sp_ids, sp_t = times.example(0)
+    else:
+        times = _one_example(times)
+        if times.shape != (net.n_neurons,):
+            raise ValueError(f"times must have shape ({net.n_neurons},), got {times.shape}")
+        sp_ids = np.arange(net.n_neurons)
+        sp_t = times
     if t is None:
-        src = np.concatenate([net.input_ids, net.pulse_ids, ids])
-        fin = times[src][np.isfinite(times[src])]
-        end = 1.3 * fin.max() if fin.size and fin.max() > 0 else 1.0
-        end = max(end, 3.0 * max(_time_scale(p) for p in params))
+        if t_max is not None:
+            end = float(t_max)
+        else:
+            src = np.zeros(net.n_neurons, bool)
+            src[np.concatenate([net.input_ids, net.pulse_ids, ids]).astype(np.int64)] = True
+            fin = sp_t[src[sp_ids] & np.isfinite(sp_t)]
+            end = 1.3 * fin.max() if fin.size and fin.max() > 0 else 1.0
+            end = max(end, 3.0 * max(_time_scale(p) for p in params))
         t = np.linspace(0.0, end, 400)
-    t = np.asarray(t, np.float64)
     ax = _new_axes(ax, (7, 3.5))
     spikes_t, spikes_v = [], []
     for k, n in enumerate(ids):
         v = membrane_potential(net, times, int(n), t)
         ax.plot(t, v, color=f"C{k % 10}", lw=1.2, label=f"neuron {int(n)}")
-        if np.isfinite(times[n]):
-            spikes_t.append(times[n])
-            spikes_v.append(params[k]["theta"])
-    for th in np.unique([p["theta"] for p in params]):
+        own = sp_t[(sp_ids == n) & np.isfinite(sp_t)]
+        if "theta" in params[k]:
+            spikes_t.extend(own)
+            spikes_v.extend([params[k]["theta"]] * own.size)
+    for th in np.unique([p["theta"] for p in params if "theta" in p]):
         ax.axhline(th, color="0.5", ls="--", lw=0.8)
-    ax.scatter(spikes_t, spikes_v, color="k", marker="*", s=40, zorder=3, label="spike")
+    ax.scatter(spikes_t, spikes_v, color="k", marker="*", s=40, zorder=3,
+               label="spike" if spikes_t else None)
     ax.set_xlabel("time")
     ax.set_ylabel("membrane potential")
     ax.legend(fontsize=8)

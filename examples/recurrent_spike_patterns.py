@@ -17,7 +17,8 @@ Run:
     python examples/recurrent_spike_patterns.py [--epochs 30] [--seed 0] [--plot raster.png]
 
 It prints the training loss and the test accuracy per epoch, and the recurrent
-layer's rate; with ``--plot`` it draws a raster of one test example.
+layer's rate; with ``--plot`` it draws a raster of one test example and its readouts'
+voltages.
 """
 
 from __future__ import annotations
@@ -115,15 +116,17 @@ def main(argv=None):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        ids, times = res.spikes.example(0)
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.scatter(times, ids, s=2, c=np.where(ids < net.n_inputs, "tab:blue", "k"))
-        ax.set_xlabel("time (ms)")
-        ax.set_ylabel("neuron (inputs below, recurrent above)")
-        ax.set_title(f"test example 0, class {y_te[0]}")
-        fig.tight_layout()
+        from eventsim import plotting
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 6), sharex=True,
+                                          constrained_layout=True)
+        plotting.raster(res.spikes, {"input": net.input_ids, "recurrent": rec}, ax=top,
+                        marker_size=4.0, title=f"test example 0, class {y_te[0]}")
+        # The readouts' voltages, whose maxima over the trial decide the class.
+        plotting.membrane_traces(net, None, out.ids, t=np.linspace(0.0, T_MAX, 300),
+                                 times=res.spikes.select([0]), ax=bottom)
+        bottom.set_xlabel("time (ms)")
         fig.savefig(args.plot, dpi=120)
-        print(f"raster saved to {args.plot}")
+        print(f"raster and readout voltages saved to {args.plot}")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,64 @@ def test_membrane_traces():
         pl.membrane_traces(net, x, [0])
 
 
+def _recurrent_net():
+    """Inputs, a recurrent multi-spike LIF layer and an LI readout."""
+    net = eventsim.Network()
+    x = net.add_inputs(2, name="x")
+    h = net.add_population(4, model="lif", tau_mem=10.0, tau_syn=5.0, theta=1.0,
+                           v_reset=-0.2, t_ref=0.5, bias=1.5, multispike=True, name="h")
+    r = net.add_population(1, model="li", tau_mem=10.0, tau_syn=5.0, name="r")
+    rng = np.random.default_rng(3)
+    net.connect_dense(x, h, rng.uniform(1.0, 3.0, (2, 4)))
+    net.connect_dense(h, h, rng.uniform(-0.5, 0.8, (4, 4)))
+    net.connect_dense(h, r, np.ones((4, 1)))
+    return net, x, h, r
+
+
+def test_raster_of_spike_trains_draws_every_spike_at_its_neurons_row():
+    net, x, h, r = _recurrent_net()
+    st = eventsim.SpikeTrains.from_lists([[[0.0, 3.0, 6.0], [1.0]], [[2.0], [0.5, 9.0]]])
+    res = eventsim.simulate(net, st, t_max=40.0)
+    spikes = res.spikes
+    assert spikes.select([1]).count()[0, h.ids].min() >= 2     # neurons fire again
+    ax = pl.raster(spikes, [x, h], example=1)
+    ids, t = spikes.example(1)
+    rows = {int(n): k for k, n in enumerate(np.concatenate([x.ids, h.ids]))}
+    drawn = sorted(tuple(p) for c in ax.collections for p in c.get_offsets().tolist())
+    expected = sorted((float(tt), float(rows[int(n)])) for n, tt in zip(ids, t)
+                      if int(n) in rows)                         # the readout is in no layer
+    assert drawn == expected and len(expected) == spikes.select([1]).count()[0, :6].sum()
+    assert [tl.get_text() for tl in ax.get_yticklabels()] == ["x", "h"]
+    with pytest.raises(ValueError, match="example 2 is outside the spike trains' 2 examples"):
+        pl.raster(spikes, [x, h], example=2)
+
+
+def test_membrane_traces_of_a_recurrent_network_fed_spike_trains():
+    net, x, h, r = _recurrent_net()
+    st = eventsim.SpikeTrains.from_lists([[[0.0, 3.0, 6.0], [1.0]]])
+    neurons = [int(h.ids[0]), int(h.ids[2]), int(r.ids[0])]
+    ax = pl.membrane_traces(net, st, neurons, t_max=30.0)
+    one = eventsim.simulate(net, st, t_max=30.0).spikes
+    assert len(ax.lines) == 3 + 1                  # three traces, one threshold (LI has none)
+    for line, n in zip(ax.lines[:3], neurons):
+        tt, v = line.get_data()
+        assert tt[-1] == 30.0
+        np.testing.assert_array_equal(v, eventsim.membrane_potential(net, one, n, tt))
+    marks = ax.collections[0].get_offsets()
+    own = one.count()[0, neurons[:2]].sum()
+    assert own > 2 and marks.shape[0] == own and np.all(marks[:, 1] == 1.0)
+    # Already simulated: the spike trains as times, on a grid of one's own.
+    grid = np.linspace(0.0, 12.0, 31)
+    ax2 = pl.membrane_traces(net, None, neurons[0], t=grid, times=one)
+    np.testing.assert_array_equal(ax2.lines[0].get_ydata(),
+                                  eventsim.membrane_potential(net, one, neurons[0], grid))
+    with pytest.raises(ValueError, match="needs a horizon: pass t_max"):
+        pl.membrane_traces(net, st, neurons)
+    with pytest.raises(ValueError, match="one example"):
+        pl.membrane_traces(net, None, neurons, times=eventsim.simulate(
+            net, eventsim.SpikeTrains.from_lists([[[0.0], []], [[1.0], []]]), t_max=5.0).spikes)
+
+
 def test_spike_time_histograms(data):
     t, _, layers, _ = data
     fig = pl.spike_time_histograms(t, layers, bins=8)
