@@ -10,6 +10,12 @@ standard 5,000 training and 1,000 test examples encoded in 0-30 ms plus a bias s
 * training: one epoch, minibatches of 32: forward with the tape, the first-spike
   cross-entropy, EventProp, and the weight update.
 
+eventsim runs the network twice: as the reference simulates it (the output neurons fire
+again and again, though only their first spikes are read), and with outputs that stop after
+their first spike (``t_ref = inf``, examples/yin_yang_eventprop.py), which gives the same
+first spikes, loss and gradients bit for bit (checked here at trained weights) without the
+later output spikes.
+
 Both single-threaded; examples per second, median of ``--repeats``.  With
 ``--reference-python PY --reference-dir DIR`` (a Python where Wunderlich & Pehle's package
 ``eventprop`` is installed, and its checkout whose ``eventprop/yin_yang_data_set/
@@ -100,10 +106,10 @@ np.savez(sys.argv[1], **out)
 INFER_PASSES = 5
 
 
-def measure_eventsim(seed=0):
+def measure_eventsim(seed=0, outputs_fire_once=False):
     X, y = yy.load("train")
     X_te, _ = yy.load("test")
-    net, hid, out = yy.build(seed)
+    net, hid, out = yy.build(seed, outputs_fire_once=outputs_fire_once)
     # Warm-up (the network's plans and caches are made on its first run), then as many
     # passes as make the timed stretch as long as the reference's one pass (a single pass,
     # 50 ms, is at the mercy of the scheduler).
@@ -142,7 +148,7 @@ def compare_gradients(python, ref_dir, tmp, w1=None, w2=None, n_batches=1):
     minibatches of 32 at the same weights (default: seed 0's initial weights), and
     whether the same outputs were silent."""
     X, y = yy.load("train")
-    net, hid, out = yy.build(0)
+    net, hid, out = yy.build(0, outputs_fire_once=False)
     n1 = 5 * hid.size
     if w1 is not None:
         net.weights = np.concatenate([np.ravel(w1), np.ravel(w2)])
@@ -172,6 +178,32 @@ def compare_gradients(python, ref_dir, tmp, w1=None, w2=None, n_batches=1):
     return dt, dg, same_silence
 
 
+def fire_once_identity(w1=None, w2=None, n_batches=156):
+    """Whether outputs that fire once give the first output spikes and the gradients of
+    outputs that fire again bit for bit, over the first ``n_batches`` training minibatches
+    of 32 at the given weights (default: seed 0's initial ones), and the output spikes
+    each simulated."""
+    X, y = yy.load("train")
+    nets = [yy.build(0, outputs_fire_once=once) for once in (False, True)]
+    if w1 is not None:
+        for net, _, _ in nets:
+            net.weights = np.concatenate([np.ravel(w1), np.ravel(w2)])
+    same, counts = True, [0, 0]
+    for b in range(n_batches):
+        idx = np.arange(32 * b, 32 * b + 32)
+        got = []
+        for k, (net, _, out) in enumerate(nets):
+            res = eventsim.simulate(net, X[idx], t_max=yy.T_MAX, record_tape=True, n_threads=1)
+            t = res.times[:, out.ids]
+            counts[k] += int(res.spikes.count()[:, out.ids].sum())
+            _, dl = ttfs_cross_entropy(t, y[idx])
+            g = eventsim.backward(net, res, dl / 32, outputs=out.ids, n_threads=1).weights
+            got.append((t, g))
+        same &= all(np.array_equal(a.view(np.int64), b.view(np.int64))
+                    for a, b in zip(got[0], got[1]))
+    return same, counts
+
+
 def published_weights(ref_dir, seed=3, snapshot=9):
     """The reference's trained weights from its published runs (``paper/yinyang_<seed>.pkl``
     in its checkout, saved every 10 epochs: snapshot 9 is after epoch 91), or None."""
@@ -193,14 +225,15 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
             row = dict(zip(("infer", "train"), measure_eventsim(r)))
+            row.update(zip(("infer_once", "train_once"), measure_eventsim(r, True)))
             if use_ref:
                 row["ref_infer"], row["ref_train"] = measure_reference(
                     args.reference_python, args.reference_dir, tmp)
                 # The machine's speed drifts over seconds: eventsim runs again after the
                 # reference, and the two runs' geometric mean brackets it in time.
-                again = measure_eventsim(r)
-                row["infer"] = float(np.sqrt(row["infer"] * again[0]))
-                row["train"] = float(np.sqrt(row["train"] * again[1]))
+                again = measure_eventsim(r, True) + measure_eventsim(r)
+                for k, key in enumerate(("infer_once", "train_once", "infer", "train")):
+                    row[key] = float(np.sqrt(row[key] * again[k]))
             rows.append(row)
             print(f"repeat {r}: " + ", ".join(f"{k} {v:.0f}/s" for k, v in row.items()), flush=True)
         if use_ref:
@@ -210,6 +243,11 @@ def main(argv=None):
                   "to the largest")
             trained = published_weights(args.reference_dir)
             if trained is not None:
+                same, (n_again, n_once) = fire_once_identity(trained[0], trained[1])
+                print(f"outputs that fire once, 156 minibatches at the reference's trained "
+                      f"weights: first output spikes and gradients bit-identical to outputs "
+                      f"that fire again: {same} ({n_once} output spikes simulated against "
+                      f"{n_again})")
                 # Trained networks (many hidden spikes, silent neurons): all 156 full
                 # minibatches of the training set at the reference's own weights.
                 dt, dg, same = compare_gradients(args.reference_python, args.reference_dir, tmp,
@@ -219,13 +257,16 @@ def main(argv=None):
                       f"{same}); gradients by {dg:.2g} relative to the largest")
     med = {k: float(np.median([row[k] for row in rows])) for k in rows[0]}
     print()
-    print(f"{'examples per second (1 thread)':34s}{'eventsim':>10s}" +
+    print(f"{'examples per second (1 thread)':44s}{'eventsim':>10s}" +
           (f"{'C++ EventProp':>15s}{'speed-up':>10s}" if use_ref else ""))
-    for what in ("infer", "train"):
-        line = f"{what + ' (median of ' + str(len(rows)) + ')':34s}{med[what]:10.0f}"
+    for what, label in (("infer", "infer"), ("train", "train"),
+                        ("infer_once", "infer, outputs fire once"),
+                        ("train_once", "train, outputs fire once")):
+        line = f"{label + ' (median of ' + str(len(rows)) + ')':44s}{med[what]:10.0f}"
         if use_ref:
-            ratios = [row[what] / row["ref_" + what] for row in rows]
-            line += f"{med['ref_' + what]:15.0f}{np.median(ratios):10.2f}"
+            ref = "ref_" + what.split("_")[0]
+            ratios = [row[what] / row[ref] for row in rows]
+            line += f"{med[ref]:15.0f}{np.median(ratios):10.2f}"
         print(line)
 
 

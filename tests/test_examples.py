@@ -97,6 +97,41 @@ def test_yin_yang_eventprop_perturbs_the_initial_weights_by_the_amount_given():
     assert r.returncode != 0 and "perturb" in r.stderr
 
 
+def test_yin_yang_outputs_that_fire_once_train_the_reference_model_bit_for_bit():
+    # The loss and the accuracy read the outputs' first spikes only, and the outputs feed
+    # nothing: stopping them after that spike (t_ref = inf) must leave every first spike,
+    # every gradient and so every weight of the training exactly as with outputs that
+    # fire again (the reference's model), while skipping their later spikes.
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import yin_yang_eventprop as yy
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    import eventsim
+    from eventsim.losses import ttfs_cross_entropy
+
+    X, y = yy.load("train", 160)
+    runs = []
+    for once in (True, False):
+        net, hid, out = yy.build(2, outputs_fire_once=once)
+        assert np.all(net.t_ref[out.index] == (np.inf if once else 0.0))
+        adam = yy.KingmaBaAdam(net.n_synapses, 5e-3)
+        n_out_spikes = 0
+        for epoch in range(2):
+            for b in range(0, len(y), 32):
+                idx = np.arange(b, b + 32)
+                res = eventsim.simulate(net, X[idx], t_max=yy.T_MAX, record_tape=True,
+                                        n_threads=1)
+                n_out_spikes += int(res.spikes.count()[:, out.ids].sum())
+                _, dl = ttfs_cross_entropy(res.times[:, out.ids], y[idx])
+                g = eventsim.backward(net, res, dl / 32, outputs=out.ids, n_threads=1)
+                net.weights = net.weights + adam.step(g.weights)
+        runs.append((net.weights.copy(), n_out_spikes))
+    (w_once, spikes_once), (w_again, spikes_again) = runs
+    assert np.array_equal(w_once.view(np.int64), w_again.view(np.int64))
+    assert spikes_once < spikes_again / 2          # the later output spikes were skipped
+
+
 def _deep_dale():
     sys.path.insert(0, str(EXAMPLES))
     try:
