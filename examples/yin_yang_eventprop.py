@@ -12,7 +12,7 @@ final version of their code, ``paper/figure2.py`` and ``eventprop/yinyang.py``):
   loss and the accuracy read: their later spikes, which the reference computes and
   discards, change nothing upstream, so the training is the reference model's bit for
   bit (``--outputs-fire-again`` runs them too; tests/test_examples.py checks that the
-  weights agree bit for bit), faster (one training epoch from the initial weights 1.27x,
+  weights agree bit for bit), faster (one training epoch from the initial weights 1.2x,
   the first 20 epochs about 1.15x: trained outputs fire about once anyway);
   initial weights N(1.5, 0.78) (input to hidden) and N(0.93, 0.1) (hidden to
   output), drawn as the reference draws them, and its minibatch order, so that a
