@@ -233,6 +233,11 @@ class SpikeTrains:
         idx = _real_1d("index", index, np.int64)
         if idx.shape != t.shape:
             raise ValueError(f"index has {idx.size} entries but times has {t.size}")
+        bad = np.flatnonzero(~np.isfinite(t))
+        if bad.size:            # named at the caller's position, before the sort moves it
+            k = int(bad[0])
+            raise ValueError(f"spike times must be finite: event {k} (example {int(ex[k])}, "
+                             f"channel {int(idx[k])}) is {float(t[k])!r}")
         # Events come in any order: sorted here into the canonical one (by example, time,
         # channel), which the constructor then finds as it is.
         order = np.lexsort((idx, t, ex))

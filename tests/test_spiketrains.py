@@ -151,6 +151,9 @@ def test_bad_nested_and_event_input_is_named():
         SpikeTrains.from_lists([[[0.1], []], [[0.2]]])
     with pytest.raises(ValueError, match="n_examples=1 but the events name example 2"):
         SpikeTrains.from_events([0], [0.1], 1, example=[2], n_examples=1)
+    # Named where the caller put it, not where sorting by time would move it.
+    with pytest.raises(ValueError, match=r"finite: event 0 \(example 1, channel 1\) is nan"):
+        SpikeTrains.from_events([1, 0], [np.nan, 1.0], 2, example=[1, 0])
     with pytest.raises(ValueError, match="NaN"):
         SpikeTrains.from_first_spikes([[np.nan]])
     with pytest.raises(TypeError, match="n_channels must be an integer"):
