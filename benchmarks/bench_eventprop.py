@@ -255,6 +255,10 @@ def main(argv=None):
                 print(f"156 minibatches at the reference's trained weights (seed 3, epoch 91): "
                       f"first output spikes differ by at most {dt:.2g} ms (same silent outputs: "
                       f"{same}); gradients by {dg:.2g} relative to the largest")
+    same, (n_again, n_once) = fire_once_identity(n_batches=20)
+    print(f"outputs that fire once, 20 minibatches at seed 0's initial weights: first output "
+          f"spikes and gradients bit-identical to outputs that fire again: {same} ({n_once} "
+          f"output spikes simulated against {n_again})")
     med = {k: float(np.median([row[k] for row in rows])) for k in rows[0]}
     print()
     print(f"{'examples per second (1 thread)':44s}{'eventsim':>10s}" +
