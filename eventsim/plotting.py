@@ -183,22 +183,22 @@ def raster(times, layers, *, pulses=None, excitatory=None, ax=None, marker_size=
     e_mask = None if excitatory is None else an._per_neuron_mask(excitatory, groups, n,
                                                                  "excitatory")
     ax = _new_axes(ax, (7, 4.5))
-    # Every neuron's row (-1: in no layer, not drawn).
-    row = np.full(n, -1, np.int64)
-    offset, centres = 0, []
-    for g in groups:
-        row[g] = offset + np.arange(g.size)
-        offset += g.size
-    offset = 0
+    # Every neuron's layer and row (layer -1: in none, not drawn); per spike, its neuron's.
+    layer, row = np.full(n, -1, np.int64), np.zeros(n, np.int64)
     for j, g in enumerate(groups):
-        in_layer = np.zeros(n, bool)
-        in_layer[g] = True
-        sel = [(in_layer, f"C{j % 10}", None)] if e_mask is None else \
-            [(in_layer & e_mask, E_COLOR, "E" if j == 0 else None),
-             (in_layer & ~e_mask, I_COLOR, "I" if j == 0 else None)]
-        for m, color, label in sel:
-            k = m[ids] & np.isfinite(t)
-            ax.scatter(t[k], row[ids[k]], s=marker_size, color=color,
+        layer[g] = j
+        row[g] = sum(h.size for h in groups[:j]) + np.arange(g.size)
+    fin = np.isfinite(t)
+    sp_layer, sp_row = layer[ids], row[ids]
+    sp_exc = None if e_mask is None else e_mask[ids]
+    offset, centres = 0, []
+    for j, g in enumerate(groups):
+        here = fin & (sp_layer == j)
+        sel = [(here, f"C{j % 10}", None)] if sp_exc is None else \
+            [(here & sp_exc, E_COLOR, "E" if j == 0 else None),
+             (here & ~sp_exc, I_COLOR, "I" if j == 0 else None)]
+        for k, color, label in sel:
+            ax.scatter(t[k], sp_row[k], s=marker_size, color=color,
                        marker="|" if g.size > 40 else "o", label=label, linewidths=1.0)
         centres.append(offset + (g.size - 1) / 2)
         offset += g.size
